@@ -1,0 +1,104 @@
+# pgolua: a Lua 5.4 host for Go PGO release engineering.
+#   make deps     install Debian packages (sudo when not root; skips what is installed)
+#   make          build ./pgolua (-O2 -Wall -Wextra -Werror)
+#   make test     run the specs under ./pgolua (busted --lua=./pgolua)
+#   make asan     build ./pgolua-asan (ASan + UBSan) and run the specs under it
+#   make bench    benchmarks with ratios against the reference tools, same run
+#   make install  PREFIX=/usr/local (binary, recipes, man page)
+
+# ---- knobs a user may override ------------------------------------------------------
+CC        ?= cc
+PREFIX    ?= /usr/local
+OPT       ?= -O2 -g
+PKGS      := lua5.4 libprotobuf-c zlib libcurl libedit
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS    ?= $(OPT)
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) \
+             -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LIBS      = $(PKG_LIBS) -lm $(EXTRA_LIBS)
+BUSTED    ?= busted
+GO        ?= $(firstword $(wildcard /usr/lib/go-1.23/bin/go) $(shell command -v go))
+
+BUILD     ?= build
+BIN       ?= pgolua
+
+# ---- sources: every .c under src/, plus generated code ------------------------------
+SRCS      := $(wildcard src/*/*.c)
+LUA_SRCS  := $(shell find lua -name '*.lua' | LC_ALL=C sort)
+GEN_SRCS  := $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/embedded_lua.c $(BUILD)/gen/version.c
+OBJS      := $(patsubst %.c,$(BUILD)/%.o,$(SRCS)) $(patsubst %.c,%.o,$(GEN_SRCS))
+VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+
+Q = @
+ifeq ($(V),1)
+Q =
+endif
+
+.PHONY: all deps test test-integration asan bench fuzz demo install clean lint
+
+all: $(BIN)
+
+$(BIN): $(OBJS)
+	@echo "LINK $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(LIBS)
+
+$(BUILD)/%.o: %.c Makefile $(BUILD)/gen/profile.pb-c.h
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c Makefile
+	@echo "CC $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-unused-parameter -c -o $@ $<
+
+$(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/profile.pb-c.h: proto/profile.proto
+	@mkdir -p $(BUILD)/gen
+	@echo "PROTOC $<"
+	$(Q)protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
+
+$(BUILD)/gen/embedded_lua.c: $(LUA_SRCS) scripts/embed-lua.sh
+	@mkdir -p $(BUILD)/gen
+	@echo "EMBED lua/"
+	$(Q)scripts/embed-lua.sh lua $(LUA_SRCS) > $@.tmp && mv $@.tmp $@
+
+# Rebuilt when the version string changes, so --version never lies.
+$(BUILD)/gen/version.c: FORCE
+	@mkdir -p $(BUILD)/gen
+	@printf 'const char pgolua_version[] = "%s";\n' "$(VERSION)" > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+FORCE:
+
+-include $(patsubst %.c,$(BUILD)/%.d,$(SRCS))
+
+# ---- developer targets ---------------------------------------------------------------
+deps:
+	scripts/deps.sh
+
+test: $(BIN)
+	$(BUSTED) --lua=./$(BIN) $(BUSTED_ARGS)
+
+test-integration: $(BIN)
+	$(BUSTED) --lua=./$(BIN) --run=integration $(BUSTED_ARGS)
+
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+asan:
+	$(MAKE) BUILD=build-asan BIN=pgolua-asan CFLAGS="$(ASAN_FLAGS)" pgolua-asan
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
+	  $(BUSTED) --lua=./pgolua-asan $(BUSTED_ARGS)
+
+bench: $(BIN)
+	bench/run.sh
+
+fuzz:
+	@echo "fuzz targets: see fuzz/README.md"
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgolua/recipes $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pgolua
+	if ls recipes/*.lua >/dev/null 2>&1; then install -m 644 recipes/*.lua $(DESTDIR)$(PREFIX)/share/pgolua/recipes/; fi
+	if [ -f docs/pgolua.1 ]; then install -m 644 docs/pgolua.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+
+clean:
+	rm -rf build build-asan pgolua pgolua-asan

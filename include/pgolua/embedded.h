@@ -1,0 +1,17 @@
+/* The Lua half of the library (lua/pgo/<name>.lua), compiled into the binary by the build. */
+#ifndef PGOLUA_EMBEDDED_H
+#define PGOLUA_EMBEDDED_H
+#include <stddef.h>
+
+struct pgolua_embedded_file {
+  const char *module;        /* "pgo.report" */
+  const char *chunkname;     /* "@lua/pgo/report.lua", for tracebacks */
+  const unsigned char *data;
+  size_t size;
+};
+
+/* Terminated by an entry whose module is NULL. */
+extern const struct pgolua_embedded_file pgolua_embedded_files[];
+extern const char pgolua_version[];
+
+#endif

@@ -1,0 +1,13 @@
+/* Entry points of the binding files in src/lua/ (one per Lua module). */
+#ifndef PGOLUA_LUA_BIND_H
+#define PGOLUA_LUA_BIND_H
+#include <lua.h>
+
+int luaopen_pgo_profile(lua_State *L);   /* src/lua/profile.c */
+int luaopen_pgo_fsys(lua_State *L);      /* src/lua/fsys.c    */
+
+#include <lauxlib.h>
+/* Extra pgo.profile methods, defined in other binding files and merged by profile.c. */
+extern const luaL_Reg pgolua_profile_analysis_methods[];   /* src/lua/analysis.c */
+
+#endif

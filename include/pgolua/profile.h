@@ -1,0 +1,186 @@
+/* profile.h: the pprof profile model.
+ *
+ * A compact, index-linked model of a profile.proto message. Every string is interned
+ * once (pgo_strtab, id 0 = ""); entities link by array index, never by pointer or file
+ * id. Stacks are stored as a prefix tree of frames: a sample names its leaf frame node,
+ * and following `parent` links walks the stack leaf first (pprof's order), ending at
+ * node 0, the empty stack. Samples with the same stack and labels are combined on load
+ * (values added), so `nsamples` can be smaller than the file's Sample message count,
+ * which is kept in `sample_messages`. */
+#ifndef PGOLUA_PROFILE_H
+#define PGOLUA_PROFILE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "pgolua/core.h"
+
+#define PGO_NONE UINT32_MAX          /* "no mapping", "no function", ... */
+
+typedef struct { uint32_t type, unit; } pgo_value_type;   /* string ids */
+
+typedef struct {
+  uint64_t id;                        /* as in the file (kept for reports) */
+  uint64_t start, limit, offset;
+  uint32_t file, build_id;            /* string ids */
+  bool has_functions, has_filenames, has_line_numbers, has_inline_frames;
+} pgo_mapping;
+
+typedef struct {
+  uint64_t id;
+  uint32_t name, system_name, filename;   /* string ids */
+  int64_t start_line;
+} pgo_function;
+
+typedef struct {
+  uint32_t function;                  /* index into functions */
+  int64_t line, column;
+} pgo_line;
+
+typedef struct {
+  uint64_t id;
+  uint64_t address;
+  uint32_t mapping;                   /* index into mappings, or PGO_NONE */
+  uint32_t line_start, line_count;    /* range of lines[]; line[0] innermost inlined */
+  bool is_folded;
+} pgo_location;
+
+typedef struct {
+  uint32_t key;                       /* string id */
+  uint32_t str;                       /* string id; 0 for numeric labels */
+  int64_t num;
+  uint32_t num_unit;                  /* string id */
+} pgo_label;
+
+typedef struct {
+  uint32_t parent;                    /* frame node of the caller; 0 = root (no frame) */
+  uint32_t location;                  /* index into locations */
+  uint32_t depth;                     /* frames from here to the root, this one included */
+} pgo_frame;
+
+typedef struct {
+  uint32_t stack;                     /* leaf frame node, 0 = empty stack */
+  uint32_t labels;                    /* label set index, 0 = no labels */
+} pgo_sample;
+
+typedef struct {
+  uint32_t start, count;              /* range of labels[] */
+} pgo_labelset;
+
+typedef struct pgo_profile {
+  pgo_strtab strings;
+
+  pgo_value_type *sample_types;
+  size_t nsample_types;
+  uint32_t default_sample_type;       /* string id (a type name), 0 = unset */
+  pgo_value_type period_type;
+  int64_t period, time_nanos, duration_nanos;
+  uint32_t drop_frames, keep_frames, doc_url;   /* string ids */
+  uint32_t *comments;                 /* string ids */
+  size_t ncomments;
+
+  pgo_mapping *mappings;   size_t nmappings;
+  pgo_function *functions; size_t nfunctions;
+  pgo_location *locations; size_t nlocations;
+  pgo_line *lines;         size_t nlines;
+  pgo_frame *frames;       size_t nframes;        /* frames[0] is the root */
+  pgo_label *labels;       size_t nlabels;
+  pgo_labelset *labelsets; size_t nlabelsets;     /* labelsets[0] is empty */
+  pgo_sample *samples;     size_t nsamples;
+  int64_t *values;                    /* nsamples * nsample_types, row per sample */
+  uint64_t sample_messages;           /* Sample messages in the file it came from */
+
+  /* capacities for the growable arrays above */
+  size_t cap_mappings, cap_functions, cap_locations, cap_lines, cap_frames, cap_labels,
+         cap_labelsets, cap_samples, cap_values, cap_comments, cap_sample_types;
+} pgo_profile;
+
+/* ---- limits and options ------------------------------------------------------------ */
+
+typedef struct {
+  uint64_t max_decompressed;          /* bytes after gunzip; default 1 GiB */
+  uint64_t max_samples;               /* Sample messages; default 100 million */
+  uint32_t max_stack_depth;           /* frames per sample; default 100000 */
+} pgo_limits;
+
+void pgo_limits_default(pgo_limits *l);
+
+/* ---- life cycle ---------------------------------------------------------------------- */
+
+/* An empty profile (no samples, no types); NULL when out of memory. */
+pgo_profile *pgo_profile_new(void);
+void pgo_profile_free(pgo_profile *p);
+
+/* Decode gzip or raw profile.proto bytes. On failure returns NULL and fills err with a
+ * code: empty, not_pprof, legacy_format, bad_gzip, truncated, too_large, invalid, nomem.
+ * Never returns a partial profile. */
+pgo_profile *pgo_profile_decode(const void *data, size_t len, const pgo_limits *limits,
+                                pgo_error *err);
+
+/* Encode as gzip-compressed profile.proto (level 1-9; 0 = default 6) into a malloc'd
+ * buffer. Ids are renumbered densely from 1 and the string table holds only used strings. */
+bool pgo_profile_encode(const pgo_profile *p, int level, unsigned char **out, size_t *outlen,
+                        pgo_error *err);
+
+/* ---- building (used by decode, merge, filters, edits) -------------------------------- */
+
+bool pgo_profile_intern(pgo_profile *p, const char *s, size_t len, uint32_t *id);
+/* Append entities; the index of the new element is returned through *index. */
+bool pgo_profile_add_function(pgo_profile *p, const pgo_function *f, uint32_t *index);
+bool pgo_profile_add_mapping(pgo_profile *p, const pgo_mapping *m, uint32_t *index);
+/* lines: count entries copied into the line table */
+bool pgo_profile_add_location(pgo_profile *p, const pgo_location *loc, const pgo_line *lines,
+                              uint32_t count, uint32_t *index);
+
+/* A stack builder: frame node for (parent, location), created when new. */
+typedef struct pgo_stack_index {
+  uint64_t *keys;                     /* (parent << 32 | location) + 1, 0 = empty */
+  uint32_t *nodes;
+  size_t count, nslots;
+} pgo_stack_index;
+void pgo_stack_index_init(pgo_stack_index *s);
+void pgo_stack_index_free(pgo_stack_index *s);
+bool pgo_profile_frame(pgo_profile *p, pgo_stack_index *s, uint32_t parent, uint32_t location,
+                       uint32_t *node);
+/* Build the node for a stack given as location indices, leaf first. */
+bool pgo_profile_stack(pgo_profile *p, pgo_stack_index *s, const uint32_t *locs_leaf_first,
+                       size_t n, uint32_t *node);
+
+/* Sample combiner: adds a sample, or adds its values into an existing one with the same
+ * stack and label set. */
+typedef struct pgo_sample_index {
+  uint64_t *keys;                     /* (stack << 32 | labels) + 1 */
+  uint32_t *idx;
+  size_t count, nslots;
+} pgo_sample_index;
+void pgo_sample_index_init(pgo_sample_index *s);
+void pgo_sample_index_free(pgo_sample_index *s);
+bool pgo_profile_add_sample(pgo_profile *p, pgo_sample_index *s, uint32_t stack,
+                            uint32_t labels, const int64_t *values);
+
+/* Label sets, deduplicated. labels: count entries. 0 = empty set. */
+typedef struct pgo_labelset_index {
+  uint64_t *hashes;
+  uint32_t *sets;                     /* set index + 1 */
+  size_t count, nslots;
+} pgo_labelset_index;
+void pgo_labelset_index_init(pgo_labelset_index *s);
+void pgo_labelset_index_free(pgo_labelset_index *s);
+bool pgo_profile_labelset(pgo_profile *p, pgo_labelset_index *s, const pgo_label *labels,
+                          uint32_t count, uint32_t *set);
+
+bool pgo_profile_set_sample_types(pgo_profile *p, const pgo_value_type *types, size_t n);
+bool pgo_profile_add_comment(pgo_profile *p, const char *text, size_t len);
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+static inline const int64_t *pgo_sample_values(const pgo_profile *p, size_t i) {
+  return p->values + i * p->nsample_types;
+}
+/* Sum of each value column over all samples into totals[nsample_types]. */
+void pgo_profile_totals(const pgo_profile *p, int64_t *totals);
+/* The column index of the default sample type (the last one when unset). */
+size_t pgo_profile_default_index(const pgo_profile *p);
+/* Index of the sample type named `type` (and `unit`, unless NULL), or -1. */
+long pgo_profile_find_sample_type(const pgo_profile *p, const char *type, const char *unit);
+
+#endif

@@ -1,0 +1,70 @@
+-- Shared setup for the specs: paths to the fixtures and small process helpers.
+local helpers = {}
+
+-- The project root is the working directory busted runs in (make test runs it there).
+helpers.root = os.getenv("PWD") or "."
+helpers.pgolua = helpers.root .. "/" .. (os.getenv("PGOLUA_BIN") or "pgolua")
+helpers.shared = os.getenv("PGOLUA_SHARED") or (helpers.root .. "/../shared")
+helpers.fixtures = helpers.shared .. "/fixtures"
+
+function helpers.fixture(rel) return helpers.fixtures .. "/" .. rel end
+
+-- Quote one argument for /bin/sh.
+function helpers.shq(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Run a shell command; return stdout, stderr, exit status.
+function helpers.run(cmd, stdin)
+  local base = os.tmpname()
+  local out, err = base .. ".out", base .. ".err"
+  local full = cmd .. " >" .. out .. " 2>" .. err
+  if stdin then
+    local inf = base .. ".in"
+    local f = assert(io.open(inf, "wb")); f:write(stdin); f:close()
+    full = full .. " <" .. inf
+  else
+    full = full .. " </dev/null"
+  end
+  local ok, how, code = os.execute(full)
+  local function slurp(p)
+    local f = io.open(p, "rb"); if not f then return "" end
+    local s = f:read("a"); f:close(); os.remove(p); return s
+  end
+  local o, e = slurp(out), slurp(err)
+  os.remove(base); os.remove(base .. ".in")
+  if how == "signal" then code = 128 + code end
+  return o, e, (ok and 0 or code)
+end
+
+-- Run ./pgolua with the given argument string.
+function helpers.pgolua_run(args, stdin)
+  return helpers.run(helpers.shq(helpers.pgolua) .. " " .. args, stdin)
+end
+
+function helpers.read_file(path)
+  local f = assert(io.open(path, "rb")); local s = f:read("a"); f:close(); return s
+end
+
+function helpers.write_file(path, data)
+  local f = assert(io.open(path, "wb")); f:write(data); f:close()
+end
+
+function helpers.tmpdir()
+  local p = os.tmpname(); os.remove(p)
+  assert(os.execute("mkdir -p " .. helpers.shq(p)))
+  return p
+end
+
+function helpers.rm_rf(p) os.execute("rm -rf " .. helpers.shq(p)) end
+
+-- Go 1.23 for the integration specs (Debian's golang-1.23-go), or nil.
+function helpers.go()
+  for _, g in ipairs{ "/usr/lib/go-1.23/bin/go", "go" } do
+    local o = helpers.run(g .. " version")
+    local minor = o:match("go1%.(%d+)")
+    if minor and tonumber(minor) >= 21 then return g end
+  end
+end
+
+return helpers

@@ -1,0 +1,311 @@
+/* model.c: building and reading the profile model (see profile.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "pgolua/profile.h"
+
+void pgo_limits_default(pgo_limits *l) {
+  l->max_decompressed = (uint64_t)1 << 30;
+  l->max_samples = 100000000;
+  l->max_stack_depth = 100000;
+}
+
+pgo_profile *pgo_profile_new(void) {
+  pgo_profile *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  if (!pgo_strtab_init(&p->strings)) { free(p); return NULL; }
+  /* frames[0]: the root (empty stack); labelsets[0]: no labels */
+  if (!PGO_RESERVE(p->frames, p->cap_frames, 1) ||
+      !PGO_RESERVE(p->labelsets, p->cap_labelsets, 1)) {
+    pgo_profile_free(p);
+    return NULL;
+  }
+  p->frames[0] = (pgo_frame){0, PGO_NONE, 0};
+  p->nframes = 1;
+  p->labelsets[0] = (pgo_labelset){0, 0};
+  p->nlabelsets = 1;
+  return p;
+}
+
+void pgo_profile_free(pgo_profile *p) {
+  if (!p) return;
+  pgo_strtab_free(&p->strings);
+  free(p->sample_types);
+  free(p->comments);
+  free(p->mappings);
+  free(p->functions);
+  free(p->locations);
+  free(p->lines);
+  free(p->frames);
+  free(p->labels);
+  free(p->labelsets);
+  free(p->samples);
+  free(p->values);
+  free(p);
+}
+
+bool pgo_profile_intern(pgo_profile *p, const char *s, size_t len, uint32_t *id) {
+  return pgo_strtab_intern(&p->strings, s, len, id);
+}
+
+bool pgo_profile_add_function(pgo_profile *p, const pgo_function *f, uint32_t *index) {
+  if (p->nfunctions >= PGO_NONE - 1) return false;
+  if (!PGO_RESERVE(p->functions, p->cap_functions, p->nfunctions + 1)) return false;
+  p->functions[p->nfunctions] = *f;
+  *index = (uint32_t)p->nfunctions++;
+  return true;
+}
+
+bool pgo_profile_add_mapping(pgo_profile *p, const pgo_mapping *m, uint32_t *index) {
+  if (p->nmappings >= PGO_NONE - 1) return false;
+  if (!PGO_RESERVE(p->mappings, p->cap_mappings, p->nmappings + 1)) return false;
+  p->mappings[p->nmappings] = *m;
+  *index = (uint32_t)p->nmappings++;
+  return true;
+}
+
+bool pgo_profile_add_location(pgo_profile *p, const pgo_location *loc, const pgo_line *lines,
+                              uint32_t count, uint32_t *index) {
+  if (p->nlocations >= PGO_NONE - 1 || p->nlines + count >= PGO_NONE) return false;
+  if (!PGO_RESERVE(p->locations, p->cap_locations, p->nlocations + 1)) return false;
+  if (!PGO_RESERVE(p->lines, p->cap_lines, p->nlines + count)) return false;
+  pgo_location *l = &p->locations[p->nlocations];
+  *l = *loc;
+  l->line_start = (uint32_t)p->nlines;
+  l->line_count = count;
+  if (count) memcpy(p->lines + p->nlines, lines, count * sizeof *lines);
+  p->nlines += count;
+  *index = (uint32_t)p->nlocations++;
+  return true;
+}
+
+bool pgo_profile_set_sample_types(pgo_profile *p, const pgo_value_type *types, size_t n) {
+  if (!PGO_RESERVE(p->sample_types, p->cap_sample_types, n ? n : 1)) return false;
+  if (n) memcpy(p->sample_types, types, n * sizeof *types);
+  p->nsample_types = n;
+  return true;
+}
+
+bool pgo_profile_add_comment(pgo_profile *p, const char *text, size_t len) {
+  uint32_t id;
+  if (!pgo_profile_intern(p, text, len, &id)) return false;
+  if (!PGO_RESERVE(p->comments, p->cap_comments, p->ncomments + 1)) return false;
+  p->comments[p->ncomments++] = id;
+  return true;
+}
+
+/* ---- frames (the stack prefix tree) ---------------------------------------------- */
+
+void pgo_stack_index_init(pgo_stack_index *s) { memset(s, 0, sizeof *s); }
+void pgo_stack_index_free(pgo_stack_index *s) {
+  free(s->keys);
+  free(s->nodes);
+  memset(s, 0, sizeof *s);
+}
+
+static bool stack_index_rehash(pgo_stack_index *s, size_t nslots) {
+  uint64_t *keys = calloc(nslots, sizeof *keys);
+  uint32_t *nodes = malloc(nslots * sizeof *nodes);
+  if (!keys || !nodes) { free(keys); free(nodes); return false; }
+  for (size_t i = 0; i < s->nslots; i++) {
+    if (!s->keys[i]) continue;
+    size_t j = pgo_hash_mix(s->keys[i], 1) & (nslots - 1);
+    while (keys[j]) j = (j + 1) & (nslots - 1);
+    keys[j] = s->keys[i];
+    nodes[j] = s->nodes[i];
+  }
+  free(s->keys);
+  free(s->nodes);
+  s->keys = keys;
+  s->nodes = nodes;
+  s->nslots = nslots;
+  return true;
+}
+
+bool pgo_profile_frame(pgo_profile *p, pgo_stack_index *s, uint32_t parent, uint32_t location,
+                       uint32_t *node) {
+  if ((s->count + 1) * 2 > s->nslots && !stack_index_rehash(s, s->nslots ? s->nslots * 2 : 1024))
+    return false;
+  uint64_t key = (((uint64_t)parent << 32) | location) + 1;
+  size_t i = pgo_hash_mix(key, 1) & (s->nslots - 1);
+  while (s->keys[i]) {
+    if (s->keys[i] == key) { *node = s->nodes[i]; return true; }
+    i = (i + 1) & (s->nslots - 1);
+  }
+  if (p->nframes >= PGO_NONE - 1) return false;
+  if (!PGO_RESERVE(p->frames, p->cap_frames, p->nframes + 1)) return false;
+  p->frames[p->nframes] = (pgo_frame){parent, location, p->frames[parent].depth + 1};
+  s->keys[i] = key;
+  s->nodes[i] = (uint32_t)p->nframes;
+  s->count++;
+  *node = (uint32_t)p->nframes++;
+  return true;
+}
+
+bool pgo_profile_stack(pgo_profile *p, pgo_stack_index *s, const uint32_t *locs_leaf_first,
+                       size_t n, uint32_t *node) {
+  uint32_t cur = 0;
+  for (size_t i = n; i-- > 0;)
+    if (!pgo_profile_frame(p, s, cur, locs_leaf_first[i], &cur)) return false;
+  *node = cur;
+  return true;
+}
+
+/* ---- samples ------------------------------------------------------------------------ */
+
+void pgo_sample_index_init(pgo_sample_index *s) { memset(s, 0, sizeof *s); }
+void pgo_sample_index_free(pgo_sample_index *s) {
+  free(s->keys);
+  free(s->idx);
+  memset(s, 0, sizeof *s);
+}
+
+static bool sample_index_rehash(pgo_sample_index *s, size_t nslots) {
+  uint64_t *keys = calloc(nslots, sizeof *keys);
+  uint32_t *idx = malloc(nslots * sizeof *idx);
+  if (!keys || !idx) { free(keys); free(idx); return false; }
+  for (size_t i = 0; i < s->nslots; i++) {
+    if (!s->keys[i]) continue;
+    size_t j = pgo_hash_mix(s->keys[i], 2) & (nslots - 1);
+    while (keys[j]) j = (j + 1) & (nslots - 1);
+    keys[j] = s->keys[i];
+    idx[j] = s->idx[i];
+  }
+  free(s->keys);
+  free(s->idx);
+  s->keys = keys;
+  s->idx = idx;
+  s->nslots = nslots;
+  return true;
+}
+
+bool pgo_profile_add_sample(pgo_profile *p, pgo_sample_index *s, uint32_t stack,
+                            uint32_t labels, const int64_t *values) {
+  size_t nt = p->nsample_types;
+  if ((s->count + 1) * 2 > s->nslots && !sample_index_rehash(s, s->nslots ? s->nslots * 2 : 1024))
+    return false;
+  uint64_t key = (((uint64_t)stack << 32) | labels) + 1;
+  size_t i = pgo_hash_mix(key, 2) & (s->nslots - 1);
+  while (s->keys[i]) {
+    if (s->keys[i] == key) {
+      int64_t *row = p->values + (size_t)s->idx[i] * nt;
+      /* wrapping add: values come from outside and may overflow; never UB */
+      for (size_t c = 0; c < nt; c++) row[c] = (int64_t)((uint64_t)row[c] + (uint64_t)values[c]);
+      return true;
+    }
+    i = (i + 1) & (s->nslots - 1);
+  }
+  if (p->nsamples >= PGO_NONE - 1) return false;
+  if (!PGO_RESERVE(p->samples, p->cap_samples, p->nsamples + 1)) return false;
+  if (nt && !PGO_RESERVE(p->values, p->cap_values, (p->nsamples + 1) * nt)) return false;
+  p->samples[p->nsamples] = (pgo_sample){stack, labels};
+  if (nt) memcpy(p->values + p->nsamples * nt, values, nt * sizeof *values);
+  s->keys[i] = key;
+  s->idx[i] = (uint32_t)p->nsamples;
+  s->count++;
+  p->nsamples++;
+  return true;
+}
+
+/* ---- label sets ---------------------------------------------------------------------- */
+
+void pgo_labelset_index_init(pgo_labelset_index *s) { memset(s, 0, sizeof *s); }
+void pgo_labelset_index_free(pgo_labelset_index *s) {
+  free(s->hashes);
+  free(s->sets);
+  memset(s, 0, sizeof *s);
+}
+
+static uint64_t labels_hash(const pgo_label *l, uint32_t n) {
+  uint64_t h = n;
+  for (uint32_t i = 0; i < n; i++) {
+    h = pgo_hash_mix(h, ((uint64_t)l[i].key << 32) | l[i].str);
+    h = pgo_hash_mix(h, (uint64_t)l[i].num);
+    h = pgo_hash_mix(h, l[i].num_unit);
+  }
+  return h | 1;  /* never 0: 0 marks an empty slot */
+}
+
+static bool labels_equal(const pgo_label *a, const pgo_label *b, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++)
+    if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num ||
+        a[i].num_unit != b[i].num_unit)
+      return false;
+  return true;
+}
+
+static bool labelset_rehash(pgo_labelset_index *s, size_t nslots) {
+  uint64_t *hashes = calloc(nslots, sizeof *hashes);
+  uint32_t *sets = malloc(nslots * sizeof *sets);
+  if (!hashes || !sets) { free(hashes); free(sets); return false; }
+  for (size_t i = 0; i < s->nslots; i++) {
+    if (!s->hashes[i]) continue;
+    size_t j = s->hashes[i] & (nslots - 1);
+    while (hashes[j]) j = (j + 1) & (nslots - 1);
+    hashes[j] = s->hashes[i];
+    sets[j] = s->sets[i];
+  }
+  free(s->hashes);
+  free(s->sets);
+  s->hashes = hashes;
+  s->sets = sets;
+  s->nslots = nslots;
+  return true;
+}
+
+bool pgo_profile_labelset(pgo_profile *p, pgo_labelset_index *s, const pgo_label *labels,
+                          uint32_t count, uint32_t *set) {
+  if (count == 0) { *set = 0; return true; }
+  if ((s->count + 1) * 2 > s->nslots && !labelset_rehash(s, s->nslots ? s->nslots * 2 : 64))
+    return false;
+  uint64_t h = labels_hash(labels, count);
+  size_t i = h & (s->nslots - 1);
+  while (s->hashes[i]) {
+    if (s->hashes[i] == h) {
+      const pgo_labelset *ls = &p->labelsets[s->sets[i] - 1];
+      if (ls->count == count && labels_equal(p->labels + ls->start, labels, count)) {
+        *set = s->sets[i] - 1;
+        return true;
+      }
+    }
+    i = (i + 1) & (s->nslots - 1);
+  }
+  if (p->nlabels + count >= PGO_NONE || p->nlabelsets >= PGO_NONE - 1) return false;
+  if (!PGO_RESERVE(p->labels, p->cap_labels, p->nlabels + count)) return false;
+  if (!PGO_RESERVE(p->labelsets, p->cap_labelsets, p->nlabelsets + 1)) return false;
+  memcpy(p->labels + p->nlabels, labels, count * sizeof *labels);
+  p->labelsets[p->nlabelsets] = (pgo_labelset){(uint32_t)p->nlabels, count};
+  p->nlabels += count;
+  s->hashes[i] = h;
+  s->sets[i] = (uint32_t)p->nlabelsets + 1;
+  s->count++;
+  *set = (uint32_t)p->nlabelsets++;
+  return true;
+}
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+void pgo_profile_totals(const pgo_profile *p, int64_t *totals) {
+  size_t nt = p->nsample_types;
+  for (size_t c = 0; c < nt; c++) totals[c] = 0;
+  for (size_t i = 0; i < p->nsamples; i++) {
+    const int64_t *row = p->values + i * nt;
+    for (size_t c = 0; c < nt; c++) totals[c] = (int64_t)((uint64_t)totals[c] + (uint64_t)row[c]);
+  }
+}
+
+size_t pgo_profile_default_index(const pgo_profile *p) {
+  if (p->nsample_types == 0) return 0;
+  if (p->default_sample_type)
+    for (size_t i = 0; i < p->nsample_types; i++)
+      if (p->sample_types[i].type == p->default_sample_type) return i;
+  return p->nsample_types - 1;
+}
+
+long pgo_profile_find_sample_type(const pgo_profile *p, const char *type, const char *unit) {
+  for (size_t i = 0; i < p->nsample_types; i++) {
+    if (strcmp(pgo_str(&p->strings, p->sample_types[i].type), type) != 0) continue;
+    if (unit && strcmp(pgo_str(&p->strings, p->sample_types[i].unit), unit) != 0) continue;
+    return (long)i;
+  }
+  return -1;
+}
