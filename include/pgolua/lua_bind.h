@@ -9,5 +9,8 @@ int luaopen_pgo_fsys(lua_State *L);      /* src/lua/fsys.c    */
 #include <lauxlib.h>
 /* Extra pgo.profile methods, defined in other binding files and merged by profile.c. */
 extern const luaL_Reg pgolua_profile_analysis_methods[];   /* src/lua/analysis.c */
+extern const luaL_Reg pgolua_profile_transform_methods[];  /* src/lua/transform.c */
+/* Extra pgo.profile module functions (merge, ...). */
+extern const luaL_Reg pgolua_profile_transform_funcs[];    /* src/lua/transform.c */
 
 #endif

@@ -265,6 +265,7 @@ static const luaL_Reg profile_meta[] = {
 /* Method tables contributed by other binding files (analysis, PGO, editing, ...). */
 static const luaL_Reg *const extra_methods[] = {
   pgolua_profile_analysis_methods,
+  pgolua_profile_transform_methods,
   NULL
 };
 
@@ -276,6 +277,7 @@ int luaopen_pgo_profile(lua_State *L) {
   lua_pushvalue(L, -1);
   lua_setfield(L, -3, "__index");          /* metatable.__index = methods */
   luaL_newlib(L, profile_funcs);
+  luaL_setfuncs(L, pgolua_profile_transform_funcs, 0);
   lua_pushvalue(L, -2);
   lua_setfield(L, -2, "methods");          /* the Lua half adds methods here */
   lua_pushvalue(L, -3);
