@@ -19,7 +19,7 @@ for f in "$@"; do
   rel=${f#"$root"/}
   mod=$(printf '%s' "${rel%.lua}" | sed -e 's#/init$##' -e 's#/#.#g')
   size=$(wc -c < "$f" | tr -d ' ')
-  echo "  {\"$mod\", \"@$f\", lua_file_$i, $size},"
+  echo "  {\"$mod\", \"@[embedded] $f\", lua_file_$i, $size},"
   i=$((i + 1))
 done
 echo '  {NULL, NULL, NULL, 0}'

@@ -55,8 +55,8 @@ bool pgo_read_file(const char *path, uint64_t max, unsigned char **data, size_t 
     if (r == 0) break;
     n += (size_t)r;
     if (n > max) {
-      ok = pgo_fail(err, "too_large", "%s is larger than %llu bytes; raise the limit if the file"
-                    " is genuine", path, (unsigned long long)max);
+      ok = pgo_fail(err, "too_large", "%s is larger than %llu bytes, the size limit; raise the"
+                    " limit (max_decompressed) if the file is genuine", path, (unsigned long long)max);
       break;
     }
   }

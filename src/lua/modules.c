@@ -1,5 +1,8 @@
 /* modules.c: preload every C module and install the embedded-Lua searcher. */
+#include <limits.h>
+#include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <zlib.h>
@@ -29,6 +32,27 @@ static int embedded_searcher(lua_State *L) {
   return 1;
 }
 
+/* When the binary runs from a source tree (lua/pgo/init.lua beside it), put that lua/
+ * directory first on package.path so the files on disk win over the embedded copies. */
+static void prefer_source_tree(lua_State *L) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (!slash) return;
+  *slash = '\0';
+  const char *probe = lua_pushfstring(L, "%s/lua/pgo/init.lua", exe);
+  bool found = access(probe, R_OK) == 0;
+  lua_pop(L, 1);
+  if (!found) return;
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;%s", exe, exe, lua_tostring(L, -1));
+  lua_setfield(L, -3, "path");
+  lua_pop(L, 2);                       /* pop the old path and package */
+}
+
 void pgolua_openlibs(lua_State *L) {
   luaL_openlibs(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -42,6 +66,7 @@ void pgolua_openlibs(lua_State *L) {
   lua_pushcfunction(L, embedded_searcher);
   lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
   lua_pop(L, 2);                       /* pop searchers and package */
+  prefer_source_tree(L);
 }
 
 const char *pgolua_versions(lua_State *L) {

@@ -7,6 +7,7 @@
  * before the location arrives, and the string table usually comes last), and every
  * reference is resolved and checked once the whole message has been read. */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,8 @@ typedef struct {
   size_t bad_width_count;
   uint64_t known_fields;                   /* fields of Profile decoded so far */
   uint64_t field_offset;                   /* where the current field starts */
+  pgo_error deferred;                      /* a CheckValid-style failure, reported after */
+  bool have_deferred;                      /* the whole message decoded, as pprof does */
   unsigned char head[64];                  /* the first bytes, to describe non-profiles */
   size_t head_len;
 } decoder;
@@ -127,6 +130,21 @@ static bool function_index(decoder *d, uint64_t id, uint32_t *index) {
     p->nfunctions++;
   }
   *index = v;
+  return true;
+}
+
+/* Remember the first validity failure found while decoding; it is reported once the
+ * whole message is read, so decode-level errors (concatenation, truncation) win. */
+__attribute__((format(printf, 2, 3)))
+static bool defer(decoder *d, const char *fmt, ...) {
+  if (!d->have_deferred) {
+    va_list ap;
+    va_start(ap, fmt);
+    snprintf(d->deferred.code, sizeof d->deferred.code, "invalid");
+    vsnprintf(d->deferred.message, sizeof d->deferred.message, fmt, ap);
+    va_end(ap);
+    d->have_deferred = true;
+  }
   return true;
 }
 
@@ -216,8 +234,7 @@ static bool on_mapping(decoder *d, const uint8_t *data, size_t len) {
   uint32_t index = (uint32_t)d->p->nmappings;
   bool found;
   if (!pgo_u64map_upsert(&d->map_ids, m->id, &index, &found)) return NOMEM();
-  if (found)
-    return FAIL("invalid", "multiple mappings have id %" PRIu64 "; the profile is corrupt", m->id);
+  if (found) return defer(d, "multiple mappings have id %" PRIu64 "; the profile is corrupt", m->id);
   if (!pgo_profile_add_mapping(d->p, &out, &index)) return NOMEM();
   return true;
 }
@@ -232,7 +249,7 @@ static bool on_location(decoder *d, const uint8_t *data, size_t len) {
   uint32_t index;
   if (!location_index(d, l->id, &index)) return false;
   if (d->loc_defined[index])
-    return FAIL("invalid", "multiple locations have id %" PRIu64 "; the profile is corrupt", l->id);
+    return defer(d, "multiple locations have id %" PRIu64 "; the profile is corrupt", l->id);
   if (l->n_line >= PGO_NONE - p->nlines ||
       !PGO_RESERVE(p->lines, p->cap_lines, p->nlines + l->n_line))
     return NOMEM();
@@ -265,7 +282,7 @@ static bool on_function(decoder *d, const uint8_t *data, size_t len) {
   uint32_t index;
   if (!function_index(d, f->id, &index)) return false;
   if (d->fn_defined[index])
-    return FAIL("invalid", "multiple functions have id %" PRIu64 "; the profile is corrupt", f->id);
+    return defer(d, "multiple functions have id %" PRIu64 "; the profile is corrupt", f->id);
   pgo_function *fn = &d->p->functions[index];
   fn->start_line = f->start_line;
   if (!raw_string(d, f->name, "function name", f->id, &fn->name) ||
@@ -463,6 +480,7 @@ cut:
 
 static bool finish(decoder *d) {
   pgo_profile *p = d->p;
+  if (d->have_deferred) { *d->err = d->deferred; return false; }
   if (d->nstrings == 0)
     return FAIL("invalid", "the profile has no string table (even the empty first entry is"
                 " missing); the file is not a complete profile");
