@@ -76,20 +76,35 @@ FORCE:
 deps:
 	scripts/deps.sh
 
-test: $(BIN)
-	$(BUSTED) --lua=./$(BIN) $(BUSTED_ARGS)
+# `make test` does its own setup (packages, then a build in a fresh make so pkg-config
+# sees what was just installed), then runs every spec under ./pgolua.
+test:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory $(BIN)
+	PATH="$(dir $(GO)):$$PATH" $(BUSTED) --lua=./$(BIN) $(BUSTED_ARGS)
 
 test-integration: $(BIN)
-	$(BUSTED) --lua=./$(BIN) --run=integration $(BUSTED_ARGS)
+	PATH="$(dir $(GO)):$$PATH" $(BUSTED) --lua=./$(BIN) --run=integration $(BUSTED_ARGS)
 
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
-	$(MAKE) BUILD=build-asan BIN=pgolua-asan CFLAGS="$(ASAN_FLAGS)" pgolua-asan
-	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=pgolua-asan CFLAGS="$(ASAN_FLAGS)" pgolua-asan
+	@$(MAKE) --no-print-directory $(BIN)
+	PGOLUA_BIN=pgolua-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PATH="$(dir $(GO)):$$PATH" \
 	  $(BUSTED) --lua=./pgolua-asan $(BUSTED_ARGS)
 
 bench: $(BIN)
 	bench/run.sh
+
+# The main job until the refresh recipe lands: summary and top of a real profile that
+# ships with pgolua (captured from examples/service by the Go runtime).
+demo:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory $(BIN)
+	./$(BIN) -e 'print(require("pgo").load("examples/profiles/demo.pgo"))'
+	./$(BIN) recipes/top.lua -n 15 examples/profiles/demo.pgo
 
 fuzz:
 	@echo "fuzz targets: see fuzz/README.md"

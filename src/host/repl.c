@@ -91,14 +91,10 @@ static char *repl_fgets(void) {
 }
 
 /* Shows 'prompt' and reads a line into *line (malloc'ed, the caller frees it).
- * Returns 1 for a line, REPL_EOF at end of input, REPL_CANCEL when Ctrl-C was pressed. */
+ * Returns 1 for a line, REPL_EOF at end of input, REPL_CANCEL when Ctrl-C was pressed.
+ * Precondition: repl_on_sigint handles SIGINT (pgolua_repl installs it). */
 static int repl_getline(const struct repl *r, const char *prompt, char **line) {
-  struct sigaction on_int, saved;
-  memset(&on_int, 0, sizeof on_int);
-  on_int.sa_handler = repl_on_sigint;      /* no SA_RESTART: the read returns EINTR */
-  sigemptyset(&on_int.sa_mask);
-  repl_cancelled = 0;
-  sigaction(SIGINT, &on_int, &saved);
+  repl_cancelled = 0;                      /* forget a Ctrl-C from between two lines */
   if (r->tty) {
     *line = readline(prompt);
   } else {
@@ -108,7 +104,6 @@ static int repl_getline(const struct repl *r, const char *prompt, char **line) {
     if (*line == NULL && repl_cancelled)
       clearerr(stdin);
   }
-  sigaction(SIGINT, &saved, NULL);
   if (repl_cancelled) {
     free(*line);
     *line = NULL;
@@ -545,7 +540,15 @@ static int repl_require(lua_State *L, const char *mod, const char *global,
 void pgolua_repl(lua_State *L) {
   int top = lua_gettop(L);
   struct repl r;
+  struct sigaction on_int, saved;
   int status;
+
+  /* While the loop runs, Ctrl-C outside a chunk only cancels the line being read (the
+   * read returns EINTR: no SA_RESTART); pgolua_docall overrides this while code runs. */
+  memset(&on_int, 0, sizeof on_int);
+  on_int.sa_handler = repl_on_sigint;
+  sigemptyset(&on_int.sa_mask);
+  sigaction(SIGINT, &on_int, &saved);
 
   r.tty = isatty(STDIN_FILENO);
   r.history_warned = 0;
@@ -570,6 +573,7 @@ void pgolua_repl(lua_State *L) {
   }
   fputs("\n", stdout);                     /* leave the terminal on a fresh line */
   fflush(stdout);
+  sigaction(SIGINT, &saved, NULL);
   lua_settop(L, top);
 }
 

@@ -1,0 +1,3 @@
+module example.com/pgolua-demo
+
+go 1.21

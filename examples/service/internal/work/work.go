@@ -1,0 +1,87 @@
+// Package work holds the CPU-bound pieces of the demo service: an interface call with a
+// dominant implementation (a devirtualization candidate), hashing, sorting and encoding.
+package work
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"sort"
+	"strconv"
+)
+
+// Store is called through an interface on the hot path; FastStore serves most calls.
+type Store interface {
+	Get(key uint64) uint64
+}
+
+// FastStore mixes the key cheaply.
+type FastStore struct{ seed uint64 }
+
+// Get returns a mixed value for key.
+func (s *FastStore) Get(key uint64) uint64 { return mix(key ^ s.seed) }
+
+// SlowStore mixes the key twice.
+type SlowStore struct{ seed uint64 }
+
+// Get returns a mixed value for key.
+func (s *SlowStore) Get(key uint64) uint64 { return mix(mix(key) + s.seed) }
+
+func mix(x uint64) uint64 {
+	for i := 0; i < 24; i++ {
+		x ^= x >> 31
+		x *= 0x7fb5d329728ea185
+		x ^= x >> 27
+	}
+	return x
+}
+
+// Stores returns n stores, one in twenty of them slow.
+func Stores(n int) []Store {
+	out := make([]Store, n)
+	for i := range out {
+		if i%20 == 19 {
+			out[i] = &SlowStore{seed: uint64(i)}
+		} else {
+			out[i] = &FastStore{seed: uint64(i)}
+		}
+	}
+	return out
+}
+
+// Lookup sums Get over keys spread across the stores.
+func Lookup(stores []Store, keys int) uint64 {
+	var sum uint64
+	for k := 0; k < keys; k++ {
+		sum += stores[k%len(stores)].Get(uint64(k))
+	}
+	return sum
+}
+
+// Digest hashes n rounds of a growing buffer.
+func Digest(n int) [32]byte {
+	buf := make([]byte, 0, 64)
+	var sum [32]byte
+	for i := 0; i < n; i++ {
+		buf = strconv.AppendInt(buf[:0], int64(i), 10)
+		buf = append(buf, sum[:8]...)
+		sum = sha256.Sum256(buf)
+	}
+	return sum
+}
+
+// Item is what the catalog endpoint encodes.
+type Item struct {
+	ID    int     `json:"id"`
+	Name  string  `json:"name"`
+	Price float64 `json:"price"`
+}
+
+// Catalog builds, sorts and encodes n items.
+func Catalog(n int) ([]byte, error) {
+	items := make([]Item, n)
+	for i := range items {
+		items[i] = Item{ID: i, Name: "item-" + strconv.Itoa(i*7919%n), Price: float64(i%97) * 1.25}
+	}
+	sort.Slice(items, func(a, b int) bool { return items[a].Name < items[b].Name })
+	return json.Marshal(items)
+}

@@ -1,0 +1,317 @@
+-- The interactive prompt (src/host/repl.c), driven through a real pseudo-terminal: each
+-- test starts ./pgolua in a detached tmux session on its own server socket, types with
+-- send-keys and reads the screen with capture-pane, polling until the expected text
+-- shows up. Tagged #repl (they need tmux and take a few seconds), but run by default.
+local helpers = require("spec.helpers")
+
+local shq = helpers.shq
+
+local function sh(cmd)
+  local ok = os.execute(cmd .. " >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+local function sleep(s) os.execute("sleep " .. s) end
+
+local has_tmux = sh("command -v tmux")
+
+-- A pgolua prompt running in tmux. Fields: dir (temporary directory, also $HOME),
+-- history (the history file), status (file receiving the exit status), socket.
+local Session = {}
+Session.__index = Session
+
+local function tmux(self, args)
+  return "tmux -f /dev/null -L " .. shq(self.socket) .. " " .. args
+end
+
+-- Starts pgolua in a new session. opts.history: history file to use (default: a new
+-- file in the session's directory).
+local function start(opts)
+  opts = opts or {}
+  local self = setmetatable({}, Session)
+  self.dir = helpers.tmpdir()
+  self.socket = "pgolua-spec-" .. self.dir:match("[^/]+$")
+  self.history = opts.history or (self.dir .. "/history")
+  self.status = self.dir .. "/status"
+  local inner = "env HOME=" .. shq(self.dir) .. " PGOLUA_HISTORY=" .. shq(self.history)
+    .. " " .. shq(helpers.pgolua) .. "; echo $? > " .. shq(self.status)
+  assert(sh(tmux(self, "new-session -d -x 200 -y 50 -c " .. shq(helpers.root) .. " "
+    .. shq(inner))), "cannot start tmux")
+  self:wait_for("pgo>")
+  return self
+end
+
+-- The visible screen, trailing blank lines removed.
+function Session:screen()
+  local p = io.popen(tmux(self, "capture-pane -p 2>/dev/null"))
+  local s = p:read("a")
+  p:close()
+  return (s:gsub("\n+$", ""))
+end
+
+-- Polls the screen until it contains 'text' (plain) or until 'timeout' seconds; returns
+-- the screen, or fails the test showing it.
+function Session:wait_for(text, timeout)
+  local screen
+  for _ = 1, math.floor((timeout or 5) / 0.05) do
+    screen = self:screen()
+    if screen:find(text, 1, true) then return screen end
+    sleep(0.05)
+  end
+  error(("timed out waiting for %q; screen:\n%s"):format(text, screen), 2)
+end
+
+-- Types literal text.
+function Session:type(text)
+  assert(sh(tmux(self, "send-keys -l " .. shq(text))))
+end
+
+-- Presses keys given by tmux names (Enter, Tab, C-c, C-d, Up).
+function Session:press(...)
+  for _, key in ipairs{ ... } do assert(sh(tmux(self, "send-keys " .. key))) end
+end
+
+-- Types a line and presses Enter.
+function Session:line(text)
+  self:type(text)
+  self:press("Enter")
+end
+
+-- Is the tmux session (hence pgolua) still there?
+function Session:alive()
+  return sh(tmux(self, "has-session"))
+end
+
+-- Waits for pgolua to exit; returns its exit status, or nil after 'timeout' seconds.
+function Session:exit_status(timeout)
+  for _ = 1, math.floor((timeout or 5) / 0.05) do
+    local f = io.open(self.status, "r")
+    if f then
+      local s = f:read("a")
+      f:close()
+      if s:match("%d") then return tonumber(s:match("%d+")) end
+    end
+    sleep(0.05)
+  end
+end
+
+function Session:stop()
+  sh(tmux(self, "kill-server"))
+  helpers.rm_rf(self.dir)
+end
+
+-- Entries of a libedit history file: "_HiStOrY_V2_" first, then one line per entry
+-- with characters such as space and newline written as \ooo octal escapes.
+local function history_entries(path)
+  local f = io.open(path, "r")
+  if not f then return {} end
+  local entries = {}
+  for l in f:lines() do
+    if l ~= "_HiStOrY_V2_" then
+      entries[#entries + 1] = l:gsub("\\(%d%d%d)", function(o) return string.char(tonumber(o, 8)) end)
+    end
+  end
+  f:close()
+  return entries
+end
+
+describe("pgolua interactive prompt", function()
+  local s
+
+  before_each(function()
+    if not has_tmux then pending("tmux is not installed") end
+  end)
+
+  after_each(function()
+    if s then s:stop() end
+    s = nil
+  end)
+
+  it("#repl prints the value of an expression", function()
+    s = start()
+    s:line("1+1")
+    local screen = s:wait_for("pgo> 1+1\n2\npgo>")
+    assert.matches("pgo> 1%+1\n2\npgo>", screen)
+  end)
+
+  it("#repl prints several values on one line, and nil", function()
+    s = start()
+    s:line("1, 'two', nil")
+    s:wait_for("nil\npgo>")
+    -- print separates with tabs; the terminal shows them as spaces
+    assert.matches("\n1%s+two%s+nil\npgo>", s:screen())
+  end)
+
+  it("#repl runs statements and treats a leading '=' as return", function()
+    s = start()
+    s:line("x = 20")
+    s:line("=x + 1")
+    assert.matches("pgo> x = 20\npgo> =x %+ 1\n21\npgo>", s:wait_for("\n21\n"))
+  end)
+
+  it("#repl prints tables readably, keys sorted", function()
+    s = start()
+    s:line('t = {b = {1, 2, 3}, a = 1, s = "x y"}')
+    s:line("t")
+    local screen = s:wait_for('{ a = 1, b = { 1, 2, 3 }, s = "x y" }')
+    assert.matches('pgo> t\n{ a = 1, b = { 1, 2, 3 }, s = "x y" }\npgo>', screen, 1, true)
+  end)
+
+  it("#repl has the global pgo loaded", function()
+    s = start()
+    s:line("type(pgo)")
+    assert.matches("pgo> type%(pgo%)\ntable\n", s:wait_for("\ntable\n"))
+  end)
+
+  it("#repl reads a multi-line chunk with the second prompt", function()
+    s = start()
+    s:line("function f()")
+    s:wait_for("pgo>>")
+    s:line("return 42 end")
+    s:line("f()")
+    local screen = s:wait_for("\n42\n")
+    assert.matches("pgo> function f%(%)\npgo>> return 42 end\npgo> f%(%)\n42\npgo>", screen)
+  end)
+
+  it("#repl prints errors with a traceback but without the program name", function()
+    s = start()
+    s:line('error("oops")')
+    local screen = s:wait_for("stack traceback:")
+    assert.matches('pgo> error%("oops"%)\nstdin:1: oops\nstack traceback:\n', screen)
+    assert.is_nil(screen:find("pgolua:", 1, true))
+  end)
+
+  it("#repl uses _PROMPT and _PROMPT2 when set", function()
+    s = start()
+    s:line('_PROMPT = "lua% "; _PROMPT2 = "more% "')
+    s:line("if true then")
+    s:wait_for("more%")
+    s:line("end")
+    assert.matches("more%% end\nlua%%", s:wait_for("end\nlua%"))
+  end)
+
+  it("#repl writes compiled lines to the history file at once, and only those", function()
+    s = start()
+    s:line("hx = 1")
+    s:line("hx + 1")
+    s:wait_for("\n2\n")
+    s:line("hx = = 3")                     -- a syntax error: not kept
+    s:wait_for("unexpected symbol")
+    s:line("function hf()")
+    s:line("return 1 end")
+    s:line("hx")
+    s:wait_for("pgo> hx\n1")
+    assert.is_true(s:alive())              -- written while running, not at exit
+    assert.are.same({ "hx = 1", "hx + 1", "function hf()\nreturn 1 end", "hx" },
+      history_entries(s.history))
+  end)
+
+  it("#repl loads the history at start", function()
+    local dir = helpers.tmpdir()
+    local history = dir .. "/history"
+    s = start{ history = history }
+    s:line("remembered = 7")
+    s:wait_for("pgo> remembered = 7\npgo>")
+    s:press("C-d")
+    assert.are.equal(0, s:exit_status())
+    s:stop()
+    s = start{ history = history }
+    s:press("Up")
+    s:wait_for("pgo> remembered = 7")
+    s:press("Enter")
+    s:line("remembered")
+    assert.matches("\n7\npgo>", s:wait_for("\n7\n"))
+    helpers.rm_rf(dir)
+  end)
+
+  it("#repl completes table fields with Tab", function()
+    s = start()
+    s:line("tt = {alpha = 1, beta = 2}")
+    s:type("tt.al")
+    s:press("Tab")
+    s:wait_for("pgo> tt.alpha")
+    s:press("Enter")
+    assert.matches("pgo> tt%.alpha\n1\npgo>", s:wait_for("tt.alpha\n1\n"))
+  end)
+
+  it("#repl completes library functions with Tab", function()
+    s = start()
+    s:type("string.fo")
+    s:press("Tab")
+    s:wait_for("pgo> string.format")
+    s:type('("%03d", 5)')
+    s:press("Enter")
+    assert.matches('string%.format%("%%03d", 5%)\n005\n', s:wait_for("\n005\n"))
+  end)
+
+  it("#repl completes methods after ':' through the metatable's __index", function()
+    s = start()
+    s:line("C = {}; C.__index = C; function C:hello() return 'hi' end; obj = setmetatable({}, C)")
+    s:type("obj:hel")
+    s:press("Tab")
+    s:wait_for("pgo> obj:hello")
+    s:type("()")
+    s:press("Enter")
+    assert.matches("pgo> obj:hello%(%)\nhi\n", s:wait_for("\nhi\n"))
+  end)
+
+  it("#repl lists the candidates on a second Tab", function()
+    s = start()
+    s:type("string.f")
+    s:press("Tab", "Tab")
+    local screen = s:wait_for("string.format")
+    assert.matches("string%.find%s+string%.format", screen)
+  end)
+
+  it("#repl interrupts a running chunk with Ctrl-C and returns to the prompt", function()
+    s = start()
+    s:line("while true do end")
+    s:wait_for("pgo> while true do end")
+    sleep(0.2)
+    s:press("C-c")
+    s:wait_for("interrupted!")
+    s:line("1+2")
+    local screen = s:wait_for("\n3\n")
+    assert.matches("interrupted!\nstack traceback:\n.*\npgo> 1%+2\n3\npgo>", screen)
+    assert.is_true(s:alive())
+  end)
+
+  it("#repl drops the line being typed on Ctrl-C", function()
+    s = start()
+    s:type("this is not lua")
+    s:press("C-c")
+    s:line("2*21")
+    local screen = s:wait_for("\n42\n")
+    assert.matches("pgo> 2%*21\n42\n", screen)
+    assert.is_nil(screen:find("syntax error", 1, true))
+    assert.is_nil(screen:find("unexpected", 1, true))
+  end)
+
+  it("#repl leaves with status 0 on Ctrl-D at an empty prompt", function()
+    s = start()
+    s:press("C-d")
+    assert.are.equal(0, s:exit_status())
+    for _ = 1, 100 do
+      if not s:alive() then break end
+      sleep(0.05)
+    end
+    assert.is_false(s:alive())
+  end)
+end)
+
+describe("pgolua without a terminal", function()
+  it("runs the standard input as a script when there is no script", function()
+    local out, err, code = helpers.pgolua_run("", "print(1+1)\nprint(...)")
+    assert.are.equal("2\n\n", out)
+    assert.are.equal("", err)
+    assert.are.equal(0, code)
+  end)
+
+  it("reads lines without editing with -i and prints the values", function()
+    local out, err, code = helpers.pgolua_run("-i", "x = 3\nx * 2\nt = {1, 2}\nt\n")
+    assert.matches("^pgolua %S+ %(Lua 5%.4", out)
+    assert.matches("\npgo> pgo> 6\npgo> pgo> { 1, 2 }\npgo> \n$", out)
+    assert.are.equal("", err)
+    assert.are.equal(0, code)
+  end)
+end)
