@@ -106,8 +106,9 @@ demo:
 	./$(BIN) -e 'print(require("pgo").load("examples/profiles/demo.pgo"))'
 	./$(BIN) recipes/top.lua -n 15 examples/profiles/demo.pgo
 
+FUZZ_SECONDS ?= 60
 fuzz:
-	@echo "fuzz targets: see fuzz/README.md"
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgolua/recipes $(DESTDIR)$(PREFIX)/share/man/man1
