@@ -11,9 +11,11 @@
  * Shape: a synthetic call graph over F functions. A few roots (main.main, worker loops)
  * sit at index 0..ROOTS-1; each other function calls 2..8 functions with higher indexes
  * (mostly a DAG, so stacks reach depth D without recursion), and the last UTIL functions
- * are runtime/util leaves. A stack is a random walk from a root of depth uniform in
- * [D/2, D]; each step picks a callee with a Zipf skew, and 30% of the samples reuse one
- * of a pool of "hot" stacks (Zipf again), so hot paths repeat and most stacks are unique.
+ * are runtime/util leaves. A walk starts at a root and picks each callee with a Zipf skew.
+ * A pool of base paths (walks of depth uniform in [D/2, D]) is drawn from with a Zipf
+ * skew: 30% of the samples take the base path as it is (hot paths repeat), the rest keep
+ * its prefix and walk a fresh suffix of 1..8 frames, so stacks share prefixes as in real
+ * profiles (a few new frames per stack) and most of them are still unique.
  * A call site is one location (address + line); every 10th also has an inlined frame. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -23,7 +25,7 @@
 #include <math.h>
 #include <zlib.h>
 
-enum { ROOTS = 4, MAXCALLEES = 8, LEAFPCS = 4, SLOTS = MAXCALLEES + LEAFPCS, HOT = 1000,
+enum { ROOTS = 4, MAXCALLEES = 8, LEAFPCS = 4, SLOTS = MAXCALLEES + LEAFPCS, POOL = 5000,
        FUNCS_PER_PKG = 25, FILES_PER_PKG = 5 };
 
 static const char *root_names[ROOTS] = {
@@ -142,19 +144,21 @@ static uint32_t use_fn(uint32_t i) {
   return fns[i].id;
 }
 
-/* One stack, root first, into fr[]; returns its length. */
-static uint32_t walk(uint32_t depth, uint32_t *fr, uint32_t *slot) {
-  uint32_t f = zipf(ROOTS), n = 0;
+/* Extend a stack, root first, in fr[]/slot[]: fr[0..n-1] is a prefix to keep (n = 0:
+ * start at a root). The walk goes on from the last kept frame until the stack has `depth`
+ * frames or reaches a function without callees; returns the stack's length. */
+static uint32_t walk(uint32_t n, uint32_t depth, uint32_t *fr, uint32_t *slot) {
+  uint32_t f = n ? fr[--n] : zipf(ROOTS);
   for (;;) {
     fr[n] = f;
-    if (n + 1 == depth || fns[f].ncallees == 0) { slot[n++] = MAXCALLEES + zipf(LEAFPCS); break; }
+    if (n + 1 >= depth || fns[f].ncallees == 0) { slot[n++] = MAXCALLEES + zipf(LEAFPCS); break; }
     uint32_t s = zipf(fns[f].ncallees);
     slot[n++] = s;
     f = fns[f].callees[s];
   }
   /* 30% of stacks end in a runtime/util leaf called from the last frame */
   if (unit() < 0.3 && fns[fr[n - 1]].ncallees) {
-    slot[n - 1] = zipf(fns[fr[n - 1]].ncallees) % MAXCALLEES;  /* reuse a call site */
+    slot[n - 1] = zipf(fns[fr[n - 1]].ncallees);      /* the call site */
     fr[n] = F - UTIL + zipf(UTIL);
     slot[n++] = MAXCALLEES + zipf(LEAFPCS);
   }
@@ -189,7 +193,7 @@ int main(int argc, char **argv) {
   UTIL = F / 20;                       /* 5% runtime/util leaves */
 
   size_t nharm = MAXCALLEES > UTIL ? MAXCALLEES + 1 : UTIL + 1;
-  if (nharm < HOT + 1) nharm = HOT + 1;
+  if (nharm < POOL + 1) nharm = POOL + 1;
   harm = malloc(nharm * sizeof *harm);
   fns = calloc(F, sizeof *fns);
   loc_id = calloc((size_t)F * SLOTS, sizeof *loc_id);
@@ -211,13 +215,14 @@ int main(int argc, char **argv) {
       fns[i].callees[c] = ROOTS + (base - ROOTS + below(2 * span)) % body;
     }
   }
-  /* a pool of hot stacks, reused for 30% of the samples */
-  uint32_t *hot = malloc((size_t)HOT * (depth + 1) * sizeof *hot * 2), *hotlen = malloc(HOT * sizeof *hotlen);
-  uint32_t *fr = malloc((depth + 1) * sizeof *fr), *sl = malloc((depth + 1) * sizeof *sl);
-  if (!hot || !hotlen || !fr || !sl) { perror("gen"); return 1; }
-  for (uint32_t h = 0; h < HOT; h++) {
+  /* a pool of base paths, full walks of depth uniform in [D/2, D] */
+  uint32_t stride = (uint32_t)depth + 2;
+  uint32_t *pool = malloc((size_t)POOL * stride * 2 * sizeof *pool), *poollen = malloc(POOL * sizeof *poollen);
+  uint32_t *fr = malloc(stride * sizeof *fr), *sl = malloc(stride * sizeof *sl);
+  if (!pool || !poollen || !fr || !sl) { perror("gen"); return 1; }
+  for (uint32_t h = 0; h < POOL; h++) {
     uint32_t d = (uint32_t)depth / 2 + below((uint32_t)(depth - depth / 2) + 1);
-    hotlen[h] = walk(d ? d : 1, hot + (size_t)h * (depth + 1) * 2, hot + (size_t)h * (depth + 1) * 2 + depth + 1);
+    poollen[h] = walk(0, d ? d : 1, pool + (size_t)h * stride * 2, pool + (size_t)h * stride * 2 + stride);
   }
 
   char mode[] = "wb1";
@@ -236,13 +241,14 @@ int main(int argc, char **argv) {
   unsigned long long total = 0;
 
   for (unsigned long long i = 0; i < nsamples; i++) {
-    uint32_t n, *f, *s;
-    if (unit() < 0.3) {
-      uint32_t h = zipf(HOT);
-      n = hotlen[h]; f = hot + (size_t)h * (depth + 1) * 2; s = f + depth + 1;
-    } else {
-      uint32_t d = (uint32_t)depth / 2 + below((uint32_t)(depth - depth / 2) + 1);
-      n = walk(d ? d : 1, fr, sl); f = fr; s = sl;
+    /* a base path by Zipf; 30% of the time as it is (a hot path), else its prefix with
+     * a fresh random suffix of 1..8 frames (shared prefix, mostly unique stack) */
+    uint32_t h = zipf(POOL), n = poollen[h], *f = pool + (size_t)h * stride * 2, *s = f + stride;
+    if (unit() >= 0.3 && n > 1) {
+      uint32_t r = 1 + below(n - 1 < 8 ? n - 1 : 8), keep = n - r;
+      memcpy(fr, f, keep * sizeof *fr);
+      memcpy(sl, s, keep * sizeof *sl);
+      n = walk(keep, keep + r, fr, sl); f = fr; s = sl;
     }
     for (uint32_t k = n; k-- > 0;) varint(&sub, use_loc(f[k], s[k]));   /* leaf first */
     field_msg(&m, 1, &sub);

@@ -80,10 +80,14 @@ bool pgo_u64map_get(const pgo_u64map *m, uint64_t key, uint32_t *val);
 
 /* ---- hashing ------------------------------------------------------------------------- */
 
+/* Combine v into h; a full finaliser so every bit reaches the low (slot) bits. */
 static inline uint64_t pgo_hash_mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
-  return h ^ (h >> 32);
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  return h ^ (h >> 33);
 }
 uint64_t pgo_hash_bytes(const void *data, size_t n);
 

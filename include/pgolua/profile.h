@@ -132,9 +132,9 @@ bool pgo_profile_add_location(pgo_profile *p, const pgo_location *loc, const pgo
                               uint32_t count, uint32_t *index);
 
 /* A stack builder: frame node for (parent, location), created when new. */
+typedef struct pgo_stack_slot { uint32_t parent, location, node; } pgo_stack_slot;
 typedef struct pgo_stack_index {
-  uint64_t *keys;                     /* (parent << 32 | location) + 1, 0 = empty */
-  uint32_t *nodes;
+  pgo_stack_slot *slots;              /* node 0 marks an empty slot (the root is no child) */
   size_t count, nslots;
 } pgo_stack_index;
 void pgo_stack_index_init(pgo_stack_index *s);
@@ -147,9 +147,9 @@ bool pgo_profile_stack(pgo_profile *p, pgo_stack_index *s, const uint32_t *locs_
 
 /* Sample combiner: adds a sample, or adds its values into an existing one with the same
  * stack and label set. */
+typedef struct pgo_sample_slot { uint32_t stack, labels, index_plus1; } pgo_sample_slot;
 typedef struct pgo_sample_index {
-  uint64_t *keys;                     /* (stack << 32 | labels) + 1 */
-  uint32_t *idx;
+  pgo_sample_slot *slots;             /* index_plus1 0 marks an empty slot */
   size_t count, nslots;
 } pgo_sample_index;
 void pgo_sample_index_init(pgo_sample_index *s);

@@ -71,6 +71,13 @@ pgo.profile = profile
 
 -- Lua-side modules load on first use, so `require "pgo"` stays cheap.
 local lazy = { report = "pgo.report", units = "pgo.units" }
+
+-- Merge, diff and edits (src/lua/transform.c, lua/pgo/edit.lua); flame graphs.
+local edit = require "pgo.edit"   -- installs p:drop, p:reweight, p:delta
+pgo.merge = profile.merge
+pgo.merge_files = profile.merge_files
+pgo.diff_table = edit.diff_table
+lazy.flame = "pgo.flame"
 setmetatable(pgo, {
   __index = function(t, k)
     local name = lazy[k]

@@ -1,54 +1,119 @@
--- pgo.units: values with units, formatted the way pprof formats them.
+-- pgo.units: values with units, formatted exactly the way pprof formats them
+-- (google/pprof internal/measurement, as vendored in Go 1.23).
+--
+--   units.scale(value, from, to)        -> number, unit   ("minimum"/"auto" pick a unit)
+--   units.scaled_label(value, from, to) -> "3.05s", "1.50MB", "0", "507"
+--   units.label(value, unit)            -> scaled_label(value, unit, "auto")
+--   units.scaled(value, unit)           -> the same (kept for callers of the first version)
+--   units.percentage(value, total)      -> "60.16%", " 8.00%", "  0.2%", "  100%"
+--
+-- Unit names are lower-cased and lose one trailing "s" when longer than two characters,
+-- then looked up by alias: "nanoseconds" -> ns, "bytes" -> B, "count" is no unit at all.
+-- There is no minutes unit: 120 s prints as "120s", two hours as "2hrs".
 local M = {}
 
-local time_units = {
-  { "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 },
-}
-local time_names = {
-  nanoseconds = 1, nanosecond = 1, ns = 1,
-  microseconds = 1e3, microsecond = 1e3, us = 1e3,
-  milliseconds = 1e6, millisecond = 1e6, ms = 1e6,
-  seconds = 1e9, second = 1e9, s = 1e9,
-}
-local byte_units = {
-  { "B", 1 }, { "kB", 1024 }, { "MB", 1024 ^ 2 }, { "GB", 1024 ^ 3 }, { "TB", 1024 ^ 4 },
-  { "PB", 1024 ^ 5 },
+-- { canonical name, aliases, factor } per family, with the family's default unit.
+local families = {
+  {
+    units = {
+      { "B", { "b", "byte" }, 1 },
+      { "kB", { "kb", "kbyte", "kilobyte" }, 2.0 ^ 10 },
+      { "MB", { "mb", "mbyte", "megabyte" }, 2.0 ^ 20 },
+      { "GB", { "gb", "gbyte", "gigabyte" }, 2.0 ^ 30 },
+      { "TB", { "tb", "tbyte", "terabyte" }, 2.0 ^ 40 },
+      { "PB", { "pb", "pbyte", "petabyte" }, 2.0 ^ 50 },
+    },
+    default = { "B", 1 },
+  },
+  {
+    units = {
+      { "ns", { "ns", "nanosecond" }, 1 },
+      { "us", { "\u{3bc}s", "us", "microsecond" }, 1e3 },
+      { "ms", { "ms", "millisecond" }, 1e6 },
+      { "s", { "s", "sec", "second" }, 1e9 },
+      { "hrs", { "hour", "hr" }, 3.6e12 },
+    },
+    default = { "s", 1e9 },
+  },
+  {
+    units = {
+      { "n*GCU", { "nanogcu" }, 1e-9 }, { "u*GCU", { "microgcu" }, 1e-6 },
+      { "m*GCU", { "milligcu" }, 1e-3 }, { "GCU", { "gcu" }, 1 },
+      { "k*GCU", { "kilogcu" }, 1e3 }, { "M*GCU", { "megagcu" }, 1e6 },
+      { "G*GCU", { "gigagcu" }, 1e9 }, { "T*GCU", { "teragcu" }, 1e12 },
+      { "P*GCU", { "petagcu" }, 1e15 },
+    },
+    default = { "GCU", 1 },
+  },
 }
 
--- pprof drops trailing zeros after rounding to two decimals ("3.05s", "10ms", "1.50s"
--- prints as "1.50s" in pprof: it keeps two decimals, then strips only ".00").
-local function fmt_number(x)
-  local s = string.format("%.2f", x)
-  s = s:gsub("%.00$", "")
-  return s
+local function sniff(family, unit)
+  unit = unit:lower()
+  if #unit > 2 then unit = unit:gsub("s$", "", 1) end
+  for _, u in ipairs(family.units) do
+    for _, a in ipairs(u[2]) do
+      if a == unit then return u end
+    end
+  end
 end
-M.fmt_number = fmt_number
+
+--- Convert value (in unit `from`) to unit `to`; "minimum" and "auto" choose the largest
+-- unit of the family that keeps the value >= 1. Returns the number and the canonical
+-- unit ("" for counts and other unknown units when auto-scaling).
+function M.scale(value, from, to)
+  from, to = from or "", to or "auto"
+  if value < 0 and -value > 0 then
+    local v, u = M.scale(-value, from, to)
+    return -v, u
+  end
+  for _, fam in ipairs(families) do
+    local fu = sniff(fam, from)
+    if fu then
+      local v = value * fu[3]
+      if to == "minimum" or to == "auto" then
+        local f, name = 0, nil
+        for _, u in ipairs(fam.units) do
+          if u[3] >= f and v / u[3] >= 1.0 then f, name = u[3], u[1] end
+        end
+        if name then return v / f, name end
+        return v / fam.default[2], fam.default[1]
+      end
+      local tu = sniff(fam, to)
+      if not tu then return v / fam.default[2], fam.default[1] end
+      return v / tu[3], tu[1]
+    end
+  end
+  if to == "count" or to == "sample" or to == "unit" or to == "minimum" or to == "auto" then
+    return value + 0.0, ""
+  end
+  return value + 0.0, to
+end
+
+--- pprof's ScaledLabel: two decimals, a trailing ".00" removed, "0" without a unit.
+function M.scaled_label(value, from, to)
+  local v, u = M.scale(value, from, to)
+  local s = string.format("%.2f", v):gsub("%.00$", "")
+  if s == "0" or s == "-0" then return "0" end
+  return s .. u
+end
+
+function M.label(value, unit) return M.scaled_label(value or 0, unit, "auto") end
 
 --- Scale value (in unit) to the most readable unit: "3.05s", "10ms", "1.50MB", "123".
-function M.scaled(value, unit)
-  value = value or 0
-  local base = time_names[unit]
-  if base then
-    local ns = value * base
-    local a = math.abs(ns)
-    if a == 0 then return "0" end
-    local pick = time_units[1]
-    for _, u in ipairs(time_units) do
-      if a >= u[2] and u[2] <= 1e9 then pick = u end
-    end
-    return fmt_number(ns / pick[2]) .. pick[1]
-  end
-  if unit == "bytes" or unit == "byte" then
-    local a = math.abs(value)
-    if a == 0 then return "0" end
-    local pick = byte_units[1]
-    for _, u in ipairs(byte_units) do
-      if a >= u[2] then pick = u end
-    end
-    return fmt_number(value / pick[2]) .. pick[1]
-  end
-  if math.type(value) == "integer" then return tostring(value) end
-  return fmt_number(value)
+function M.scaled(value, unit) return M.scaled_label(value or 0, unit, "auto") end
+
+--- pprof's Percentage: "  100%" near 100, "%5.2f%%" from 1, "%5.2g%%" below 1.
+function M.percentage(value, total)
+  local ratio = 0.0
+  if total ~= 0 then ratio = math.abs(value / total) * 100 end
+  if ratio >= 99.95 and ratio <= 100.05 then return "  100%" end
+  if ratio >= 1.0 then return string.format("%5.2f%%", ratio) end
+  return string.format("%5.2g%%", ratio)
+end
+
+-- Two decimals without a trailing ".00" (pprof's number style).
+function M.fmt_number(x)
+  return (string.format("%.2f", x):gsub("%.00$", ""))
 end
 
 return M

@@ -1,7 +1,8 @@
 -- The interactive prompt (src/host/repl.c), driven through a real pseudo-terminal: each
--- test starts ./pgolua in a detached tmux session on its own server socket, types with
--- send-keys and reads the screen with capture-pane, polling until the expected text
--- shows up. Tagged #repl (they need tmux and take a few seconds), but run by default.
+-- test starts ./pgolua in a detached tmux session on a tmux server of its own (socket in
+-- a temporary directory), types with send-keys and reads the screen with capture-pane,
+-- polling until the expected text shows up. Tagged #repl (they need tmux and take a few
+-- seconds), but run by default; `busted --exclude-tags=repl` skips them.
 local helpers = require("spec.helpers")
 
 local shq = helpers.shq
@@ -16,21 +17,22 @@ local function sleep(s) os.execute("sleep " .. s) end
 local has_tmux = sh("command -v tmux")
 
 -- A pgolua prompt running in tmux. Fields: dir (temporary directory, also $HOME),
--- history (the history file), status (file receiving the exit status), socket.
+-- history (the history file), status (file receiving the exit status), socket (the
+-- tmux server's socket, inside dir).
 local Session = {}
 Session.__index = Session
 
 local function tmux(self, args)
-  return "tmux -f /dev/null -L " .. shq(self.socket) .. " " .. args
+  return "tmux -f /dev/null -S " .. shq(self.socket) .. " " .. args
 end
 
 -- Starts pgolua in a new session. opts.history: history file to use (default: a new
 -- file in the session's directory).
 local function start(opts)
   opts = opts or {}
-  local self = setmetatable({}, Session)
+  local self = setmetatable({ prompt_pattern = "pgo>" }, Session)
   self.dir = helpers.tmpdir()
-  self.socket = "pgolua-spec-" .. self.dir:match("[^/]+$")
+  self.socket = self.dir .. "/tmux.sock"    -- a server of our own, removed with dir
   self.history = opts.history or (self.dir .. "/history")
   self.status = self.dir .. "/status"
   local inner = "env HOME=" .. shq(self.dir) .. " PGOLUA_HISTORY=" .. shq(self.history)
@@ -71,10 +73,29 @@ function Session:press(...)
   for _, key in ipairs{ ... } do assert(sh(tmux(self, "send-keys " .. key))) end
 end
 
--- Types a line and presses Enter.
+-- How many prompts (first or second) the screen shows.
+function Session:prompts()
+  local n = 0
+  for _ in ("\n" .. self:screen()):gmatch("\n" .. self.prompt_pattern) do n = n + 1 end
+  return n
+end
+
+-- Waits until the screen shows more than 'n' prompts: the line was handled and the
+-- prompt is back, so what is typed next is not type-ahead.
+function Session:wait_prompt(n, timeout)
+  for _ = 1, math.floor((timeout or 5) / 0.05) do
+    if self:prompts() > n then return end
+    sleep(0.05)
+  end
+  error("timed out waiting for a prompt; screen:\n" .. self:screen(), 2)
+end
+
+-- Types a line, presses Enter and waits for the next prompt.
 function Session:line(text)
+  local n = self:prompts()
   self:type(text)
   self:press("Enter")
+  self:wait_prompt(n)
 end
 
 -- Is the tmux session (hence pgolua) still there?
@@ -183,7 +204,10 @@ describe("pgolua interactive prompt", function()
 
   it("#repl uses _PROMPT and _PROMPT2 when set", function()
     s = start()
-    s:line('_PROMPT = "lua% "; _PROMPT2 = "more% "')
+    s:type('_PROMPT = "lua% "; _PROMPT2 = "more% "')
+    s:press("Enter")
+    s:wait_for("\nlua%")
+    s.prompt_pattern = "[lm][uo][ar]e?%%"
     s:line("if true then")
     s:wait_for("more%")
     s:line("end")
@@ -199,10 +223,12 @@ describe("pgolua interactive prompt", function()
     s:wait_for("unexpected symbol")
     s:line("function hf()")
     s:line("return 1 end")
+    s:line("   ")                          -- blank: not kept
+    s:line("=hx")                          -- kept as typed
     s:line("hx")
     s:wait_for("pgo> hx\n1")
     assert.is_true(s:alive())              -- written while running, not at exit
-    assert.are.same({ "hx = 1", "hx + 1", "function hf()\nreturn 1 end", "hx" },
+    assert.are.same({ "hx = 1", "hx + 1", "function hf()\nreturn 1 end", "=hx", "hx" },
       history_entries(s.history))
   end)
 
@@ -244,6 +270,15 @@ describe("pgolua interactive prompt", function()
     assert.matches('string%.format%("%%03d", 5%)\n005\n', s:wait_for("\n005\n"))
   end)
 
+  it("#repl completes fields of the preloaded pgo library", function()
+    s = start()
+    s:type("pgo.lo")
+    s:press("Tab")
+    s:wait_for("pgo> pgo.load")
+    s:press("Enter")
+    assert.matches("pgo> pgo%.load\nfunction: ", s:wait_for("\nfunction: "))
+  end)
+
   it("#repl completes methods after ':' through the metatable's __index", function()
     s = start()
     s:line("C = {}; C.__index = C; function C:hello() return 'hi' end; obj = setmetatable({}, C)")
@@ -265,11 +300,14 @@ describe("pgolua interactive prompt", function()
 
   it("#repl interrupts a running chunk with Ctrl-C and returns to the prompt", function()
     s = start()
-    s:line("while true do end")
+    local n = s:prompts()
+    s:type("while true do end")
+    s:press("Enter")
     s:wait_for("pgo> while true do end")
-    sleep(0.2)
+    sleep(0.3)                             -- let the loop start
     s:press("C-c")
     s:wait_for("interrupted!")
+    s:wait_prompt(n)
     s:line("1+2")
     local screen = s:wait_for("\n3\n")
     assert.matches("interrupted!\nstack traceback:\n.*\npgo> 1%+2\n3\npgo>", screen)
@@ -278,8 +316,11 @@ describe("pgolua interactive prompt", function()
 
   it("#repl drops the line being typed on Ctrl-C", function()
     s = start()
+    local n = s:prompts()
     s:type("this is not lua")
+    s:wait_for("pgo> this is not lua")
     s:press("C-c")
+    s:wait_prompt(n)
     s:line("2*21")
     local screen = s:wait_for("\n42\n")
     assert.matches("pgo> 2%*21\n42\n", screen)
@@ -313,5 +354,81 @@ describe("pgolua without a terminal", function()
     assert.matches("\npgo> pgo> 6\npgo> pgo> { 1, 2 }\npgo> \n$", out)
     assert.are.equal("", err)
     assert.are.equal(0, code)
+  end)
+end)
+
+describe("pgo.repl", function()
+  local repl = require("pgo.repl")
+
+  describe("pgo.repl.format()", function()
+    it("shows strings, numbers, booleans and nil as print does", function()
+      assert.are.equal("a b", repl.format("a b"))
+      assert.are.equal("42", repl.format(42))
+      assert.are.equal("1.5", repl.format(1.5))
+      assert.are.equal("true", repl.format(true))
+      assert.are.equal("nil", repl.format(nil))
+      assert.matches("^function: ", repl.format(print))
+    end)
+
+    it("shows a table as a constructor, sequence first, then keys sorted", function()
+      assert.are.equal("{}", repl.format({}))
+      assert.are.equal("{ a = 1, b = { 1, 2, 3 } }", repl.format({ b = { 1, 2, 3 }, a = 1 }))
+      assert.are.equal('{ 10, 20, [5] = 50, x = "y" }', repl.format({ 10, 20, [5] = 50, x = "y" }))
+    end)
+
+    it("quotes strings and keys that are not names inside tables", function()
+      assert.are.equal('{ s = "x\\ny" }', repl.format({ s = "x\ny" }))
+      assert.are.equal('{ ["end"] = 2, ["not a name"] = 1, [true] = 0 }',
+        repl.format({ ["not a name"] = 1, ["end"] = 2, [true] = 0 }))
+    end)
+
+    it("bounds the depth to 3 levels of tables", function()
+      assert.are.equal("{ { { {...} } } }", repl.format({ { { { 1 } } } }))
+      assert.are.equal("{ {...} }", repl.format({ { 1 } }, { depth = 1 }))
+    end)
+
+    it("shows at most 40 entries, then ...", function()
+      local t = {}
+      for i = 1, 50 do t[i] = i end
+      local s = repl.format(t)
+      assert.matches("\n  40,\n  %.%.%.\n}$", s)
+      assert.is_nil(s:find("41", 1, true))
+      assert.are.equal("{ 1, 2, 3, ... }", repl.format({ 1, 2, 3, 4, 5 }, { width = 3 }))
+    end)
+
+    it("breaks a table that does not fit on a line into one entry per line", function()
+      local long = string.rep("x", 90)
+      assert.are.equal('{\n  a = 1,\n  long = "' .. long .. '"\n}', repl.format({ a = 1, long = long }))
+    end)
+
+    it("prints values with __tostring through it, also inside tables", function()
+      local obj = setmetatable({}, { __tostring = function() return "pgo.thing (3 items)" end })
+      assert.are.equal("pgo.thing (3 items)", repl.format(obj))
+      assert.are.equal("{ obj = pgo.thing (3 items) }", repl.format({ obj = obj }))
+    end)
+
+    it("survives a failing __tostring", function()
+      local bad = setmetatable({}, { __tostring = function() error("broken") end })
+      assert.matches("^<table: __tostring failed: .*broken>$", repl.format(bad))
+    end)
+
+    it("marks a table inside itself", function()
+      local t = {}
+      t.self = t
+      assert.are.equal("{ self = <cycle> }", repl.format(t))
+    end)
+
+    it("does not run __index or __pairs", function()
+      local t = setmetatable({ a = 1 }, {
+        __index = function() error("ran __index") end,
+        __pairs = function() error("ran __pairs") end,
+      })
+      assert.are.equal("{ a = 1 }", repl.format(t))
+    end)
+
+    it("rejects options that are not a table", function()
+      assert.has_error(function() repl.format(1, "deep") end,
+        "bad argument #2 to 'format' (table expected, got string)")
+    end)
   end)
 end)

@@ -144,8 +144,8 @@ static int repl_push_line(lua_State *L, const struct repl *r, int first) {
  * it survives the process being killed. */
 static void repl_remember(struct repl *r, const char *chunk) {
   HIST_ENTRY *last;
-  if (!r->tty || chunk[0] == '\0')
-    return;
+  if (!r->tty || chunk[strspn(chunk, " \t\n")] == '\0')
+    return;                                /* nothing worth recalling */
   last = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
   if (last != NULL && last->line != NULL && strcmp(last->line, chunk) == 0)
     return;                                /* same as the previous entry */
@@ -188,35 +188,43 @@ static int repl_try_expression(lua_State *L) {
   return 0;
 }
 
+/* Compiles the source on top of the stack as a statement; a leading '=' stands for
+ * "return ". Pushes the function or the error message; returns the lua_load status. */
+static int repl_compile(lua_State *L) {
+  const char *src = lua_tostring(L, -1);
+  const char *text = src[0] == '=' ? lua_pushfstring(L, "return %s", src + 1)
+                                   : lua_pushstring(L, src);
+  int status = luaL_loadbuffer(L, text, strlen(text), REPL_CHUNKNAME);
+  lua_remove(L, -2);                       /* the compiled text */
+  return status;
+}
+
 /* Reads a chunk (one line, or several while it is unfinished) and compiles it. Pushes the
  * function (LUA_OK) or the error message (another status); pushes nothing for REPL_EOF
- * (end of input on the first line) and REPL_CANCEL (Ctrl-C). */
+ * (end of input on the first line) and REPL_CANCEL (Ctrl-C). What was typed goes to the
+ * history when it compiled. */
 static int repl_read_chunk(lua_State *L, struct repl *r) {
   int status = repl_push_line(L, r, 1);
   if (status != 1)
     return status;
-  if (lua_tostring(L, -1)[0] == '=') {     /* "=expr" is "return expr" */
-    lua_pushfstring(L, "return %s", lua_tostring(L, -1) + 1);
-    lua_remove(L, -2);
-  } else if (repl_try_expression(L)) {
+  if (lua_tostring(L, -1)[0] != '=' && repl_try_expression(L)) {
     repl_remember(r, lua_tostring(L, -2));
     lua_remove(L, -2);                     /* the source */
     return LUA_OK;
   }
   for (;;) {                               /* a statement, maybe on several lines */
-    size_t len;
-    const char *src = lua_tolstring(L, -1, &len);
-    status = luaL_loadbuffer(L, src, len, REPL_CHUNKNAME);
+    int more;
+    status = repl_compile(L);
     if (!repl_incomplete(L, status))
       break;
     lua_pop(L, 1);                         /* the "<eof>" error */
-    int more = repl_push_line(L, r, 0);
+    more = repl_push_line(L, r, 0);
     if (more == REPL_CANCEL) {
       lua_pop(L, 1);                       /* the unfinished source */
       return REPL_CANCEL;
     }
     if (more == REPL_EOF) {                /* report the unfinished chunk */
-      status = luaL_loadbuffer(L, src, len, REPL_CHUNKNAME);
+      status = repl_compile(L);
       break;
     }
     lua_pushliteral(L, "\n");
@@ -404,6 +412,8 @@ static int repl_collect(lua_State *L) {
     repl_add_fields(L, set, "", 0, text, strlen(text), 0);
     return 1;
   }
+  if (sep == text)
+    return 1;                              /* "(expr):m": no way to know the value */
   while (name < sep) {                     /* walk "a.b.c" up to the last separator */
     size_t len = strcspn(name, ".:");
     if (!repl_is_name(name, len) || (name[len] == ':' && name + len != sep))

@@ -29,6 +29,10 @@ typedef struct {
   size_t nstrings, cap_strmap;
 
   pgo_u64map loc_ids, fn_ids, map_ids;     /* file id -> index */
+  uint32_t *loc_direct;                    /* small ids (the usual, dense case): index + 1 */
+  size_t cap_loc_direct;
+  struct stack_memo { uint64_t hash; uint32_t node, depth; } *memo;   /* whole stacks */
+  size_t nmemo, memo_count;
   uint8_t *loc_defined, *fn_defined;
   size_t cap_loc_defined, cap_fn_defined;
   uint64_t *loc_mapping_id;                /* raw mapping id per location */
@@ -97,11 +101,28 @@ static bool resolve_raw(decoder *d, int64_t raw, uint32_t *out, const char *what
 }
 
 /* Index of a location by file id, creating an undefined placeholder on first sight. */
+enum { DIRECT_ID_LIMIT = 1 << 22 };   /* ids below this use a plain array, not a hash */
+
 static bool location_index(decoder *d, uint64_t id, uint32_t *index) {
   pgo_profile *p = d->p;
   uint32_t v = (uint32_t)p->nlocations;
   bool found;
-  if (!pgo_u64map_upsert(&d->loc_ids, id, &v, &found)) return NOMEM();
+  if (id < DIRECT_ID_LIMIT) {
+    if (id < d->cap_loc_direct && d->loc_direct[id]) { *index = d->loc_direct[id] - 1; return true; }
+    if (id >= d->cap_loc_direct) {
+      size_t old = d->cap_loc_direct, ncap = old ? old : 1024;
+      while (ncap <= id) ncap *= 2;
+      uint32_t *nd = realloc(d->loc_direct, ncap * sizeof *nd);
+      if (!nd) return NOMEM();
+      memset(nd + old, 0, (ncap - old) * sizeof *nd);
+      d->loc_direct = nd;
+      d->cap_loc_direct = ncap;
+    }
+    d->loc_direct[id] = v + 1;
+    found = false;
+  } else if (!pgo_u64map_upsert(&d->loc_ids, id, &v, &found)) {
+    return NOMEM();
+  }
   if (!found) {
     if (!PGO_RESERVE(p->locations, p->cap_locations, p->nlocations + 1) ||
         !PGO_RESERVE(d->loc_defined, d->cap_loc_defined, p->nlocations + 1) ||
@@ -160,6 +181,54 @@ static bool on_value_type(decoder *d, const uint8_t *data, size_t len, pgo_value
          raw_string(d, vt->unit, what, 0, &out->unit);
 }
 
+/* The frame node of a stack given as file location ids (leaf first). Identical stacks
+ * repeat a lot in real profiles, so whole stacks are remembered by a hash of their ids
+ * (checked against the frames on a hit) before walking the prefix tree frame by frame. */
+static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sample_no,
+                         uint32_t *stack) {
+  pgo_profile *p = d->p;
+  uint64_t h = pgo_hash_bytes(ids, n * sizeof *ids);
+  if ((d->memo_count + 1) * 2 > d->nmemo) {
+    size_t nn = d->nmemo ? d->nmemo * 2 : 4096;
+    struct stack_memo *m = calloc(nn, sizeof *m);
+    if (!m) return NOMEM();
+    for (size_t i = 0; i < d->nmemo; i++) {
+      if (!d->memo[i].node) continue;
+      size_t j = d->memo[i].hash & (nn - 1);
+      while (m[j].node) j = (j + 1) & (nn - 1);
+      m[j] = d->memo[i];
+    }
+    free(d->memo);
+    d->memo = m;
+    d->nmemo = nn;
+  }
+  size_t slot = h & (d->nmemo - 1);
+  for (; d->memo[slot].node; slot = (slot + 1) & (d->nmemo - 1)) {
+    const struct stack_memo *e = &d->memo[slot];
+    if (e->hash != h || e->depth != n) continue;
+    uint32_t f = e->node;
+    size_t i = 0;
+    while (i < n && f && p->locations[p->frames[f].location].id == ids[i]) {
+      f = p->frames[f].parent;
+      i++;
+    }
+    if (i == n && f == 0) { *stack = e->node; return true; }
+  }
+  if (!PGO_RESERVE(d->stack_buf, d->cap_stack_buf, n + 1)) return NOMEM();
+  for (size_t i = 0; i < n; i++) {
+    if (ids[i] == 0)
+      return FAIL("invalid", "sample #%" PRIu64 " refers to location id 0, which is reserved;"
+                  " the profile is corrupt", sample_no);
+    if (!location_index(d, ids[i], &d->stack_buf[i])) return false;
+  }
+  if (!pgo_profile_stack(p, &d->stacks, d->stack_buf, n, stack)) return NOMEM();
+  if (*stack) {                          /* the empty stack (node 0) needs no memo */
+    d->memo[slot] = (struct stack_memo){h, *stack, (uint32_t)n};
+    d->memo_count++;
+  }
+  return true;
+}
+
 static bool on_sample(decoder *d, const uint8_t *data, size_t len) {
   pgo_profile *p = d->p;
   uint64_t n = p->sample_messages;
@@ -182,15 +251,8 @@ static bool on_sample(decoder *d, const uint8_t *data, size_t len) {
     return FAIL("too_large", "sample #%" PRIu64 " has a stack of %zu frames, over the limit of"
                 " %" PRIu32 " (max_stack_depth)", n + 1, s->n_location_id,
                 d->limits->max_stack_depth);
-  if (!PGO_RESERVE(d->stack_buf, d->cap_stack_buf, s->n_location_id + 1)) return NOMEM();
-  for (size_t i = 0; i < s->n_location_id; i++) {
-    if (s->location_id[i] == 0)
-      return FAIL("invalid", "sample #%" PRIu64 " refers to location id 0, which is reserved;"
-                  " the profile is corrupt", n + 1);
-    if (!location_index(d, s->location_id[i], &d->stack_buf[i])) return false;
-  }
   uint32_t stack;
-  if (!pgo_profile_stack(p, &d->stacks, d->stack_buf, s->n_location_id, &stack)) return NOMEM();
+  if (!sample_stack(d, s->location_id, s->n_location_id, n + 1, &stack)) return false;
 
   /* labels: pprof reads a label as a string label when str is set, as numeric when num or
    * num_unit is set, and drops it otherwise */
@@ -598,6 +660,8 @@ out:
   free(d->loc_defined);
   free(d->fn_defined);
   free(d->loc_mapping_id);
+  free(d->loc_direct);
+  free(d->memo);
   free(d->stack_buf);
   free(d->label_buf);
   free(d->types);

@@ -95,28 +95,35 @@ bool pgo_profile_add_comment(pgo_profile *p, const char *text, size_t len) {
 
 /* ---- frames (the stack prefix tree) ---------------------------------------------- */
 
+/* A full 64-bit finaliser (murmur3's fmix64): every input bit reaches the low bits that
+ * pick the slot, so (parent, location) pairs do not cluster. */
+static inline size_t pair_hash(uint32_t a, uint32_t b) {
+  uint64_t h = (uint64_t)a << 32 | b;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  return (size_t)(h ^ (h >> 33));
+}
+
 void pgo_stack_index_init(pgo_stack_index *s) { memset(s, 0, sizeof *s); }
 void pgo_stack_index_free(pgo_stack_index *s) {
-  free(s->keys);
-  free(s->nodes);
+  free(s->slots);
   memset(s, 0, sizeof *s);
 }
 
 static bool stack_index_rehash(pgo_stack_index *s, size_t nslots) {
-  uint64_t *keys = calloc(nslots, sizeof *keys);
-  uint32_t *nodes = malloc(nslots * sizeof *nodes);
-  if (!keys || !nodes) { free(keys); free(nodes); return false; }
+  pgo_stack_slot *slots = calloc(nslots, sizeof *slots);
+  if (!slots) return false;
   for (size_t i = 0; i < s->nslots; i++) {
-    if (!s->keys[i]) continue;
-    size_t j = pgo_hash_mix(s->keys[i], 1) & (nslots - 1);
-    while (keys[j]) j = (j + 1) & (nslots - 1);
-    keys[j] = s->keys[i];
-    nodes[j] = s->nodes[i];
+    const pgo_stack_slot *e = &s->slots[i];
+    if (!e->node) continue;
+    size_t j = pair_hash(e->parent, e->location) & (nslots - 1);
+    while (slots[j].node) j = (j + 1) & (nslots - 1);
+    slots[j] = *e;
   }
-  free(s->keys);
-  free(s->nodes);
-  s->keys = keys;
-  s->nodes = nodes;
+  free(s->slots);
+  s->slots = slots;
   s->nslots = nslots;
   return true;
 }
@@ -125,17 +132,17 @@ bool pgo_profile_frame(pgo_profile *p, pgo_stack_index *s, uint32_t parent, uint
                        uint32_t *node) {
   if ((s->count + 1) * 2 > s->nslots && !stack_index_rehash(s, s->nslots ? s->nslots * 2 : 1024))
     return false;
-  uint64_t key = (((uint64_t)parent << 32) | location) + 1;
-  size_t i = pgo_hash_mix(key, 1) & (s->nslots - 1);
-  while (s->keys[i]) {
-    if (s->keys[i] == key) { *node = s->nodes[i]; return true; }
+  size_t i = pair_hash(parent, location) & (s->nslots - 1);
+  for (;;) {
+    pgo_stack_slot *e = &s->slots[i];
+    if (!e->node) break;
+    if (e->parent == parent && e->location == location) { *node = e->node; return true; }
     i = (i + 1) & (s->nslots - 1);
   }
   if (p->nframes >= PGO_NONE - 1) return false;
   if (!PGO_RESERVE(p->frames, p->cap_frames, p->nframes + 1)) return false;
   p->frames[p->nframes] = (pgo_frame){parent, location, p->frames[parent].depth + 1};
-  s->keys[i] = key;
-  s->nodes[i] = (uint32_t)p->nframes;
+  s->slots[i] = (pgo_stack_slot){parent, location, (uint32_t)p->nframes};
   s->count++;
   *node = (uint32_t)p->nframes++;
   return true;
@@ -154,26 +161,22 @@ bool pgo_profile_stack(pgo_profile *p, pgo_stack_index *s, const uint32_t *locs_
 
 void pgo_sample_index_init(pgo_sample_index *s) { memset(s, 0, sizeof *s); }
 void pgo_sample_index_free(pgo_sample_index *s) {
-  free(s->keys);
-  free(s->idx);
+  free(s->slots);
   memset(s, 0, sizeof *s);
 }
 
 static bool sample_index_rehash(pgo_sample_index *s, size_t nslots) {
-  uint64_t *keys = calloc(nslots, sizeof *keys);
-  uint32_t *idx = malloc(nslots * sizeof *idx);
-  if (!keys || !idx) { free(keys); free(idx); return false; }
+  pgo_sample_slot *slots = calloc(nslots, sizeof *slots);
+  if (!slots) return false;
   for (size_t i = 0; i < s->nslots; i++) {
-    if (!s->keys[i]) continue;
-    size_t j = pgo_hash_mix(s->keys[i], 2) & (nslots - 1);
-    while (keys[j]) j = (j + 1) & (nslots - 1);
-    keys[j] = s->keys[i];
-    idx[j] = s->idx[i];
+    const pgo_sample_slot *e = &s->slots[i];
+    if (!e->index_plus1) continue;
+    size_t j = pair_hash(e->stack, e->labels) & (nslots - 1);
+    while (slots[j].index_plus1) j = (j + 1) & (nslots - 1);
+    slots[j] = *e;
   }
-  free(s->keys);
-  free(s->idx);
-  s->keys = keys;
-  s->idx = idx;
+  free(s->slots);
+  s->slots = slots;
   s->nslots = nslots;
   return true;
 }
@@ -183,11 +186,12 @@ bool pgo_profile_add_sample(pgo_profile *p, pgo_sample_index *s, uint32_t stack,
   size_t nt = p->nsample_types;
   if ((s->count + 1) * 2 > s->nslots && !sample_index_rehash(s, s->nslots ? s->nslots * 2 : 1024))
     return false;
-  uint64_t key = (((uint64_t)stack << 32) | labels) + 1;
-  size_t i = pgo_hash_mix(key, 2) & (s->nslots - 1);
-  while (s->keys[i]) {
-    if (s->keys[i] == key) {
-      int64_t *row = p->values + (size_t)s->idx[i] * nt;
+  size_t i = pair_hash(stack, labels) & (s->nslots - 1);
+  for (;;) {
+    pgo_sample_slot *e = &s->slots[i];
+    if (!e->index_plus1) break;
+    if (e->stack == stack && e->labels == labels) {
+      int64_t *row = p->values + (size_t)(e->index_plus1 - 1) * nt;
       /* wrapping add: values come from outside and may overflow; never UB */
       for (size_t c = 0; c < nt; c++) row[c] = (int64_t)((uint64_t)row[c] + (uint64_t)values[c]);
       return true;
@@ -199,8 +203,7 @@ bool pgo_profile_add_sample(pgo_profile *p, pgo_sample_index *s, uint32_t stack,
   if (nt && !PGO_RESERVE(p->values, p->cap_values, (p->nsamples + 1) * nt)) return false;
   p->samples[p->nsamples] = (pgo_sample){stack, labels};
   if (nt) memcpy(p->values + p->nsamples * nt, values, nt * sizeof *values);
-  s->keys[i] = key;
-  s->idx[i] = (uint32_t)p->nsamples;
+  s->slots[i] = (pgo_sample_slot){stack, labels, (uint32_t)p->nsamples + 1};
   s->count++;
   p->nsamples++;
   return true;

@@ -1,0 +1,403 @@
+-- pgo.report: pprof's text reports, reproduced byte for byte, and their JSON form.
+--
+--   report.top(p, opts)       -> text, warnings   (`go tool pprof -top`)
+--   report.top_data(p, opts)  -> data, warnings   (header facts, header lines, rows)
+--   report.top_json(p, opts)  -> json, warnings   (data as JSON, via lua-cjson)
+--   report.tags(p, opts)      -> text             (`go tool pprof -tags`)
+--   report.tabwrite(lines)    -> lines            (Go's text/tabwriter, right-aligned)
+--   report.time(ns, layout)   -> "Nov 21, 2026 at 9:32am (UTC)"
+--
+-- opts of top/top_data/top_json (all optional):
+--   n or nodecount  rows to keep (pprof -nodecount; 0 or absent = all, like `-top`)
+--   cum             sort by cum (pprof -cum)
+--   sample_index    value column: 1-based integer, or pprof's name ("samples", "cpu")
+--   granularity     "functions" (default), "filefunctions", "files", "lines", "addresses"
+--   noinlines       attribute inlined frames to their physical function (-noinlines)
+--   nodefraction, edgefraction, trim   pprof's trimming knobs (0.005, 0.001, true)
+--   focus, ignore, hide, show, show_from, prune_from   regexps over function names,
+--                   file names and mapping files, matched unanchored. They are POSIX
+--                   extended regular expressions, not Go's RE2: \d \s \w and a leading
+--                   (?i) are translated; other RE2-only syntax (\b, \pL, (?s), \Q..\E,
+--                   escapes inside [...]) is not, so such patterns fail or differ.
+--   tagfocus, tagignore   "key=regexp[,regexp]", "regexp" (matched against "key:value"),
+--                   or numeric ranges "key=4kb", "key=1kb:", "key=:64kb", "key=1kb:4kb"
+--   tagshow, taghide      regexps over label keys (remove keys, keep samples)
+--   pprof           "go1.23" (default: Go 1.23's `go tool pprof`, the fixtures' oracles)
+--                   or "head" (google/pprof HEAD: ISO time, the new -tags layout)
+-- warnings: what pprof prints on stderr, e.g. "TagFocus expression matched no samples".
+--
+-- Times are printed in UTC (pprof uses the local time zone; the oracles were made in UTC).
+local units = require "pgo.units"
+
+local M = {}
+
+local filter_keys = { "focus", "ignore", "hide", "show", "show_from", "tagfocus",
+  "tagignore", "tagshow", "taghide", "prune_from" }
+-- the order of pprof's "Active filters:" legend (prune_from is not listed)
+local legend_keys = { "focus", "ignore", "hide", "show", "show_from", "tagfocus",
+  "tagignore", "tagshow", "taghide" }
+local top_keys = { "n", "nodecount", "cum", "sample_index", "granularity", "noinlines",
+  "nodefraction", "edgefraction", "trim" }
+local report_keys = { pprof = true, format = true }
+
+local known = {}
+for _, k in ipairs(filter_keys) do known[k] = true end
+for _, k in ipairs(top_keys) do known[k] = true end
+for k in pairs(report_keys) do known[k] = true end
+
+local function check_opts(fname, opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("bad argument #2 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+  end
+  for k in pairs(opts) do
+    if not known[k] then
+      error(("bad argument #2 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 3)
+    end
+  end
+  if opts.pprof ~= nil and opts.pprof ~= "go1.23" and opts.pprof ~= "head" then
+    error(("bad argument #2 to '%s' (option 'pprof' must be \"go1.23\" or \"head\")")
+      :format(fname), 3)
+  end
+  return opts
+end
+
+local function check_profile(fname, p)
+  local ok = type(p) == "userdata" and (getmetatable(p) or {}).__name == "pgo.profile"
+  if not ok then
+    error(("bad argument #1 to '%s' (pgo.profile expected, got %s)"):format(fname, type(p)), 3)
+  end
+end
+
+-- ---- small formatting helpers ----------------------------------------------------------
+
+-- Go's filepath.Base.
+local function basename(path)
+  if path == "" then return "." end
+  path = path:gsub("/+$", "")
+  if path == "" then return "/" end
+  return path:match("([^/]*)$")
+end
+M.basename = basename
+
+local months = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+  "Nov", "Dec" }
+
+--- Format a time in nanoseconds since the epoch, in UTC, with pprof's header layout:
+-- "go1.23" = "Jan 2, 2006 at 3:04pm (MST)", "head" = "2006-01-02 15:04:05 MST".
+function M.time(ns, layout)
+  local secs = ns // 1000000000
+  local t = os.date("!*t", secs)
+  if layout == "head" then
+    return string.format("%04d-%02d-%02d %02d:%02d:%02d UTC", t.year, t.month, t.day,
+      t.hour, t.min, t.sec)
+  end
+  local h = t.hour % 12
+  if h == 0 then h = 12 end
+  return string.format("%s %d, %d at %d:%02d%s (UTC)", months[t.month], t.day, t.year, h,
+    t.min, t.hour < 12 and "am" or "pm")
+end
+
+-- Truncate toward zero (Go's int64(float64)).
+local function trunc(x)
+  local r = x >= 0 and math.floor(x) or math.ceil(x)
+  return math.tointeger(r) or r
+end
+
+-- Number of UTF-8 characters (Go's text/tabwriter measures cells in runes).
+local function runes(s)
+  local n = utf8.len(s)
+  return n or #s
+end
+
+--- Go's text/tabwriter with minwidth 0, tabwidth 0, padding 1, padchar ' ' and
+-- AlignRight: cells end at tabs; each column block (consecutive lines with a cell in that
+-- column) is right-aligned to its widest cell + 1; the text after a line's last tab is
+-- written as is. Takes and returns an array of lines (no newlines).
+function M.tabwrite(lines)
+  local cells = {}
+  for i, l in ipairs(lines) do
+    local t = {}
+    for seg in (l .. "\t"):gmatch("(.-)\t") do t[#t + 1] = seg end
+    cells[i] = t
+  end
+  local out, widths = {}, {}
+  local function write_lines(l0, l1)
+    for i = l0, l1 - 1 do
+      local line, parts = cells[i], {}
+      for j, c in ipairs(line) do
+        if j < #line and widths[j] then
+          parts[#parts + 1] = string.rep(" ", widths[j] - runes(c))
+        end
+        parts[#parts + 1] = c
+      end
+      out[#out + 1] = table.concat(parts)
+    end
+  end
+  local function format(l0, l1)
+    local column = #widths + 1
+    local this = l0
+    while this < l1 do
+      if column < #cells[this] then           -- this line has a cell in the column
+        write_lines(l0, this)
+        l0 = this
+        local width = 0
+        while this < l1 and column < #cells[this] do
+          local w = runes(cells[this][column]) + 1
+          if w > width then width = w end
+          this = this + 1
+        end
+        widths[#widths + 1] = width
+        format(l0, this)
+        widths[#widths] = nil
+        l0 = this
+      end
+      this = this + 1
+    end
+    write_lines(l0, l1)
+  end
+  format(1, #cells + 1)
+  return out
+end
+
+-- ---- top --------------------------------------------------------------------------------
+
+-- pprof's selectOutputUnit: one unit for every number of the report.
+local function output_unit(rows, total, sample_unit)
+  if #rows == 0 then return "minimum" end
+  local min = 0
+  for _, r in ipairs(rows) do
+    local v = math.abs(r.flat)
+    if v == 0 then v = math.abs(r.cum) end
+    if v > 0 and (min == 0 or v < min) then min = v end
+  end
+  local max = total
+  if min == 0 then min = max end
+  local _, umin = units.scale(min, sample_unit, "minimum")
+  local _, umax = units.scale(max, sample_unit, "minimum")
+  local unit = umin
+  if umin ~= umax and min * 100 < max then
+    _, unit = units.scale(100 * min, sample_unit, "minimum")
+  end
+  if unit == "" then unit = sample_unit end
+  return unit
+end
+
+--- The top report as data: header facts, the header lines pprof prints, and the rows
+-- with their formatted columns. See the module comment for opts.
+-- @treturn table {lines = {...}, rows = {...}, total, unit, type, file, build_id, time,
+--   duration_ns, shown, dropped_nodes, node_cutoff, node_count, nodecount, active_filters}
+-- @treturn table warnings (strings)
+function M.top_data(p, opts)
+  check_profile("top", p)
+  opts = check_opts("top", opts)
+  local layout = opts.pprof or "go1.23"
+  local info = p:info()
+
+  local topts = {}
+  for _, k in ipairs(top_keys) do topts[k] = opts[k] end
+  local fopts, filtered = {}, false
+  for _, k in ipairs(filter_keys) do
+    if opts[k] ~= nil and opts[k] ~= "" then fopts[k] = opts[k]; filtered = true end
+  end
+
+  -- the total comes from the whole profile, before any filter (pprof's default)
+  topts.total = p:total{ sample_index = opts.sample_index }
+  local q, warnings = p, {}
+  if filtered then q, warnings = p:filter(fopts) end
+  local rows, t = q:top(topts)
+  if q ~= p then q:close() end
+
+  local unit = output_unit(rows, t.total, t.sample_unit)
+  local function fmt(v) return units.scaled_label(v, t.sample_unit, unit) end
+
+  local lines = {}
+  local function add(s) lines[#lines + 1] = s end
+  if t.file and t.file ~= "" then add("File: " .. basename(t.file)) end
+  if t.build_id and t.build_id ~= "" then add("Build ID: " .. t.build_id) end
+  for _, c in ipairs(info.comments) do
+    if c:sub(1, 1) ~= "#" then add(c) end
+  end
+  add("Type: " .. t.sample_type)
+  local time
+  if info.time_ns ~= 0 then
+    time = M.time(info.time_ns, layout)
+    add("Time: " .. time)
+  end
+  if info.duration_ns ~= 0 then
+    local ratio = ""
+    local tn, tu = units.scale(t.total, t.sample_unit, "nanoseconds")
+    if tu == "ns" and tn ~= 0 then
+      ratio = "(" .. units.percentage(trunc(tn), info.duration_ns) .. ")"
+    end
+    add(("Duration: %s, Total samples = %s %s"):format(
+      units.label(info.duration_ns, "nanoseconds"), fmt(t.total), ratio))
+  end
+  local active = {}
+  for _, k in ipairs(legend_keys) do
+    local v = opts[k]
+    if v ~= nil and v ~= "" then
+      local s = k .. "=" .. v
+      if #s > 80 then s = s:sub(1, 80) .. "\u{2026}" end
+      active[#active + 1] = s
+    end
+  end
+  if #active > 0 then
+    add("Active filters:")
+    for _, s in ipairs(active) do add("   " .. s) end
+  end
+  local shown = 0
+  for _, r in ipairs(rows) do shown = shown + r.flat end
+  add(("Showing nodes accounting for %s, %s of %s total"):format(fmt(shown),
+    units.percentage(shown, t.total):match("^%s*(.-)%s*$"), fmt(t.total)))
+  if t.total ~= 0 then
+    local cut = math.abs(trunc(t.total * t.nodefraction))
+    if t.dropped_nodes > 0 then
+      add(("Dropped %d %s (cum <= %s)"):format(t.dropped_nodes,
+        t.dropped_nodes > 1 and "nodes" or "node", fmt(cut)))
+    end
+    if #rows > 0 and #rows < t.node_count then
+      add(("Showing top %d nodes out of %d"):format(#rows, t.node_count))
+    end
+  end
+
+  local sum = 0
+  for _, r in ipairs(rows) do
+    sum = sum + r.flat
+    r.flat_text = fmt(r.flat)
+    r.cum_text = fmt(r.cum)
+    r.flat_pct_text = units.percentage(r.flat, t.total)
+    r.sum_pct_text = units.percentage(sum, t.total)
+    r.cum_pct_text = units.percentage(r.cum, t.total)
+    r.suffix = r.inline and "(inline)" or r.partial_inline and "(partial-inline)" or nil
+  end
+
+  return {
+    lines = lines, rows = rows, total = t.total, unit = unit == "minimum" and "" or unit,
+    sample_type = t.sample_type, sample_unit = t.sample_unit, sample_index = t.sample_index,
+    file = t.file, build_id = t.build_id, time_ns = info.time_ns, time = time,
+    duration_ns = info.duration_ns, shown = shown, dropped_nodes = t.dropped_nodes,
+    node_cutoff = t.node_cutoff, node_count = t.node_count, nodecount = t.nodecount,
+    granularity = t.granularity, cum = t.cum, active_filters = active,
+  }, warnings
+end
+
+--- `go tool pprof -top` text (every line ends with a newline).
+-- @treturn string text
+-- @treturn table warnings
+function M.top(p, opts)
+  check_profile("top", p)
+  check_opts("top", opts)
+  local d, warnings = M.top_data(p, opts)
+  local out = {}
+  for _, l in ipairs(d.lines) do out[#out + 1] = l .. "\n" end
+  out[#out + 1] = ("%10s %5s%% %5s%% %10s %5s%%\n"):format("flat", "flat", "sum", "cum", "cum")
+  for _, r in ipairs(d.rows) do
+    out[#out + 1] = ("%10s %s %s %10s %s  %s%s\n"):format(r.flat_text, r.flat_pct_text,
+      r.sum_pct_text, r.cum_text, r.cum_pct_text, r.name, r.suffix and " " .. r.suffix or "")
+  end
+  return table.concat(out), warnings
+end
+
+-- ---- JSON ------------------------------------------------------------------------------
+
+local EMPTY = "\0pgolua-empty-array\0"
+
+-- Empty arrays as [] (lua-cjson 2.1.0 writes {} for every empty table).
+local function array(t)
+  if #t == 0 then return EMPTY end
+  return t
+end
+
+--- The top report as JSON: {"header": {...}, "lines": [...], "rows": [...],
+-- "warnings": [...]}; rows carry raw values (in the sample unit) and formatted ones.
+function M.top_json(p, opts)
+  check_profile("top_json", p)
+  check_opts("top_json", opts)
+  local cjson = require "cjson"
+  local d, warnings = M.top_data(p, opts)
+  local rows = {}
+  for i, r in ipairs(d.rows) do
+    rows[i] = {
+      name = r.name, flat = r.flat, flat_pct = r.flat_pct, sum_pct = r.sum_pct, cum = r.cum,
+      cum_pct = r.cum_pct, inline = r.inline, partial_inline = r.partial_inline,
+      flat_text = r.flat_text, cum_text = r.cum_text,
+    }
+  end
+  local doc = {
+    header = {
+      file = d.file and basename(d.file) or nil, build_id = d.build_id ~= "" and d.build_id or nil,
+      type = d.sample_type, sample_unit = d.sample_unit, unit = d.unit, total = d.total,
+      time = d.time, time_ns = d.time_ns, duration_ns = d.duration_ns, shown = d.shown,
+      dropped_nodes = d.dropped_nodes, node_cutoff = d.node_cutoff, node_count = d.node_count,
+      nodecount = d.nodecount, granularity = d.granularity, cum = d.cum,
+      active_filters = array(d.active_filters),
+    },
+    lines = array(d.lines),
+    rows = array(rows),
+    warnings = array(warnings),
+  }
+  local s = cjson.encode(doc):gsub('"\\u0000pgolua%-empty%-array\\u0000"', "[]")
+  return s, warnings
+end
+
+-- ---- tags ------------------------------------------------------------------------------
+
+--- `go tool pprof -tags` text. opts: sample_index, pprof ("go1.23" or "head"), and the
+-- filters of top (applied first, as pprof applies them).
+function M.tags(p, opts)
+  check_profile("tags", p)
+  opts = check_opts("tags", opts)
+  local layout = opts.pprof or "go1.23"
+  local total, _, sample_unit = p:total{ sample_index = opts.sample_index }
+  sample_unit = sample_unit or ""
+  local fopts, filtered = {}, false
+  for _, k in ipairs(filter_keys) do
+    if opts[k] ~= nil and opts[k] ~= "" then fopts[k] = opts[k]; filtered = true end
+  end
+  local q, warnings = p, {}
+  if filtered then q, warnings = p:filter(fopts) end
+  local tags, keys = q:tags{ sample_index = opts.sample_index }
+  if q ~= p then q:close() end
+
+  local lines = {}
+  for _, key in ipairs(keys) do
+    local vals, tag_total = tags[key], 0
+    for _, v in ipairs(vals) do tag_total = tag_total + v.total end
+    if layout == "head" then
+      if total ~= 0 then
+        lines[#lines + 1] = ("%s:\t Total %s of %s (%s)"):format(key,
+          units.label(tag_total, sample_unit), units.label(total, sample_unit),
+          units.percentage(tag_total, total))
+      else
+        lines[#lines + 1] = ("%s:\t Total %s"):format(key, units.label(tag_total, sample_unit))
+      end
+      for _, v in ipairs(vals) do
+        if total ~= 0 then
+          lines[#lines + 1] = (" \t%s (%s):\t %s"):format(units.label(v.total, sample_unit),
+            units.percentage(v.total, total), v.value)
+        else
+          lines[#lines + 1] = (" \t%s:\t %s"):format(units.label(v.total, sample_unit), v.value)
+        end
+      end
+    else
+      local f, u = units.scale(tag_total, sample_unit, "minimum")
+      lines[#lines + 1] = ("%s:\t Total %.1f%s"):format(key, f, u)
+      for _, v in ipairs(vals) do
+        f, u = units.scale(v.total, sample_unit, "minimum")
+        if tag_total > 0 then
+          lines[#lines + 1] = (" \t%.1f%s (%s):\t %s"):format(f, u,
+            units.percentage(v.total, tag_total), v.value)
+        else
+          lines[#lines + 1] = (" \t%.1f%s:\t %s"):format(f, u, v.value)
+        end
+      end
+    end
+    lines[#lines + 1] = ""
+  end
+  local out = M.tabwrite(lines)
+  if #out == 0 then return "", warnings end
+  return table.concat(out, "\n") .. "\n", warnings
+end
+
+return M
