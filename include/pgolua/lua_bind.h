@@ -5,11 +5,14 @@
 
 int luaopen_pgo_profile(lua_State *L);   /* src/lua/profile.c */
 int luaopen_pgo_fsys(lua_State *L);      /* src/lua/fsys.c    */
+int luaopen_pgo_symbols(lua_State *L);   /* src/lua/symbols.c: ELF, pclntab, buildinfo, Go source */
+int luaopen_pgo_net(lua_State *L);       /* src/lua/net.c: libcurl capture, fleet, load driver */
 
 #include <lauxlib.h>
 /* Extra pgo.profile methods, defined in other binding files and merged by profile.c. */
 extern const luaL_Reg pgolua_profile_analysis_methods[];   /* src/lua/analysis.c */
 extern const luaL_Reg pgolua_profile_transform_methods[];  /* src/lua/transform.c */
+extern const luaL_Reg pgolua_profile_pgo_methods[];        /* src/lua/pgograph.c */
 /* Extra pgo.profile module functions (merge, ...). */
 extern const luaL_Reg pgolua_profile_transform_funcs[];    /* src/lua/transform.c */
 

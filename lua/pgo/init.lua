@@ -78,6 +78,27 @@ pgo.merge = profile.merge
 pgo.merge_files = profile.merge_files
 pgo.diff_table = edit.diff_table
 lazy.flame = "pgo.flame"
+
+-- The rest of the library, each in its own module, loaded on first use:
+--   pgo.symbols   Go source and binary symbol tables (lua/pgo/symbols.lua over pgo.core.symbols)
+--   pgo.audit     stale, health, repo, bloat, drift, devirt_shift (lua/pgo/audit.lua)
+--   pgo.fetch     profile capture and fleets (lua/pgo/fetch.lua over pgo.core.net)
+--   pgo.backends  Pyroscope, Parca, net/http/pprof, file:// (lua/pgo/backends.lua)
+--   pgo.fs        replace, tempfile (lua/pgo/fs.lua over pgo.fsys)
+--   pgo.provenance  provenance comments and the pull-request body
+--   pgo.bench     Go benchmark parsing, benchstat statistics, CI gate
+--   pgo.inline    -gcflags=-m=2 inline diff
+--   pgo.loadtest  live load A/B (over pgo.core.net)
+for _, name in ipairs { "symbols", "audit", "fetch", "backends", "fs", "provenance", "bench",
+  "inline", "loadtest", "compiler" } do
+  lazy[name] = "pgo." .. name
+end
+
+-- Top-level shortcuts into those modules.
+function pgo.preprofile(p, ...) return require("pgo.compiler").preprofile(p, ...) end
+function pgo.buildinfo(path, ...) return require("pgo.symbols").buildinfo(path, ...) end
+function pgo.load_test(opts) return require("pgo.loadtest").load_test(opts) end
+function pgo.ab_load(opts) return require("pgo.loadtest").ab_load(opts) end
 setmetatable(pgo, {
   __index = function(t, k)
     local name = lazy[k]

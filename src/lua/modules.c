@@ -15,6 +15,8 @@
 static const luaL_Reg c_modules[] = {
   {"pgo.profile", luaopen_pgo_profile},
   {"pgo.fsys", luaopen_pgo_fsys},
+  {"pgo.core.symbols", luaopen_pgo_symbols},
+  {"pgo.core.net", luaopen_pgo_net},
   {NULL, NULL}
 };
 
