@@ -45,19 +45,21 @@ for _, k in ipairs(filter_keys) do known[k] = true end
 for _, k in ipairs(top_keys) do known[k] = true end
 for k in pairs(report_keys) do known[k] = true end
 
+-- Errors are the caller's mistakes (a bad option, a bad regexp): the public functions
+-- below run their body through `public`, which re-raises at the caller's line.
 local function check_opts(fname, opts)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(("bad argument #2 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+    error(("bad argument #2 to '%s' (table expected, got %s)"):format(fname, type(opts)), 0)
   end
   for k in pairs(opts) do
     if not known[k] then
-      error(("bad argument #2 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 3)
+      error(("bad argument #2 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 0)
     end
   end
   if opts.pprof ~= nil and opts.pprof ~= "go1.23" and opts.pprof ~= "head" then
     error(("bad argument #2 to '%s' (option 'pprof' must be \"go1.23\" or \"head\")")
-      :format(fname), 3)
+      :format(fname), 0)
   end
   return opts
 end
@@ -65,7 +67,22 @@ end
 local function check_profile(fname, p)
   local ok = type(p) == "userdata" and (getmetatable(p) or {}).__name == "pgo.profile"
   if not ok then
-    error(("bad argument #1 to '%s' (pgo.profile expected, got %s)"):format(fname, type(p)), 3)
+    error(("bad argument #1 to '%s' (pgo.profile expected, got %s)"):format(fname, type(p)), 0)
+  end
+end
+
+local function public(fname, impl)
+  return function(...)
+    local r = table.pack(pcall(impl, ...))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    local msg = r[2]
+    if type(msg) == "string" then
+      msg = msg:gsub("^[^\n]-report%.lua:%d+: ", "", 1)
+      -- an option passed on to a method is argument #2 of the report function
+      msg = msg:gsub("^bad argument #1 to '%w+'", "bad argument #2 to '" .. fname .. "'", 1)
+      msg = msg:gsub("^bad argument #1 %(", "bad argument #2 to '" .. fname .. "' (", 1)
+    end
+    error(msg, 2)
   end
 end
 
@@ -188,7 +205,7 @@ end
 -- @treturn table {lines = {...}, rows = {...}, total, unit, type, file, build_id, time,
 --   duration_ns, shown, dropped_nodes, node_cutoff, node_count, nodecount, active_filters}
 -- @treturn table warnings (strings)
-function M.top_data(p, opts)
+local function top_data_impl(p, opts)
   check_profile("top", p)
   opts = check_opts("top", opts)
   local layout = opts.pprof or "go1.23"
@@ -285,10 +302,10 @@ end
 --- `go tool pprof -top` text (every line ends with a newline).
 -- @treturn string text
 -- @treturn table warnings
-function M.top(p, opts)
+local function top_impl(p, opts)
   check_profile("top", p)
   check_opts("top", opts)
-  local d, warnings = M.top_data(p, opts)
+  local d, warnings = top_data_impl(p, opts)
   local out = {}
   for _, l in ipairs(d.lines) do out[#out + 1] = l .. "\n" end
   out[#out + 1] = ("%10s %5s%% %5s%% %10s %5s%%\n"):format("flat", "flat", "sum", "cum", "cum")
@@ -301,21 +318,40 @@ end
 
 -- ---- JSON ------------------------------------------------------------------------------
 
+-- lua-cjson 2.1.0 writes every empty table as {} and every number with "%.14g" (so
+-- nanosecond timestamps lose digits). Empty arrays and integers go through as marked
+-- strings and are put back after encoding.
 local EMPTY = "\0pgolua-empty-array\0"
 
--- Empty arrays as [] (lua-cjson 2.1.0 writes {} for every empty table).
 local function array(t)
   if #t == 0 then return EMPTY end
   return t
 end
 
+local function mark_integers(v)
+  if math.type(v) == "integer" then return "\0i" .. tostring(v) .. "\0" end
+  if type(v) == "table" then
+    local t = {}
+    for k, x in pairs(v) do t[k] = mark_integers(x) end
+    return t
+  end
+  return v
+end
+
+local function json_encode(doc)
+  local cjson = require "cjson"
+  local s = cjson.encode(mark_integers(doc))
+  s = s:gsub('"\\u0000pgolua%-empty%-array\\u0000"', "[]")
+  s = s:gsub('"\\u0000i(%-?%d+)\\u0000"', "%1")
+  return s
+end
+
 --- The top report as JSON: {"header": {...}, "lines": [...], "rows": [...],
 -- "warnings": [...]}; rows carry raw values (in the sample unit) and formatted ones.
-function M.top_json(p, opts)
+local function top_json_impl(p, opts)
   check_profile("top_json", p)
   check_opts("top_json", opts)
-  local cjson = require "cjson"
-  local d, warnings = M.top_data(p, opts)
+  local d, warnings = top_data_impl(p, opts)
   local rows = {}
   for i, r in ipairs(d.rows) do
     rows[i] = {
@@ -337,15 +373,14 @@ function M.top_json(p, opts)
     rows = array(rows),
     warnings = array(warnings),
   }
-  local s = cjson.encode(doc):gsub('"\\u0000pgolua%-empty%-array\\u0000"', "[]")
-  return s, warnings
+  return json_encode(doc), warnings
 end
 
 -- ---- tags ------------------------------------------------------------------------------
 
 --- `go tool pprof -tags` text. opts: sample_index, pprof ("go1.23" or "head"), and the
 -- filters of top (applied first, as pprof applies them).
-function M.tags(p, opts)
+local function tags_impl(p, opts)
   check_profile("tags", p)
   opts = check_opts("tags", opts)
   local layout = opts.pprof or "go1.23"
@@ -399,5 +434,10 @@ function M.tags(p, opts)
   if #out == 0 then return "", warnings end
   return table.concat(out, "\n") .. "\n", warnings
 end
+
+M.top_data = public("top_data", top_data_impl)
+M.top = public("top", top_impl)
+M.top_json = public("top_json", top_json_impl)
+M.tags = public("tags", tags_impl)
 
 return M

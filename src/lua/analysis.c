@@ -30,22 +30,24 @@ static void check_known_options(lua_State *L, int t, const char *fname,
   }
 }
 
-static bool opt_bool(lua_State *L, int t, const char *field, bool dflt) {
+static bool opt_bool(lua_State *L, int t, const char *fname, const char *field, bool dflt) {
   bool v = dflt;
   if (lua_getfield(L, t, field) != LUA_TNIL) {
-    if (!lua_isboolean(L, -1)) luaL_error(L, "option '%s' must be a boolean", field);
+    if (!lua_isboolean(L, -1)) luaL_error(L, "bad argument #1 to '%s' (option '%s' must be a boolean)", fname, field);
     v = lua_toboolean(L, -1);
   }
   lua_pop(L, 1);
   return v;
 }
 
-static double opt_number(lua_State *L, int t, const char *field, double dflt) {
+static double opt_number(lua_State *L, int t, const char *fname, const char *field,
+                         double dflt) {
   double v = dflt;
   if (lua_getfield(L, t, field) != LUA_TNIL) {
-    if (!lua_isnumber(L, -1)) luaL_error(L, "option '%s' must be a number", field);
+    if (!lua_isnumber(L, -1)) luaL_error(L, "bad argument #1 to '%s' (option '%s' must be a number)", fname, field);
     v = lua_tonumber(L, -1);
-    if (!(v >= 0 && v <= 1)) luaL_error(L, "option '%s' must be between 0 and 1", field);
+    if (!(v >= 0 && v <= 1)) luaL_error(L, "bad argument #1 to '%s' (option '%s' must be between 0 and 1)", fname,
+                 field);
   }
   lua_pop(L, 1);
   return v;
@@ -54,25 +56,27 @@ static double opt_number(lua_State *L, int t, const char *field, double dflt) {
 /* The value column from opts.sample_index: an integer is a 1-based column (Lua's
  * convention); a string is pprof's -sample_index (a type name such as "samples", or a
  * 0-based number); absent = the default sample type. Raises on a bad value. */
-static size_t opt_sample_index(lua_State *L, int t, const pgo_profile *p) {
+static size_t opt_sample_index(lua_State *L, int t, const pgo_profile *p, const char *fname) {
   size_t idx = 0;
   pgo_error err;
   int ty = t ? lua_getfield(L, t, "sample_index") : LUA_TNIL;
   if (ty == LUA_TNIL) {
-    if (!pgo_sample_index_by_name(p, NULL, &idx, &err)) luaL_error(L, "%s", err.message);
+    if (!pgo_sample_index_by_name(p, NULL, &idx, &err))
+      luaL_error(L, "bad argument #1 to '%s' (%s)", fname, err.message);
   } else if (ty == LUA_TNUMBER) {
-    if (!lua_isinteger(L, -1)) luaL_error(L, "option 'sample_index' must be an integer or a name");
+    if (!lua_isinteger(L, -1))
+      luaL_error(L, "bad argument #1 to '%s' (sample_index must be an integer or a name)", fname);
     lua_Integer i = lua_tointeger(L, -1);
     if (i < 1 || (size_t)i > p->nsample_types)
-      luaL_error(L, "option 'sample_index' is %d, the profile has sample types 1..%d", (int)i,
-                 (int)p->nsample_types);
+      luaL_error(L, "bad argument #1 to '%s' (sample_index %d is outside the range [1..%d])",
+                 fname, (int)i, (int)p->nsample_types);
     idx = (size_t)i - 1;
   } else if (ty == LUA_TSTRING) {
     if (!pgo_sample_index_by_name(p, lua_tostring(L, -1), &idx, &err))
-      luaL_error(L, "%s", err.message);
+      luaL_error(L, "bad argument #1 to '%s' (%s)", fname, err.message);
   } else {
-    luaL_error(L, "option 'sample_index' must be an integer or a name, got %s",
-               luaL_typename(L, -1));
+    luaL_error(L, "bad argument #1 to '%s' (sample_index must be an integer or a name, got %s)",
+               fname, luaL_typename(L, -1));
   }
   if (t) lua_pop(L, 1);
   return idx;
@@ -125,38 +129,40 @@ static int profile_top(lua_State *L) {
   pgo_top_options o;
   pgo_top_options_default(&o);
   if (p->nsample_types == 0) luaL_error(L, "profile has no samples (no sample types)");
-  o.sample_index = opt_sample_index(L, t, p);
+  o.sample_index = opt_sample_index(L, t, p, "top");
   if (t) {
-    o.cum_sort = opt_bool(L, t, "cum", false);
-    o.noinlines = opt_bool(L, t, "noinlines", false);
-    o.node_fraction = opt_number(L, t, "nodefraction", o.node_fraction);
-    o.edge_fraction = opt_number(L, t, "edgefraction", o.edge_fraction);
+    o.cum_sort = opt_bool(L, t, "top", "cum", false);
+    o.noinlines = opt_bool(L, t, "top", "noinlines", false);
+    o.node_fraction = opt_number(L, t, "top", "nodefraction", o.node_fraction);
+    o.edge_fraction = opt_number(L, t, "top", "edgefraction", o.edge_fraction);
     const char *nk = "nodecount";
     if (lua_getfield(L, t, "n") != LUA_TNIL) nk = "n";
     lua_pop(L, 1);
     if (lua_getfield(L, t, nk) != LUA_TNIL) {
       if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
-        luaL_error(L, "option '%s' must be a non-negative integer", nk);
+        luaL_error(L, "bad argument #1 to 'top' (option '%s' must be a non-negative integer)", nk);
       o.node_count = (size_t)lua_tointeger(L, -1);
     }
     lua_pop(L, 1);
     if (lua_getfield(L, t, "granularity") != LUA_TNIL) {
-      if (!lua_isstring(L, -1)) luaL_error(L, "option 'granularity' must be a string");
+      if (!lua_isstring(L, -1))
+        luaL_error(L, "bad argument #1 to 'top' (option 'granularity' must be a string)");
       const char *gr = lua_tostring(L, -1);
       int i = 0;
       while (granularities[i] && strcmp(granularities[i], gr) != 0) i++;
       if (!granularities[i])
-        luaL_error(L, "option 'granularity' must be one of functions, filefunctions, files, "
-                   "lines, addresses (got '%s')", gr);
+        luaL_error(L, "bad argument #1 to 'top' (option 'granularity' must be one of functions, "
+                   "filefunctions, files, lines, addresses; got '%s')", gr);
       o.granularity = (pgo_granularity)i;
     }
     lua_pop(L, 1);
-    if (!opt_bool(L, t, "trim", true)) {
+    if (!opt_bool(L, t, "top", "trim", true)) {
       o.node_fraction = o.edge_fraction = 0;
       o.node_count = 0;
     }
     if (lua_getfield(L, t, "total") != LUA_TNIL) {
-      if (!lua_isinteger(L, -1)) luaL_error(L, "option 'total' must be an integer");
+      if (!lua_isinteger(L, -1))
+        luaL_error(L, "bad argument #1 to 'top' (option 'total' must be an integer)");
       o.has_total = true;
       o.total = (int64_t)lua_tointeger(L, -1);
     }
@@ -234,7 +240,7 @@ static int profile_total(lua_State *L) {
     lua_pushinteger(L, 0);
     return 1;
   }
-  size_t idx = opt_sample_index(L, t, p);
+  size_t idx = opt_sample_index(L, t, p, "total");
   lua_pushinteger(L, pgo_report_total(p, idx));
   push_str(L, p, p->sample_types[idx].type);
   push_str(L, p, p->sample_types[idx].unit);
@@ -257,7 +263,7 @@ static int profile_tags(lua_State *L) {
   lua_newtable(L);                                   /* tags */
   lua_newtable(L);                                   /* keys */
   if (p->nsample_types == 0) return 2;
-  size_t idx = opt_sample_index(L, t, p);
+  size_t idx = opt_sample_index(L, t, p, "tags");
   pgo_tags_result r;
   pgo_error err;
   if (!pgo_tags(p, idx, &r, &err)) return luaL_error(L, "%s", err.message);
