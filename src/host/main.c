@@ -344,8 +344,9 @@ static int host_run_options(lua_State *L, char **argv, int script) {
   return 1;
 }
 
-/* Pushes "<directory of the executable>/recipes", or nil when /proc/self/exe is not
- * readable. */
+/* Pushes "<directory of the executable>/recipes" (a source tree), or, when that does not
+ * exist, "<directory of the executable>/../share/pgolua/recipes" (an installed binary,
+ * whatever its PREFIX); nil when /proc/self/exe is not readable. */
 static void host_push_exe_recipe_dir(lua_State *L) {
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -361,7 +362,11 @@ static void host_push_exe_recipe_dir(lua_State *L) {
     return;
   }
   *slash = '\0';
-  lua_pushfstring(L, "%s/recipes", exe);
+  const char *dir = lua_pushfstring(L, "%s/recipes", exe);
+  if (access(dir, X_OK) != 0) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "%s/../share/pgolua/recipes", exe);
+  }
 }
 
 /* Pushes the file to run for the script word 'name': 'name' itself when it exists or is
