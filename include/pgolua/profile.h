@@ -132,9 +132,9 @@ bool pgo_profile_add_location(pgo_profile *p, const pgo_location *loc, const pgo
                               uint32_t count, uint32_t *index);
 
 /* A stack builder: frame node for (parent, location), created when new. */
-typedef struct pgo_stack_slot { uint32_t parent, location, node; } pgo_stack_slot;
 typedef struct pgo_stack_index {
-  pgo_stack_slot *slots;              /* node 0 marks an empty slot (the root is no child) */
+  uint32_t *slots;                    /* frame nodes, keyed by their (parent, location);
+                                         0 marks an empty slot (the root is no child) */
   size_t count, nslots;
 } pgo_stack_index;
 void pgo_stack_index_init(pgo_stack_index *s);

@@ -31,7 +31,7 @@ typedef struct {
   pgo_u64map loc_ids, fn_ids, map_ids;     /* file id -> index */
   uint32_t *loc_direct;                    /* small ids (the usual, dense case): index + 1 */
   size_t cap_loc_direct;
-  struct stack_memo { uint64_t hash; uint32_t node, depth; } *memo;   /* whole stacks */
+  struct stack_memo { uint32_t tag, node; } *memo;   /* whole stacks: hash bits, node */
   size_t nmemo, memo_count;
   uint8_t *loc_defined, *fn_defined;
   size_t cap_loc_defined, cap_fn_defined;
@@ -194,7 +194,7 @@ static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sam
     if (!m) return NOMEM();
     for (size_t i = 0; i < d->nmemo; i++) {
       if (!d->memo[i].node) continue;
-      size_t j = d->memo[i].hash & (nn - 1);
+      size_t j = d->memo[i].tag & (nn - 1);
       while (m[j].node) j = (j + 1) & (nn - 1);
       m[j] = d->memo[i];
     }
@@ -202,10 +202,11 @@ static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sam
     d->memo = m;
     d->nmemo = nn;
   }
-  size_t slot = h & (d->nmemo - 1);
+  uint32_t tag = (uint32_t)(h >> 32);   /* slot and tag come from the same bits: rehashing */
+  size_t slot = tag & (d->nmemo - 1);  /* needs nothing but the stored tag */
   for (; d->memo[slot].node; slot = (slot + 1) & (d->nmemo - 1)) {
     const struct stack_memo *e = &d->memo[slot];
-    if (e->hash != h || e->depth != n) continue;
+    if (e->tag != tag || p->frames[e->node].depth != n) continue;
     uint32_t f = e->node;
     size_t i = 0;
     while (i < n && f && p->locations[p->frames[f].location].id == ids[i]) {
@@ -223,7 +224,7 @@ static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sam
   }
   if (!pgo_profile_stack(p, &d->stacks, d->stack_buf, n, stack)) return NOMEM();
   if (*stack) {                          /* the empty stack (node 0) needs no memo */
-    d->memo[slot] = (struct stack_memo){h, *stack, (uint32_t)n};
+    d->memo[slot] = (struct stack_memo){tag, *stack};
     d->memo_count++;
   }
   return true;

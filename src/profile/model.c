@@ -112,15 +112,17 @@ void pgo_stack_index_free(pgo_stack_index *s) {
   memset(s, 0, sizeof *s);
 }
 
-static bool stack_index_rehash(pgo_stack_index *s, size_t nslots) {
-  pgo_stack_slot *slots = calloc(nslots, sizeof *slots);
+/* The slots hold only node ids; keys are read from frames[node]. A third of the memory
+ * of storing the key in the slot, which matters for the peak while the table doubles. */
+static bool stack_index_rehash(const pgo_profile *p, pgo_stack_index *s, size_t nslots) {
+  uint32_t *slots = calloc(nslots, sizeof *slots);
   if (!slots) return false;
   for (size_t i = 0; i < s->nslots; i++) {
-    const pgo_stack_slot *e = &s->slots[i];
-    if (!e->node) continue;
-    size_t j = pair_hash(e->parent, e->location) & (nslots - 1);
-    while (slots[j].node) j = (j + 1) & (nslots - 1);
-    slots[j] = *e;
+    uint32_t node = s->slots[i];
+    if (!node) continue;
+    size_t j = pair_hash(p->frames[node].parent, p->frames[node].location) & (nslots - 1);
+    while (slots[j]) j = (j + 1) & (nslots - 1);
+    slots[j] = node;
   }
   free(s->slots);
   s->slots = slots;
@@ -130,19 +132,23 @@ static bool stack_index_rehash(pgo_stack_index *s, size_t nslots) {
 
 bool pgo_profile_frame(pgo_profile *p, pgo_stack_index *s, uint32_t parent, uint32_t location,
                        uint32_t *node) {
-  if ((s->count + 1) * 2 > s->nslots && !stack_index_rehash(s, s->nslots ? s->nslots * 2 : 1024))
+  if ((s->count + 1) * 2 > s->nslots &&
+      !stack_index_rehash(p, s, s->nslots ? s->nslots * 2 : 1024))
     return false;
   size_t i = pair_hash(parent, location) & (s->nslots - 1);
   for (;;) {
-    pgo_stack_slot *e = &s->slots[i];
-    if (!e->node) break;
-    if (e->parent == parent && e->location == location) { *node = e->node; return true; }
+    uint32_t n = s->slots[i];
+    if (!n) break;
+    if (p->frames[n].parent == parent && p->frames[n].location == location) {
+      *node = n;
+      return true;
+    }
     i = (i + 1) & (s->nslots - 1);
   }
   if (p->nframes >= PGO_NONE - 1) return false;
   if (!PGO_RESERVE(p->frames, p->cap_frames, p->nframes + 1)) return false;
   p->frames[p->nframes] = (pgo_frame){parent, location, p->frames[parent].depth + 1};
-  s->slots[i] = (pgo_stack_slot){parent, location, (uint32_t)p->nframes};
+  s->slots[i] = (uint32_t)p->nframes;
   s->count++;
   *node = (uint32_t)p->nframes++;
   return true;
