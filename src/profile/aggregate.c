@@ -159,6 +159,7 @@ typedef struct graph {
   size_t nslots;
   uint32_t *loc_start, *loc_count, *locnodes;   /* per location: its nodes, line order */
   size_t nlocnodes;
+  uint8_t *inlinable;                 /* per node: is an inlined (non-last) line somewhere */
   /* the stack tree, weighed */
   uint32_t *first_child, *next_sibling;
   int64_t *own, *sub;
@@ -186,7 +187,7 @@ typedef struct graph {
 static void graph_free(graph *g) {
   pgo_strtab_free(&g->strs);
   free(g->keys); free(g->slots);
-  free(g->loc_start); free(g->loc_count); free(g->locnodes);
+  free(g->loc_start); free(g->loc_count); free(g->locnodes); free(g->inlinable);
   free(g->first_child); free(g->next_sibling);
   free(g->own); free(g->sub); free(g->own_nz); free(g->sub_nz);
   free(g->flat); free(g->cum); free(g->path);
@@ -335,6 +336,13 @@ static bool graph_nodes(graph *g, const gran_flags *fl) {
   free(fname);
   free(ffile);
   free(mfile);
+  /* Only a node met as an inlined line can get "(inline)": edges into other nodes are
+   * never inline, so their label is empty whatever their edges; the walk skips them. */
+  if (ok) g->inlinable = calloc(g->nnodes ? g->nnodes : 1, 1);
+  ok = ok && g->inlinable;
+  for (size_t li = 0; ok && li < p->nlocations; li++)
+    for (uint32_t k = 0; k + 1 < g->loc_count[li]; k++)
+      g->inlinable[g->locnodes[g->loc_start[li] + k]] = 1;
   return ok;
 }
 
@@ -429,7 +437,7 @@ static bool graph_enter(graph *g, uint32_t f, const uint8_t *kept, bool edges) {
     if (kept && !kept[n]) { residual = true; continue; }
     if (g->path[n]++ == 0) g->cum[n] = wadd(g->cum[n], w);
     if (!undo_push(g, n)) return false;
-    if (edges && parent != NONE && n != parent) {
+    if (edges && parent != NONE && n != parent && g->inlinable[n]) {
       bool inl = k != cnt - 1;          /* the child is an inlined line of its location */
       uint32_t e;
       if (!edge_get(g, parent, n, inl, &e)) return false;

@@ -43,6 +43,8 @@ typedef struct {
   pgo_labelset_index labelsets;
   uint32_t *stack_buf;
   size_t cap_stack_buf;
+  uint32_t *last_node;                     /* location index -> frame node last seen */
+  size_t cap_last_node, nlast_node;
   pgo_label *label_buf;
   size_t cap_label_buf;
 
@@ -222,7 +224,20 @@ static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sam
                   " the profile is corrupt", sample_no);
     if (!location_index(d, ids[i], &d->stack_buf[i])) return false;
   }
-  if (!pgo_profile_stack(p, &d->stacks, d->stack_buf, n, stack)) return NOMEM();
+  /* Walk root first. Each location remembers the node it last resolved to: hot paths
+   * share their root-side frames, so that node's parent usually matches and the hash
+   * probe is skipped. */
+  if (!PGO_RESERVE(d->last_node, d->cap_last_node, p->nlocations)) return NOMEM();
+  for (size_t k = d->nlast_node; k < p->nlocations; k++) d->last_node[k] = 0;
+  d->nlast_node = p->nlocations;
+  uint32_t cur = 0;
+  for (size_t i = n; i-- > 0;) {
+    uint32_t loc = d->stack_buf[i], cand = d->last_node[loc];
+    if (cand && p->frames[cand].parent == cur) { cur = cand; continue; }
+    if (!pgo_profile_frame(p, &d->stacks, cur, loc, &cur)) return NOMEM();
+    d->last_node[loc] = cur;
+  }
+  *stack = cur;
   if (*stack) {                          /* the empty stack (node 0) needs no memo */
     d->memo[slot] = (struct stack_memo){tag, *stack};
     d->memo_count++;
@@ -252,7 +267,7 @@ static bool on_sample(decoder *d, const uint8_t *data, size_t len) {
     return FAIL("too_large", "sample #%" PRIu64 " has a stack of %zu frames, over the limit of"
                 " %" PRIu32 " (max_stack_depth)", n + 1, s->n_location_id,
                 d->limits->max_stack_depth);
-  uint32_t stack;
+  uint32_t stack = 0;
   if (!sample_stack(d, s->location_id, s->n_location_id, n + 1, &stack)) return false;
 
   /* labels: pprof reads a label as a string label when str is set, as numeric when num or
@@ -664,6 +679,7 @@ out:
   free(d->loc_direct);
   free(d->memo);
   free(d->stack_buf);
+  free(d->last_node);
   free(d->label_buf);
   free(d->types);
   free(d->comments_raw);
