@@ -3,7 +3,7 @@
 --   report.top(p, opts)       -> text, warnings   (`go tool pprof -top`)
 --   report.top_data(p, opts)  -> data, warnings   (header facts, header lines, rows)
 --   report.top_json(p, opts)  -> json, warnings   (data as JSON, via lua-cjson)
---   report.tags(p, opts)      -> text             (`go tool pprof -tags`)
+--   report.tags(p, opts)      -> text, warnings   (`go tool pprof -tags`)
 --   report.tabwrite(lines)    -> lines            (Go's text/tabwriter, right-aligned)
 --   report.time(ns, layout)   -> "Nov 21, 2026 at 9:32am (UTC)"
 --
@@ -24,7 +24,13 @@
 --   tagshow, taghide      regexps over label keys (remove keys, keep samples)
 --   pprof           "go1.23" (default: Go 1.23's `go tool pprof`, the fixtures' oracles)
 --                   or "head" (google/pprof HEAD: ISO time, the new -tags layout)
+--   format          "text" (default) or "json" (report.top then returns top_json's JSON)
 -- warnings: what pprof prints on stderr, e.g. "TagFocus expression matched no samples".
+--
+-- -tags layouts: Go 1.23 (default) prints "key: Total 31.9s" and per value "16.1s
+-- (50.42%): /fast" with "%.1f" numbers and shares of the key's total; pprof HEAD (since
+-- 2025-02) prints "key: Total 4.64s of 5.07s (91.52%)" and per value "3.09s (60.95%): a",
+-- shares of the profile's total. Both go through Go's text/tabwriter (see tabwrite).
 --
 -- Times are printed in UTC (pprof uses the local time zone; the oracles were made in UTC).
 local units = require "pgo.units"
@@ -61,6 +67,10 @@ local function check_opts(fname, opts)
     error(("bad argument #2 to '%s' (option 'pprof' must be \"go1.23\" or \"head\")")
       :format(fname), 0)
   end
+  if opts.format ~= nil and opts.format ~= "text" and opts.format ~= "json" then
+    error(("bad argument #2 to '%s' (option 'format' must be \"text\" or \"json\")")
+      :format(fname), 0)
+  end
   return opts
 end
 
@@ -71,19 +81,24 @@ local function check_profile(fname, p)
   end
 end
 
-local function public(fname, impl)
+local function public(impl)
   return function(...)
     local r = table.pack(pcall(impl, ...))
     if r[1] then return table.unpack(r, 2, r.n) end
     local msg = r[2]
-    if type(msg) == "string" then
-      msg = msg:gsub("^[^\n]-report%.lua:%d+: ", "", 1)
-      -- an option passed on to a method is argument #2 of the report function
-      msg = msg:gsub("^bad argument #1 to '%w+'", "bad argument #2 to '" .. fname .. "'", 1)
-      msg = msg:gsub("^bad argument #1 %(", "bad argument #2 to '" .. fname .. "' (", 1)
-    end
+    if type(msg) == "string" then msg = msg:gsub("^[^\n]-report%.lua:%d+: ", "", 1) end
     error(msg, 2)
   end
+end
+
+-- Call a profile method with options taken from the report's opts (argument #2 of the
+-- report function fname): its "bad argument #1 to 'top'" becomes "#2 to 'fname'".
+local function method(fname, name, p, opts)
+  local r = table.pack(pcall(p[name], p, opts))
+  if r[1] then return table.unpack(r, 2, r.n) end
+  local msg = tostring(r[2]):gsub("^[^\n]-report%.lua:%d+: ", "", 1)
+  msg = msg:gsub("^bad argument #1 to '[%w_]+'", "bad argument #2 to '" .. fname .. "'", 1)
+  error(msg, 0)
 end
 
 -- ---- small formatting helpers ----------------------------------------------------------
@@ -202,12 +217,16 @@ end
 
 --- The top report as data: header facts, the header lines pprof prints, and the rows
 -- with their formatted columns. See the module comment for opts.
--- @treturn table {lines = {...}, rows = {...}, total, unit, type, file, build_id, time,
---   duration_ns, shown, dropped_nodes, node_cutoff, node_count, nodecount, active_filters}
+-- @treturn table {lines = {header lines}, rows = {p:top rows plus flat_text, cum_text,
+--   flat_pct_text, sum_pct_text, cum_pct_text, suffix}, total, unit (the report's unit,
+--   "" for counts), sample_type, sample_unit, sample_index, file, build_id, time, time_ns,
+--   duration_ns, shown, dropped_nodes, node_cutoff, node_count, nodecount, granularity,
+--   cum, active_filters}
 -- @treturn table warnings (strings)
-local function top_data_impl(p, opts)
-  check_profile("top", p)
-  opts = check_opts("top", opts)
+local function top_data_impl(p, opts, fname)
+  fname = fname or "top_data"
+  check_profile(fname, p)
+  opts = check_opts(fname, opts)
   local layout = opts.pprof or "go1.23"
   local info = p:info()
 
@@ -219,10 +238,10 @@ local function top_data_impl(p, opts)
   end
 
   -- the total comes from the whole profile, before any filter (pprof's default)
-  topts.total = p:total{ sample_index = opts.sample_index }
+  topts.total = method(fname, "total", p, { sample_index = opts.sample_index })
   local q, warnings = p, {}
-  if filtered then q, warnings = p:filter(fopts) end
-  local rows, t = q:top(topts)
+  if filtered then q, warnings = method(fname, "filter", p, fopts) end
+  local rows, t = method(fname, "top", q, topts)
   if q ~= p then q:close() end
 
   local unit = output_unit(rows, t.total, t.sample_unit)
@@ -299,13 +318,17 @@ local function top_data_impl(p, opts)
   }, warnings
 end
 
---- `go tool pprof -top` text (every line ends with a newline).
+local top_json_impl
+
+--- `go tool pprof -top` text (every line ends with a newline); with format = "json",
+-- the JSON of top_json.
 -- @treturn string text
 -- @treturn table warnings
 local function top_impl(p, opts)
-  check_profile("top", p)
-  check_opts("top", opts)
-  local d, warnings = top_data_impl(p, opts)
+  if type(opts) == "table" and opts.format == "json" then
+    return top_json_impl(p, opts, "top")
+  end
+  local d, warnings = top_data_impl(p, opts, "top")
   local out = {}
   for _, l in ipairs(d.lines) do out[#out + 1] = l .. "\n" end
   out[#out + 1] = ("%10s %5s%% %5s%% %10s %5s%%\n"):format("flat", "flat", "sum", "cum", "cum")
@@ -348,10 +371,8 @@ end
 
 --- The top report as JSON: {"header": {...}, "lines": [...], "rows": [...],
 -- "warnings": [...]}; rows carry raw values (in the sample unit) and formatted ones.
-local function top_json_impl(p, opts)
-  check_profile("top_json", p)
-  check_opts("top_json", opts)
-  local d, warnings = top_data_impl(p, opts)
+function top_json_impl(p, opts, fname)
+  local d, warnings = top_data_impl(p, opts, fname or "top_json")
   local rows = {}
   for i, r in ipairs(d.rows) do
     rows[i] = {
@@ -384,15 +405,15 @@ local function tags_impl(p, opts)
   check_profile("tags", p)
   opts = check_opts("tags", opts)
   local layout = opts.pprof or "go1.23"
-  local total, _, sample_unit = p:total{ sample_index = opts.sample_index }
+  local total, _, sample_unit = method("tags", "total", p, { sample_index = opts.sample_index })
   sample_unit = sample_unit or ""
   local fopts, filtered = {}, false
   for _, k in ipairs(filter_keys) do
     if opts[k] ~= nil and opts[k] ~= "" then fopts[k] = opts[k]; filtered = true end
   end
   local q, warnings = p, {}
-  if filtered then q, warnings = p:filter(fopts) end
-  local tags, keys = q:tags{ sample_index = opts.sample_index }
+  if filtered then q, warnings = method("tags", "filter", p, fopts) end
+  local tags, keys = method("tags", "tags", q, { sample_index = opts.sample_index })
   if q ~= p then q:close() end
 
   local lines = {}
@@ -435,9 +456,9 @@ local function tags_impl(p, opts)
   return table.concat(out, "\n") .. "\n", warnings
 end
 
-M.top_data = public("top_data", top_data_impl)
-M.top = public("top", top_impl)
-M.top_json = public("top_json", top_json_impl)
-M.tags = public("tags", tags_impl)
+M.top_data = public(top_data_impl)
+M.top = public(top_impl)
+M.top_json = public(top_json_impl)
+M.tags = public(tags_impl)
 
 return M

@@ -33,7 +33,8 @@ static void check_known_options(lua_State *L, int t, const char *fname,
 static bool opt_bool(lua_State *L, int t, const char *fname, const char *field, bool dflt) {
   bool v = dflt;
   if (lua_getfield(L, t, field) != LUA_TNIL) {
-    if (!lua_isboolean(L, -1)) luaL_error(L, "bad argument #1 to '%s' (option '%s' must be a boolean)", fname, field);
+    if (!lua_isboolean(L, -1))
+      luaL_error(L, "bad argument #1 to '%s' (option '%s' must be a boolean)", fname, field);
     v = lua_toboolean(L, -1);
   }
   lua_pop(L, 1);
@@ -44,9 +45,11 @@ static double opt_number(lua_State *L, int t, const char *fname, const char *fie
                          double dflt) {
   double v = dflt;
   if (lua_getfield(L, t, field) != LUA_TNIL) {
-    if (!lua_isnumber(L, -1)) luaL_error(L, "bad argument #1 to '%s' (option '%s' must be a number)", fname, field);
+    if (!lua_isnumber(L, -1))
+      luaL_error(L, "bad argument #1 to '%s' (option '%s' must be a number)", fname, field);
     v = lua_tonumber(L, -1);
-    if (!(v >= 0 && v <= 1)) luaL_error(L, "bad argument #1 to '%s' (option '%s' must be between 0 and 1)", fname,
+    if (!(v >= 0 && v <= 1))
+      luaL_error(L, "bad argument #1 to '%s' (option '%s' must be between 0 and 1)", fname,
                  field);
   }
   lua_pop(L, 1);

@@ -167,9 +167,12 @@ typedef struct graph {
   /* per build */
   int64_t *flat, *cum;
   uint32_t *path;
-  uint32_t *after_parent;
-  uint8_t *after_residual;
-  size_t *undo_mark;
+  /* walk state per depth (the path from the root): the last kept node and whether
+   * frames were skipped after it, once a frame at that depth is done; undo mark */
+  uint32_t *st_parent;
+  uint8_t *st_residual;
+  size_t *st_mark;
+  size_t max_depth;
   uint32_t *undo;
   size_t nundo, cap_undo;
   /* edges (final build only) */
@@ -191,7 +194,7 @@ static void graph_free(graph *g) {
   free(g->first_child); free(g->next_sibling);
   free(g->own); free(g->sub); free(g->own_nz); free(g->sub_nz);
   free(g->flat); free(g->cum); free(g->path);
-  free(g->after_parent); free(g->after_residual); free(g->undo_mark); free(g->undo);
+  free(g->st_parent); free(g->st_residual); free(g->st_mark); free(g->undo);
   pgo_u64map_free(&g->emap);
   free(g->edst); free(g->epath); free(g->ew); free(g->einl);
   free(g->name_off); free(g->name_len); free(g->names);
@@ -371,7 +374,9 @@ static bool graph_weigh(graph *g, pgo_error *err) {
   for (size_t f = 0; f < nf; f++) g->first_child[f] = g->next_sibling[f] = NONE;
   for (size_t f = nf; f-- > 1;) {
     uint32_t par = p->frames[f].parent;
-    if (par >= f) return pgo_fail(err, "invalid", "BUG: stack tree frame %zu has parent %u", f, par);
+    if (par >= f || p->frames[f].depth != p->frames[par].depth + 1)
+      return pgo_fail(err, "invalid", "BUG: stack tree frame %zu has parent %u", f, par);
+    if (p->frames[f].depth > g->max_depth) g->max_depth = p->frames[f].depth;
     if (!g->sub_nz[f]) continue;
     g->sub[par] = wadd(g->sub[par], g->sub[f]);
     g->sub_nz[par] = 1;
@@ -425,13 +430,13 @@ static bool edge_get(graph *g, uint32_t src, uint32_t dst, bool inl, uint32_t *e
  * innermost inlined one. kept = NULL keeps every node. */
 static bool graph_enter(graph *g, uint32_t f, const uint8_t *kept, bool edges) {
   const pgo_profile *p = g->p;
-  uint32_t par = p->frames[f].parent;
-  uint32_t parent = par ? g->after_parent[par] : NONE;
-  bool residual = par ? g->after_residual[par] != 0 : false;
+  uint32_t d = p->frames[f].depth;          /* >= 1; the root's state is at 0 */
+  uint32_t parent = g->st_parent[d - 1];
+  bool residual = g->st_residual[d - 1] != 0;
   uint32_t loc = p->frames[f].location;
   uint32_t start = g->loc_start[loc], cnt = g->loc_count[loc];
   int64_t w = g->sub[f];
-  g->undo_mark[f] = g->nundo;
+  g->st_mark[d] = g->nundo;
   for (uint32_t k = cnt; k-- > 0;) {
     uint32_t n = g->locnodes[start + k];
     if (kept && !kept[n]) { residual = true; continue; }
@@ -450,14 +455,15 @@ static bool graph_enter(graph *g, uint32_t f, const uint8_t *kept, bool edges) {
     parent = n;
     residual = false;
   }
-  g->after_parent[f] = parent;
-  g->after_residual[f] = residual;
-  if (g->own_nz[f] && parent != NONE && !residual) g->flat[parent] = wadd(g->flat[parent], g->own[f]);
+  g->st_parent[d] = parent;
+  g->st_residual[d] = residual;
+  if (g->own_nz[f] && parent != NONE && !residual)      /* the leaf slot is kept */
+    g->flat[parent] = wadd(g->flat[parent], g->own[f]);
   return true;
 }
 
 static void graph_leave(graph *g, uint32_t f) {
-  size_t mark = g->undo_mark[f];
+  size_t mark = g->st_mark[g->p->frames[f].depth];
   while (g->nundo > mark) {
     uint32_t v = g->undo[--g->nundo];
     if (v & UNDO_EDGE) g->epath[v & ~UNDO_EDGE]--;
@@ -472,12 +478,14 @@ static bool graph_build(graph *g, const uint8_t *kept, bool edges) {
     g->flat = malloc(nn * sizeof *g->flat);
     g->cum = malloc(nn * sizeof *g->cum);
     g->path = malloc(nn * sizeof *g->path);
-    size_t nf = g->p->nframes;
-    g->after_parent = malloc(nf * sizeof *g->after_parent);
-    g->after_residual = malloc(nf);
-    g->undo_mark = malloc(nf * sizeof *g->undo_mark);
-    if (!g->flat || !g->cum || !g->path || !g->after_parent || !g->after_residual || !g->undo_mark)
+    size_t nd = g->max_depth + 2;
+    g->st_parent = malloc(nd * sizeof *g->st_parent);
+    g->st_residual = malloc(nd);
+    g->st_mark = malloc(nd * sizeof *g->st_mark);
+    if (!g->flat || !g->cum || !g->path || !g->st_parent || !g->st_residual || !g->st_mark)
       return false;
+    g->st_parent[0] = NONE;
+    g->st_residual[0] = 0;
   }
   memset(g->flat, 0, nn * sizeof *g->flat);
   memset(g->cum, 0, nn * sizeof *g->cum);
@@ -681,30 +689,34 @@ bool pgo_top(const pgo_profile *p, const pgo_top_options *o, pgo_top_result *r,
   if (!kept) goto nomem;
   const uint8_t *use = NULL;
 
-  /* 2. drop nodes whose |cum| is under the node cutoff */
-  if (r->node_cutoff > 0) {
-    size_t nk = 0;
-    for (size_t n = 0; n < g.nnodes; n++) {
-      kept[n] = (g.flat[n] || g.cum[n]) && mag(g.cum[n]) >= (uint64_t)r->node_cutoff;
-      nk += kept[n];
-    }
-    if (nk != present) {
-      r->dropped_nodes = present - nk;
-      use = kept;
-      if (!graph_build(&g, use, false)) goto nomem;
-      present = 0;
-      for (size_t n = 0; n < g.nnodes; n++) present += (g.flat[n] || g.cum[n]);
-    }
+  /* 2. drop nodes whose |cum| is under the node cutoff. pprof rebuilds the graph with
+   * the survivors; a kept node's flat and cum do not change in that rebuild (both only
+   * depend on where the node itself occurs), so the full build's values serve for the
+   * order below and only the final build (edges) needs the kept set. */
+  size_t nk = 0;
+  for (size_t n = 0; n < g.nnodes; n++) {
+    kept[n] = (g.flat[n] || g.cum[n]) &&
+              (r->node_cutoff <= 0 || mag(g.cum[n]) >= (uint64_t)r->node_cutoff);
+    nk += kept[n];
   }
-  r->node_count = present;
+  if (nk != present) {
+    r->dropped_nodes = present - nk;
+    use = kept;
+  }
+  r->node_count = nk;
 
   /* 3. keep the first node_count nodes in report order */
-  if (o->node_count > 0 && o->node_count < present) {
+  if (o->node_count > 0 && o->node_count < nk) {
     size_t c;
     recs = graph_sorted(&g, o->cum_sort, &c);
     if (!recs) goto nomem;
-    memset(kept, 0, g.nnodes ? g.nnodes : 1);
-    for (size_t i = 0; i < o->node_count && i < c; i++) kept[recs[i].n] = 1;
+    size_t taken = 0;                        /* among the survivors of step 2 */
+    for (size_t i = 0; i < c && taken < o->node_count; i++) {
+      if (!kept[recs[i].n]) continue;
+      kept[recs[i].n] = 2;
+      taken++;
+    }
+    for (size_t n = 0; n < g.nnodes; n++) kept[n] = kept[n] == 2;
     use = kept;
     free(recs);
     recs = NULL;
@@ -1004,7 +1016,7 @@ bool pgo_tags(const pgo_profile *p, size_t index, pgo_tags_result *r, pgo_error 
       raw[nraw++] = (raw_tag){ l->key, num, num ? 0 : l->str, num ? l->num : 0, lw[ls] };
     }
   }
-  qsort(raw, nraw, sizeof *raw, raw_tag_cmp);
+  if (nraw > 1) qsort(raw, nraw, sizeof *raw, raw_tag_cmp);
   size_t w = 0;
   for (size_t i = 0; i < nraw; i++) {
     if (w > 0 && raw_tag_cmp(&raw[w - 1], &raw[i]) == 0)
