@@ -1,0 +1,354 @@
+-- pgo.compiler: the Go compiler's view of a profile, for recipes and people.
+--
+-- The exact work is in C (src/profile/pgograph.c, as profile methods): p:edges(),
+-- p:preprofile(), p:hot_callsites{cdf=}, p:callsites{min_callees=}, p:devirt_candidates(),
+-- p:compact_for_pgo{frames=}. This module adds what works without a profile: reading and
+-- writing the `GO PREPROFILE V1` text (the compiler's own intermediate file, and the
+-- golang/go `*.node_map` test files), the hot set and call sites of such an edge list, and
+-- Go's %v formatting of the threshold the compiler prints.
+--
+-- An "edge list" is what p:edges() and read_node_map() return: an array of
+-- {caller =, callee =, offset =, weight =} in the compiler's order, with the field
+-- total_weight. Functions taking `x` accept a profile or an edge list.
+--
+--   pgo.preprofile(p)                 -> text | nil, message, code
+--   compiler.preprofile_file(path)    -> text | nil, message, code   (go tool preprofile -i)
+--   compiler.read_node_map(text)      -> edges | nil, message, code
+--   compiler.format(edges)            -> text
+--   compiler.hot_callsites(x, {cdf=}) -> hot
+--   compiler.callsites(x, {min_callees=}) -> sites
+--   compiler.func_kind(name)          -> "function" | "method" | "closure"
+--   compiler.go_float(v)              -> string, as Go's fmt %v prints a float64
+local profile = require "pgo.profile"
+
+local M = {}
+
+M.HEADER = "GO PREPROFILE V1\n"
+
+local function is_profile(x)
+  return getmetatable(x) == profile.metatable
+end
+
+local function check_source(x, fname)
+  if is_profile(x) or (type(x) == "table" and math.type(x.total_weight) == "integer") then
+    return x
+  end
+  error(string.format("bad argument #1 to '%s' (pgo.profile or edge list expected, got %s)",
+    fname, type(x)), 3)
+end
+
+local function check_opts(opts, fname, known)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(string.format("bad argument #2 to '%s' (table expected, got %s)", fname, type(opts)), 3)
+  end
+  for k in pairs(opts) do
+    if not known[k] then
+      error(string.format("bad argument #2 to '%s' (unknown option '%s')", fname, tostring(k)), 3)
+    end
+  end
+  return opts
+end
+
+--- The `go tool preprofile` text of a profile, byte for byte.
+-- @treturn[1] string
+-- @treturn[2] nil, message, code ("not_cpu": no samples/count or cpu/nanoseconds column;
+--   "missing_start_line": a pre-Go 1.20 profile; the messages are Go's)
+function M.preprofile(p)
+  if not is_profile(p) then
+    error("bad argument #1 to 'preprofile' (pgo.profile expected, got " .. type(p) .. ")", 2)
+  end
+  return p:preprofile()
+end
+
+--- What `go tool preprofile -i path` writes: a zero-byte file is an empty profile (the
+-- header alone), as Go treats it; other files are loaded with pgo.load.
+function M.preprofile_file(path, opts)
+  if type(path) ~= "string" then
+    error("bad argument #1 to 'preprofile_file' (string expected, got " .. type(path) .. ")", 2)
+  end
+  local f = io.open(path, "rb")
+  if f then
+    local size = f:seek("end")
+    f:close()
+    if size == 0 then return M.HEADER end
+  end
+  local p, msg, code = profile.load(path, opts)
+  if not p then return nil, msg, code end
+  local text, m2, c2 = p:preprofile()
+  p:close()
+  if not text then return nil, path .. ": " .. m2, c2 end
+  return text
+end
+
+-- ---- the preprofile text -------------------------------------------------------------------
+
+-- Go's bufio.ScanLines: split on "\n", drop one trailing "\r", no empty last line.
+local function scan_lines(text)
+  local lines, pos = {}, 1
+  while pos <= #text do
+    local nl = text:find("\n", pos, true)
+    local line = text:sub(pos, (nl or #text + 1) - 1)
+    if line:sub(-1) == "\r" then line = line:sub(1, -2) end
+    if #line > 65536 then return nil, "line " .. (#lines + 1) .. " is longer than 64 KiB" end
+    lines[#lines + 1] = line
+    pos = (nl or #text) + 1
+  end
+  return lines
+end
+
+-- strconv.Atoi / ParseInt(s, 10, 64): optional sign, decimal digits, int64 range.
+local function go_int(s)
+  if not s:match("^[+-]?%d+$") then return nil end
+  local v = tonumber(s)
+  if math.type(v) ~= "integer" then return nil end
+  return v
+end
+
+--- Read `GO PREPROFILE V1` text (a preprofile, a golang/go *.node_map test file) as the
+-- compiler does: the first 17 bytes must be the header line; then records of three lines
+-- (caller, callee, "offset weight"); the order is taken as is (the hot set is a prefix of
+-- it); a repeated (caller, callee, offset) is an error.
+-- @treturn[1] edges (array of {caller, callee, offset, weight}; field total_weight)
+-- @treturn[2] nil, message, code ("not_preprofile", "bad_preprofile")
+function M.read_node_map(text)
+  if type(text) ~= "string" then
+    error("bad argument #1 to 'read_node_map' (string expected, got " .. type(text) .. ")", 2)
+  end
+  if text:sub(1, #M.HEADER) ~= M.HEADER then
+    return nil, "not a preprocessed profile: the first line is not 'GO PREPROFILE V1'",
+      "not_preprofile"
+  end
+  local lines, err = scan_lines(text)
+  if not lines then return nil, "preprocessed profile: " .. err, "bad_preprofile" end
+  local edges, seen, total = {}, {}, 0
+  local i = 2
+  while i <= #lines do
+    local rec = (i - 2) // 3 + 1
+    local caller, callee, nums = lines[i], lines[i + 1], lines[i + 2]
+    if not callee then
+      return nil, "preprocessed profile entry " .. rec .. " missing callee", "bad_preprofile"
+    end
+    if not nums then
+      return nil, "preprocessed profile entry " .. rec .. " missing weight", "bad_preprofile"
+    end
+    local a, b = nums:match("^([^ ]*) ([^ ]*)$")
+    if not a then
+      return nil, string.format("preprocessed profile entry %d: %q is not 'offset weight'",
+        rec, nums), "bad_preprofile"
+    end
+    local offset, weight = go_int(a), go_int(b)
+    if not offset or not weight then
+      return nil, string.format("preprocessed profile entry %d: bad %s %q", rec,
+        offset and "weight" or "call-site offset", offset and b or a), "bad_preprofile"
+    end
+    local key = caller .. "\n" .. callee .. "\n" .. offset
+    if seen[key] then
+      return nil, string.format("preprocessed profile contains duplicate edge %s -> %s @%d",
+        caller, callee, offset), "bad_preprofile"
+    end
+    seen[key] = true
+    edges[#edges + 1] = { caller = caller, callee = callee, offset = offset, weight = weight }
+    total = total + weight
+    i = i + 3
+  end
+  edges.total_weight = total
+  return edges
+end
+
+--- The `GO PREPROFILE V1` text of an edge list, in its order.
+function M.format(edges)
+  check_source(edges, "format")
+  if is_profile(edges) then return (assert(edges:preprofile())) end
+  local out = { M.HEADER }
+  for _, e in ipairs(edges) do
+    out[#out + 1] = string.format("%s\n%s\n%d %d\n", e.caller, e.callee, e.offset, e.weight)
+  end
+  return table.concat(out)
+end
+
+-- ---- Go's %v of a float64 ------------------------------------------------------------------
+
+--- Format v as Go's fmt %v does: the shortest digits that read back to v; exponent form
+-- (1e+06, 1.234e-05) when the decimal exponent is < -4 or >= 6.
+function M.go_float(v)
+  if v ~= v then return "NaN" end
+  if v == math.huge then return "+Inf" end
+  if v == -math.huge then return "-Inf" end
+  v = v + 0.0
+  if v == 0 then return (1 / v < 0) and "-0" or "0" end
+  local s
+  for prec = 1, 17 do
+    s = string.format("%." .. (prec - 1) .. "e", v)
+    if tonumber(s) == v then break end
+  end
+  local sign, int, frac, exp = s:match("^(%-?)(%d)%.?(%d*)e([-+]%d+)$")
+  local digits = (int .. frac):gsub("0+$", "")
+  if digits == "" then digits = "0" end
+  exp = tonumber(exp)
+  if exp < -4 or exp >= 6 then
+    local m = digits:sub(1, 1)
+    if #digits > 1 then m = m .. "." .. digits:sub(2) end
+    return string.format("%s%se%s%02d", sign, m, exp < 0 and "-" or "+", math.abs(exp))
+  elseif exp < 0 then
+    return sign .. "0." .. string.rep("0", -exp - 1) .. digits
+  else
+    local ip = exp + 1
+    if #digits <= ip then return sign .. digits .. string.rep("0", ip - #digits) end
+    return sign .. digits:sub(1, ip) .. "." .. digits:sub(ip + 1)
+  end
+end
+
+-- ---- hot call sites --------------------------------------------------------------------------
+
+--- The compiler's hot call sites (cmd/compile/internal/inline hotNodesFromCDF): walk the
+-- edges in order, stop at the first whose running sum takes (cum / total) * 100 over cdf
+-- (default 99), include it. Same shape as p:hot_callsites: hot[i] = {rank, caller, callee,
+-- offset, weight, share, cum_share}; fields cdf, total_weight, edges, sites, callees,
+-- threshold_pct, threshold (Go's %v text of threshold_pct).
+function M.hot_callsites(x, opts)
+  check_source(x, "hot_callsites")
+  opts = check_opts(opts, "hot_callsites", { cdf = true })
+  local cdf = opts.cdf == nil and 99 or opts.cdf
+  if type(cdf) ~= "number" or not (cdf >= 0 and cdf <= 100) then
+    error("bad argument #2 to 'hot_callsites' (option 'cdf' must be a number between 0 and 100)",
+      2)
+  end
+  if is_profile(x) then return x:hot_callsites { cdf = cdf } end
+  local total = x.total_weight
+  local nhot, thr, cum = #x, 0.0, 0
+  for i, e in ipairs(x) do
+    cum = cum + e.weight
+    if (cum / total) * 100 > cdf then
+      nhot, thr = i, (e.weight / total) * 100
+      break
+    end
+  end
+  local hot = { cdf = cdf + 0.0, total_weight = total, edges = #x, threshold_pct = thr,
+    threshold = M.go_float(thr), callees = {}, sites = 0, sample_type = x.sample_type }
+  local seen_callee, seen_site = {}, {}
+  cum = 0
+  for i = 1, nhot do
+    local e = x[i]
+    cum = cum + e.weight
+    hot[i] = { rank = i, caller = e.caller, callee = e.callee, offset = e.offset,
+      weight = e.weight, share = total ~= 0 and e.weight / total or 0.0,
+      cum_share = total ~= 0 and cum / total or 0.0 }
+    if not seen_callee[e.callee] then
+      seen_callee[e.callee] = true
+      hot.callees[#hot.callees + 1] = e.callee
+    end
+    local site = e.caller .. "\n" .. e.offset
+    if not seen_site[site] then
+      seen_site[site] = true
+      hot.sites = hot.sites + 1
+    end
+  end
+  return hot
+end
+
+-- ---- call sites and devirtualization -----------------------------------------------------
+
+local function numbered(s, prefix)
+  return s:sub(1, #prefix) == prefix and s:sub(#prefix + 1):match("^%d+$") ~= nil
+end
+
+--- What kind of function a linker symbol name (reference e.9) spells: "method"
+-- (pkg.(*T).M, pkg.T.M), "closure" (pkg.F.func1, .func1.2, .gowrap1, .deferwrap1,
+-- pkg.F-range1) or "function" (pkg.F, pkg.F[...], pkg.init.0, pkg.T.M-fm). The same rule
+-- as p:callsites uses in C.
+function M.func_kind(name)
+  local sk = {}
+  local depth = 0
+  for c in name:gmatch(".") do
+    if c == "[" then depth = depth + 1
+    elseif c == "]" and depth > 0 then depth = depth - 1
+    elseif depth == 0 then sk[#sk + 1] = c end
+  end
+  sk = table.concat(sk)
+  local tail = sk:match("^.*/(.*)$") or sk
+  local rest = tail:match("^[^.]*%.(.*)$")
+  if not rest then return "function" end
+  if rest:sub(-3) == "-fm" then return "function" end
+  if rest:find("%-range%d") then return "closure" end
+  local comps = {}
+  for c in (rest .. "."):gmatch("([^.]*)%.") do comps[#comps + 1] = c end
+  for i = 2, #comps do
+    local c = comps[i]
+    if numbered(c, "func") or numbered(c, "gowrap") or numbered(c, "deferwrap") then
+      return "closure"
+    end
+  end
+  if rest:sub(1, 2) == "(*" then return "method" end
+  if #comps >= 2 and not (rest:sub(1, 5) == "init." and rest:sub(6):match("^%d+$")) then
+    return "method"
+  end
+  return "function"
+end
+
+--- Call sites (caller, offset) with at least min_callees (default 2) callees, heaviest
+-- first; same shape as p:callsites (see src/lua/pgograph.c for the `speculate` rule).
+function M.callsites(x, opts)
+  check_source(x, "callsites")
+  opts = check_opts(opts, "callsites", { min_callees = true })
+  local min = opts.min_callees == nil and 2 or opts.min_callees
+  if math.type(min) ~= "integer" or min < 1 then
+    error("bad argument #2 to 'callsites' (option 'min_callees' must be an integer >= 1)", 2)
+  end
+  if is_profile(x) then return x:callsites { min_callees = min } end
+  local by_site, order = {}, {}
+  for _, e in ipairs(x) do
+    local key = e.caller .. "\n" .. e.offset
+    local s = by_site[key]
+    if not s then
+      s = { caller = e.caller, offset = e.offset, weight = 0, callees = {} }
+      by_site[key] = s
+      order[#order + 1] = s
+    end
+    s.weight = s.weight + e.weight
+    s.callees[#s.callees + 1] = { callee = e.callee, weight = e.weight,
+      kind = M.func_kind(e.callee) }
+  end
+  local sites = { total_weight = x.total_weight }
+  for _, s in ipairs(order) do
+    if #s.callees >= min then
+      table.sort(s.callees, function(a, b)
+        if a.weight ~= b.weight then return a.weight > b.weight end
+        return a.callee < b.callee
+      end)
+      for _, c in ipairs(s.callees) do
+        c.share = s.weight ~= 0 and c.weight / s.weight or 0.0
+      end
+      local targets, seen = {}, {}
+      for _, c in ipairs(s.callees) do
+        local method = c.kind == "method" and c.callee:match("([^.]*)$")
+        if method and not seen[method] then
+          seen[method] = true
+          targets[#targets + 1] = { method = method, callee = c.callee, weight = c.weight }
+        end
+      end
+      s.interface_targets = targets
+      local top = s.callees[1]
+      s.dominant, s.dominant_weight, s.dominant_share = top.callee, top.weight, top.share
+      s.dominant_kind = top.kind
+      s.speculate = top.kind ~= "closure" and top.callee ~= "runtime.memhash_varlen"
+      s.target = s.speculate and top.callee or nil
+      sites[#sites + 1] = s
+    end
+  end
+  table.sort(sites, function(a, b)
+    if a.weight ~= b.weight then return a.weight > b.weight end
+    if a.caller ~= b.caller then return a.caller < b.caller end
+    return a.offset < b.offset
+  end)
+  return sites
+end
+
+--- The edge list of x (a profile's p:edges(), or x itself).
+function M.edges(x)
+  check_source(x, "edges")
+  if is_profile(x) then return x:edges() end
+  return x
+end
+
+return M
