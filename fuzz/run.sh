@@ -10,8 +10,9 @@ mkdir -p "$out/gen" fuzz/findings
 protoc-c --proto_path=proto --c_out="$out/gen" proto/profile.proto
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 \
   -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -I$out/gen"
-core="src/core/*.c src/profile/*.c $out/gen/profile.pb-c.c"
-for target in fuzz/*.c; do
+core="src/core/*.c src/profile/*.c src/symbols/*.c $out/gen/profile.pb-c.c"
+targets=${FUZZ_TARGETS:-$(ls fuzz/*.c)}
+for target in $targets; do
   name=$(basename "$target" .c)
   echo "== $name: building"
   # shellcheck disable=SC2086
@@ -24,6 +25,11 @@ for target in fuzz/*.c; do
                    "$shared/fixtures/pprof-examples" "$shared/fixtures/thirdparty" \
                    -type f \( -name '*.pgo' -o -name '*.pb' -o -name '*.gz' -o -name '*.pprof' \) \
                    -exec cp {} "$corpus/" \; ;;
+      elf_*) cp "$shared/fixtures/bin/shop.stripped" "$shared/fixtures/bin/shop" "$corpus/" 2>/dev/null
+             cp /bin/true "$corpus/" ;;
+      gosource_*) find "$shared/fixtures/gosrc" -name '*.go' -exec cp --backup=numbered {} "$corpus/" \; ;;
+      bench_*) find "$shared/fixtures/bench" "$shared/fixtures/ab" -name '*.txt' \
+                 -exec cp --backup=numbered {} "$corpus/" \; ;;
     esac
   fi
   [ -d "fuzz/regressions/$name" ] && cp fuzz/regressions/"$name"/* "$corpus/" 2>/dev/null || true
