@@ -22,7 +22,9 @@ packages=(
   lua-busted lua-argparse lua-cjson
   tmux
 )
-[ "$want_go" = 1 ] && packages+=(golang-1.23-go)
+# Go 1.23 (bookworm-backports) for PGO builds and the real pprof/preprofile oracles; Go
+# 1.19 for the older pclntab layout; Chromium renders the SVG flame graph in a spec.
+[ "$want_go" = 1 ] && packages+=(golang-1.23-go golang-1.19-go chromium)
 
 missing=()
 for p in "${packages[@]}"; do
