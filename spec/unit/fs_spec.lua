@@ -1,0 +1,147 @@
+-- pgo.fs (lua/pgo/fs.lua over pgo.fsys, src/lua/fsys.c): temp files, atomic replace.
+local helpers = require "helpers"
+local pgo = require "pgo"
+
+local function mode_of(path)
+  return assert(pgo.fs.stat(path)).mode
+end
+
+local function listing(dir)
+  local out = helpers.run("ls -A " .. helpers.shq(dir))
+  local names = {}
+  for n in out:gmatch("[^\n]+") do names[#names + 1] = n end
+  table.sort(names)
+  return names
+end
+
+describe("pgo.fs", function()
+  local dir
+  before_each(function() dir = helpers.tmpdir() end)
+  after_each(function() helpers.rm_rf(dir) end)
+
+  it("is loaded from the source tree", function()
+    assert.truthy(package.searchpath("pgo.fs", package.path):find("lua/pgo/fs.lua", 1, true))
+  end)
+
+  describe("tempfile()", function()
+    it("creates a new hidden file with mode 0600 and returns a writable handle", function()
+      local path, f = pgo.fs.tempfile(dir, "cpu")
+      assert.truthy(path:match("^" .. dir:gsub("%p", "%%%0") .. "/%.cpu%.[%w]+$"), path)
+      assert.equal(io.type(f), "file")
+      assert.equal(tonumber("600", 8), mode_of(path))
+      assert.truthy(f:write("abc"))
+      assert.truthy(f:close())
+      assert.equal("abc", helpers.read_file(path))
+      local path2, f2 = pgo.fs.tempfile(dir, "cpu")
+      f2:close()
+      assert.are_not.equal(path, path2)
+    end)
+
+    it("uses the prefix 'pgolua' by default", function()
+      local path, f = pgo.fs.tempfile(dir)
+      f:close()
+      assert.truthy(path:find("/.pgolua.", 1, true))
+    end)
+
+    it("returns nil, message, code for a missing directory", function()
+      local path, msg, code = pgo.fs.tempfile(dir .. "/missing")
+      assert.is_nil(path)
+      assert.equal("not_found", code)
+      assert.truthy(msg:find("missing", 1, true))
+    end)
+
+    it("raises on wrong argument types", function()
+      assert.has_error(function() pgo.fs.tempfile(42) end,
+        "bad argument #1 to 'tempfile' (string expected, got number)")
+      assert.has_error(function() pgo.fs.tempfile(dir, "a/b") end)
+    end)
+  end)
+
+  describe("replace()", function()
+    it("renames the temp file over the target and keeps the target's mode", function()
+      local target = dir .. "/default.pgo"
+      helpers.write_file(target, "old")
+      os.execute("chmod 640 " .. helpers.shq(target))
+      local tmp, f = pgo.fs.tempfile(dir)
+      f:write("new")
+      f:close()
+      assert.is_true(pgo.fs.replace(tmp, target))
+      assert.equal("new", helpers.read_file(target))
+      assert.equal(tonumber("640", 8), mode_of(target))
+      assert.same({ "default.pgo" }, listing(dir))
+    end)
+
+    it("gives a new target 0666 minus the umask, or the mode asked for", function()
+      local tmp, f = pgo.fs.tempfile(dir)
+      f:close()
+      assert.is_true(pgo.fs.replace(tmp, dir .. "/a.pgo"))
+      local umask = tonumber((helpers.run("umask"):match("%d+")), 8)
+      assert.equal(tonumber("666", 8) & ~umask, mode_of(dir .. "/a.pgo"))
+      tmp, f = pgo.fs.tempfile(dir)
+      f:close()
+      assert.is_true(pgo.fs.replace(tmp, dir .. "/b.pgo", { mode = "644" }))
+      assert.equal(tonumber("644", 8), mode_of(dir .. "/b.pgo"))
+    end)
+
+    it("leaves the target untouched when the temp file is missing", function()
+      local target = dir .. "/default.pgo"
+      helpers.write_file(target, "old")
+      local ok, msg, code = pgo.fs.replace(dir .. "/nope", target)
+      assert.is_nil(ok)
+      assert.equal("not_found", code)
+      assert.truthy(msg:find("nope", 1, true))
+      assert.equal("old", helpers.read_file(target))
+    end)
+
+    it("fails on a target in a missing directory and keeps the temp file", function()
+      local tmp, f = pgo.fs.tempfile(dir)
+      f:close()
+      local ok, _, code = pgo.fs.replace(tmp, dir .. "/no/such/dir/x.pgo")
+      assert.is_nil(ok)
+      assert.equal("not_found", code)
+      assert.is_true(pgo.fs.exists(tmp))
+    end)
+  end)
+
+  describe("write_atomic()", function()
+    it("writes through a temporary file and leaves nothing else", function()
+      assert.is_true(pgo.fs.write_atomic(dir .. "/body.md", "# hello\n"))
+      assert.equal("# hello\n", helpers.read_file(dir .. "/body.md"))
+      assert.same({ "body.md" }, listing(dir))
+    end)
+  end)
+
+  describe("remove(), exists(), stat(), fsync(), dirname()", function()
+    it("work on files and report missing ones", function()
+      local p = dir .. "/x"
+      assert.is_false(pgo.fs.exists(p))
+      helpers.write_file(p, "12345")
+      assert.is_true(pgo.fs.exists(p))
+      local st = pgo.fs.stat(p)
+      assert.equal("file", st.type)
+      assert.equal(5, st.size)
+      assert.equal("directory", pgo.fs.stat(dir).type)
+      assert.is_true(pgo.fs.fsync(p))
+      assert.is_true(pgo.fs.fsync(dir))
+      assert.is_true(pgo.fs.remove(p))
+      local ok, msg, code = pgo.fs.remove(p)
+      assert.is_nil(ok)
+      assert.equal("not_found", code)
+      assert.truthy(msg:find(p, 1, true))
+      local none, _, code2 = pgo.fs.stat(p)
+      assert.is_nil(none)
+      assert.equal("not_found", code2)
+      assert.equal(dir, pgo.fs.dirname(p))
+      assert.equal(".", pgo.fs.dirname("default.pgo"))
+      assert.equal("/", pgo.fs.dirname("/x"))
+    end)
+  end)
+
+  describe("isatty()", function()
+    it("is false for a pipe and raises on a non-stream", function()
+      local out = helpers.pgolua_run([[-e 'print(require("pgo").fs.isatty(io.stdout))']])
+      assert.equal("false\n", out)
+      assert.has_error(function() pgo.fs.isatty("x") end)
+    end)
+  end)
+end)
