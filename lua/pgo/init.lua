@@ -6,7 +6,7 @@ local units = require "pgo.units"
 
 local pgo = {}
 
-pgo.version = nil   -- filled below from the host when available
+pgo.version = require("pgo.core.net").version   -- "pgolua <git describe>"
 
 --- Load a profile from a file ("-" = standard input).
 -- @treturn[1] profile
