@@ -8,15 +8,16 @@ shared=${PGOLUA_SHARED:-../shared}
 out=build-fuzz
 mkdir -p "$out/gen" fuzz/findings
 protoc-c --proto_path=proto --c_out="$out/gen" proto/profile.proto
+printf 'const char pgolua_version[] = "fuzz";\n' > "$out/gen/version.c"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 \
   -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -I$out/gen"
-core="src/core/*.c src/profile/*.c src/symbols/*.c $out/gen/profile.pb-c.c"
+core="src/core/*.c src/profile/*.c src/symbols/*.c src/net/*.c $out/gen/profile.pb-c.c $out/gen/version.c"
 targets=${FUZZ_TARGETS:-$(ls fuzz/*.c)}
 for target in $targets; do
   name=$(basename "$target" .c)
   echo "== $name: building"
   # shellcheck disable=SC2086
-  clang $flags -o "$out/$name" "$target" $core $(pkg-config --libs libprotobuf-c zlib) -lm
+  clang $flags -o "$out/$name" "$target" $core $(pkg-config --libs libprotobuf-c zlib libcurl) -lm
   corpus="$out/corpus-$name"
   mkdir -p "$corpus"
   if [ -d "$shared/fixtures" ]; then
@@ -28,6 +29,7 @@ for target in $targets; do
       elf_*) cp "$shared/fixtures/bin/shop.stripped" "$shared/fixtures/bin/shop" "$corpus/" 2>/dev/null
              cp /bin/true "$corpus/" ;;
       gosource_*) find "$shared/fixtures/gosrc" -name '*.go' -exec cp --backup=numbered {} "$corpus/" \; ;;
+      net_*) printf 'aGVsbG8gd29ybGQ=' > "$corpus/seed1"; printf 'H4sIAAAAAAAA/w==' > "$corpus/seed2" ;;
       bench_*) find "$shared/fixtures/bench" "$shared/fixtures/ab" -name '*.txt' \
                  -exec cp --backup=numbered {} "$corpus/" \; ;;
     esac
