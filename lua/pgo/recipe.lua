@@ -1,0 +1,229 @@
+-- pgo.recipe: small helpers the recipes share (recipes/*.lua), so that each recipe keeps
+-- only its policy. Nothing here knows about profiles; it is output and process plumbing.
+--
+--   local recipe = require "pgo.recipe"
+--   local out = recipe.new("stale")          -- messages are prefixed "stale: "
+--   local o, code = recipe.parse(parser, arg, out)  -- argparse; usage errors return 1
+--   if not o then return code end
+--   return out:fail(err)                     -- "stale: <err>" on stderr, returns 1
+--   io.write(recipe.json{ functions = recipe.array(list) }, "\n")   -- [] when empty
+--   "| " .. recipe.md(name) .. " |"          -- a profile string made inert in markdown
+--   recipe.md_code(path), recipe.md_block(lines, "sh")   -- code spans and fenced blocks
+--   io.popen("git -C " .. recipe.shell_quote(root) .. " log -1 ...")   -- never unquoted
+--   recipe.shell_word(path)                  -- quoted only when the shell would need it
+--   recipe.pct(0.1901) -> "19.01%"   recipe.read_file(path)   recipe.write_file(path, text)
+--
+-- Exit codes (recipe.EXIT), the same meaning in every recipe:
+--   ok = 0              the recipe did its job and found nothing to object to
+--   error = 1           usage error, unreadable input, a library error
+--   failed = 2          a check failed (doctor step failed, refresh rejected the profile)
+--   over_threshold = 3  a measured value is over its CI threshold (stale profile)
+--
+-- Like every lua/pgo module, misuse raises and outside failures return nil, message, code.
+local recipe = {}
+
+recipe.EXIT = { ok = 0, error = 1, failed = 2, over_threshold = 3 }
+
+-- {=====================================================================================
+-- Messages
+
+-- The text of an error without Lua's wrapping: "bad argument #1 to 'load' (x)" -> "x",
+-- "file.lua:12: x" (a raised string with a position) is kept as it is.
+function recipe.clean_error(msg)
+  msg = tostring(msg)
+  return (msg:gsub("^bad argument #%d+ to '[%w_%.:]+' %((.*)%)$", "%1"))
+end
+
+local Output = {}
+Output.__index = Output
+
+--- A message context for the recipe called name: out:fail(msg), out:note(msg).
+function recipe.new(name)
+  if type(name) ~= "string" then
+    error("bad argument #1 to 'new' (string expected, got " .. type(name) .. ")", 2)
+  end
+  return setmetatable({ name = name, stderr = io.stderr }, Output)
+end
+
+--- Write "name: msg" on stderr.
+function Output:note(msg)
+  self.stderr:write(self.name, ": ", recipe.clean_error(msg), "\n")
+end
+
+--- Write "name: msg" on stderr and return the exit code (default EXIT.error).
+function Output:fail(msg, code)
+  self:note(msg)
+  return code or recipe.EXIT.error
+end
+
+--- parser:pparse(args) for an argparse parser; on a usage error prints the message and
+-- the usage line and returns nil, EXIT.error. --help still prints and exits 0 (argparse).
+function recipe.parse(parser, args, out)
+  local ok, o = parser:pparse(args)
+  if ok then return o end
+  out = out or recipe.new(parser._name or "recipe")
+  return nil, out:fail(tostring(o) .. "\n" .. parser:get_usage())
+end
+
+-- }=====================================================================================
+
+-- {=====================================================================================
+-- JSON
+
+local ARRAY = { __name = "pgo.recipe.array" }
+local EMPTY = "\0pgo.recipe.empty-array\0"
+
+--- Mark t as a JSON array, so that it encodes as [] when empty (lua-cjson 2.1.0 has no
+-- array marker of its own and writes {} for every empty table). Returns t.
+function recipe.array(t)
+  t = t or {}
+  return setmetatable(t, ARRAY)
+end
+
+-- A copy of v that cjson can encode: marked empty arrays become a sentinel, NaN and
+-- infinities become null, functions and userdata their tostring().
+local function jsonable(v, null, depth)
+  if depth > 100 then error("BUG: recipe.json: nesting deeper than 100", 0) end
+  local t = type(v)
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return null end
+    return v
+  end
+  if t == "string" or t == "boolean" or t == "nil" or v == null then return v end
+  if t ~= "table" then return tostring(v) end
+  if getmetatable(v) == ARRAY and next(v) == nil then return EMPTY end
+  local c = {}
+  for k, x in pairs(v) do c[k] = jsonable(x, null, depth + 1) end
+  return c
+end
+
+--- v as JSON text (lua-cjson), one line. Tables marked with recipe.array stay arrays when
+-- empty; NaN and infinities are written as null.
+function recipe.json(v)
+  local cjson = require "cjson"
+  local text = cjson.encode(jsonable(v, cjson.null, 0))
+  return (text:gsub('"\\u0000pgo%.recipe%.empty%-array\\u0000"', "[]"))
+end
+
+-- }=====================================================================================
+
+-- {=====================================================================================
+-- Markdown and shell
+
+local MD_HTML = { ["<"] = "&lt;", [">"] = "&gt;", ["&"] = "&amp;" }
+
+--- s (a string from a profile, a path, a server) as inert markdown text: it renders as
+-- itself and cannot open a code span, a link, an image, HTML, a table cell, emphasis, a
+-- heading or a list. Backslash, backtick, |, [, ], *, _ and ~ get a backslash; <, > and &
+-- become entities; a leading #, - or + is escaped; control characters (line breaks
+-- included) become spaces, so a value never leaves its line or its table cell.
+function recipe.md(s)
+  s = tostring(s)
+  s = s:gsub("%c", " ")
+  s = s:gsub("[\\`|%[%]%*_~]", "\\%0")
+  s = s:gsub("[<>&]", MD_HTML)
+  s = s:gsub("^([#%-%+])", "\\%1")
+  return s
+end
+
+--- s as a markdown code span (for commands and paths): the fence is longer than any run
+-- of backticks inside; control characters become spaces; with in_table, | is escaped so a
+-- table row stays one row (GitHub tables need it even inside code spans).
+function recipe.md_code(s, in_table)
+  s = tostring(s):gsub("%c", " ")
+  if in_table then s = s:gsub("|", "\\|") end
+  local longest = 0
+  for run in s:gmatch("`+") do longest = math.max(longest, #run) end
+  local fence = ("`"):rep(longest + 1)
+  if s:find("^`") or s:find("`$") then s = " " .. s .. " " end
+  return fence .. s .. fence
+end
+
+--- text (lines, or a list of lines) as a fenced markdown code block: the fence is longer
+-- than any run of backticks inside, so the text cannot close it early.
+function recipe.md_block(text, lang)
+  if type(text) == "table" then text = table.concat(text, "\n") end
+  text = tostring(text):gsub("[%z\1-\9\11-\31\127]", " "):gsub("\n+$", "")
+  local longest = 2
+  for run in text:gmatch("`+") do longest = math.max(longest, #run) end
+  local fence = ("`"):rep(longest + 1)
+  return fence .. (lang or "") .. "\n" .. text .. "\n" .. fence
+end
+
+--- s quoted for /bin/sh: one word whatever it holds ('it'\''s').
+function recipe.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- }=====================================================================================
+
+-- {=====================================================================================
+-- Numbers and files
+
+--- A fraction as a percentage: pct(0.1901) -> "19.01%" (decimals default 2).
+function recipe.pct(fraction, decimals)
+  if type(fraction) ~= "number" or fraction ~= fraction then return "n/a" end
+  return ("%." .. (decimals or 2) .. "f%%"):format(fraction * 100)
+end
+
+--- Read a whole file. Returns the text, or nil, message, code ("not_found", "io").
+function recipe.read_file(path)
+  local f, err, errno = io.open(path, "rb")
+  if not f then return nil, err, errno == 2 and "not_found" or "io" end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+--- Write text to path ("-" or nil: standard output). Through a temporary file and a
+-- rename in the same directory (pgo.fs when this build has it), so readers never see half
+-- a file. Returns true, or nil, message, code.
+function recipe.write_file(path, text)
+  if path == nil or path == "-" then
+    io.stdout:write(text)
+    return true
+  end
+  local okfs, fs = pcall(require, "pgo.fs")
+  if okfs and type(fs) == "table" and fs.tempfile and fs.replace then
+    local dir = path:match("^(.*)/[^/]*$") or "."
+    if dir == "" then dir = "/" end
+    local tmp, f, code = fs.tempfile(dir, "pgolua-out")
+    if not tmp then return nil, path .. ": " .. tostring(f), code end
+    local ok, err = f:write(text)
+    f:close()
+    if ok then ok, err, code = fs.replace(tmp, path) end
+    if not ok then
+      os.remove(tmp)
+      return nil, path .. ": " .. tostring(err), code or "io"
+    end
+    return true
+  end
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, err, "io" end
+  local ok, werr = f:write(text)
+  f:close()
+  if ok then ok, werr = os.rename(tmp, path) end
+  if not ok then
+    os.remove(tmp)
+    return nil, path .. ": " .. tostring(werr), "io"
+  end
+  return true
+end
+
+--- s as one /bin/sh word for people to read: unchanged when it holds only characters
+-- the shell leaves alone (letters, digits, . / _ - = : , + @ %), else shell_quote(s).
+function recipe.shell_word(s)
+  s = tostring(s)
+  if s ~= "" and s:match("^[%w%./_%-=:,+@%%]+$") then return s end
+  return recipe.shell_quote(s)
+end
+
+--- The base name of a path ("a/b/default.pgo" -> "default.pgo").
+function recipe.basename(path)
+  return (tostring(path):gsub("/+$", ""):match("([^/]*)$"))
+end
+
+-- }=====================================================================================
+
+return recipe

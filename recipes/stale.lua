@@ -1,0 +1,131 @@
+#!/usr/bin/env pgolua
+-- stale.lua: how much of a CPU profile points at code that no longer exists in a source
+--   tree (renamed, moved or deleted functions), the stale functions that weigh most, and
+--   whether the profile should be refreshed. A CI job runs it against the branch's tree.
+-- Run:   pgolua recipes/stale.lua PROFILE --src DIR [--max-stale F] [--top N]
+--          [--include-tests] [--main-package PATH] [--json]
+-- Exit:  0 fresh (stale cum share at or under the threshold), 3 stale: over the
+--        threshold (refresh the profile), 1 error (unreadable profile, not a Go module,
+--        bad option; the library's message on stderr).
+-- Adapt: copy this file; change the values under "ADAPT" below (the threshold, which
+--   share it applies to, how many functions to print, the recommendation). Everything
+--   else is library code (pgo.audit.stale, pgo.symbols.go_source).
+local pgo = require "pgo"
+local recipe = require "pgo.recipe"
+local argparse = require "argparse"
+
+-- ADAPT ---------------------------------------------------------------------------------
+-- The threshold applies to the cum share: samples with any stale function on the stack
+-- (each sample once). Flat (the leaf only) underestimates: a renamed caller loses its
+-- inlining and devirtualization decisions even when its callees still exist.
+local MAX_STALE = 0.10              -- refresh above 10% of the samples (cum)
+local DEFAULT_TOP = 10              -- stale functions printed (0 = all)
+local SOURCE_OPTS = { lenient = false }   -- lenient = true skips files with syntax errors
+-- Decide from the report (pgo.audit.stale's table) whether to ask for a refresh.
+local function needs_refresh(report, max_stale)
+  return report.cum_fraction > max_stale
+end
+-- The sentence printed (and put in JSON) for people.
+local function recommendation(report, max_stale, stale)
+  if stale then
+    return ("refresh the profile: %s of the samples (cum) run through functions that are gone "
+      .. "from the source (threshold %s); PGO decisions for them are lost until the next capture")
+      :format(recipe.pct(report.cum_fraction), recipe.pct(max_stale))
+  end
+  return ("no refresh needed: %s of the samples (cum) are stale, at or under the threshold %s")
+    :format(recipe.pct(report.cum_fraction), recipe.pct(max_stale))
+end
+-- ---------------------------------------------------------------------------------------
+
+local out = recipe.new("stale")
+
+local parser = argparse("stale",
+  "Share of a CPU profile that no longer matches the source, and the stale functions.")
+parser:argument("profile", "The profile (default.pgo or any CPU profile).")
+parser:option("--src", "Root of the Go module to check against (holds go.mod).")
+  :count(1)
+parser:option("--max-stale", "Refresh threshold on the stale cum share (0..1).",
+  tostring(MAX_STALE)):convert(tonumber)
+parser:option("--top", "Stale functions to print (0 = all; JSON always has all).",
+  tostring(DEFAULT_TOP)):convert(math.tointeger)
+parser:flag("--include-tests", "Count functions declared in _test.go files as present.")
+parser:option("--main-package", "Import path of the binary's package main, when the module has several.")
+parser:flag("--json", "Print JSON instead of text.")
+
+-- The text report.
+local function print_text(o, report, stale, advice)
+  local w = function(...) io.write(...) io.write("\n") end
+  w(("stale: %s against %s (module %s)"):format(o.profile, o.src, report.module or "?"))
+  w(("  stale flat  %7s  %d of %d samples: the leaf function is gone")
+    :format(recipe.pct(report.flat_fraction), report.stale_flat, report.total))
+  w(("  stale cum   %7s  %d of %d samples: a stale function is on the stack")
+    :format(recipe.pct(report.cum_fraction), report.stale_cum, report.total))
+  w(("  own code    %7s flat, %s cum of the %d samples that run the module's code")
+    :format(recipe.pct(report.own_flat_fraction), recipe.pct(report.own_cum_fraction),
+      report.own_total))
+  local list = report.functions
+  if #list == 0 then
+    w("no stale functions")
+  else
+    local n = (o.top == 0 or o.top > #list) and #list or o.top
+    w(("%d stale functions%s, by cum:"):format(#list, n < #list and (", top " .. n) or ""))
+    w(("  %8s %7s %8s %7s  %s"):format("flat", "flat%", "cum", "cum%", "function"))
+    for i = 1, n do
+      local f = list[i]
+      w(("  %8d %7s %8d %7s  %s"):format(f.flat, recipe.pct(f.flat / report.total),
+        f.cum, recipe.pct(f.cum / report.total), f.name))
+      if f.how and f.how ~= "not found in the source" then
+        w(("  %33s  (%s: %s)"):format("", f.belongs_to or "?", f.how))
+      end
+    end
+  end
+  w((stale and "STALE: " or "fresh: ") .. advice)
+end
+
+local function main(args)
+  local o, code = recipe.parse(parser, args, out)
+  if not o then return code end
+  if not o.max_stale or o.max_stale < 0 or o.max_stale > 1 then
+    return out:fail("--max-stale must be a number between 0 and 1 (a fraction: 0.10 = 10%)")
+  end
+  if not o.top or o.top < 0 then return out:fail("--top must be a non-negative integer") end
+
+  local p, err = pgo.load(o.profile)
+  if not p then return out:fail(err) end
+  local sopts = {}
+  for k, v in pairs(SOURCE_OPTS) do sopts[k] = v end
+  sopts.include_tests = o.include_tests or nil
+  local syms, serr = pgo.symbols.go_source(o.src, sopts)
+  if not syms then return out:fail(serr) end
+
+  local done, report = pcall(pgo.audit.stale, p, syms, { main_package = o.main_package })
+  if not done then return out:fail(report) end
+  local stale = needs_refresh(report, o.max_stale)
+  local advice = recommendation(report, o.max_stale, stale)
+
+  if o.json then
+    local functions = recipe.array()
+    for _, f in ipairs(report.functions) do
+      functions[#functions + 1] = { name = f.name, flat = f.flat, cum = f.cum,
+        flat_fraction = f.flat / report.total, cum_fraction = f.cum / report.total,
+        belongs_to = f.belongs_to, how = f.how }
+    end
+    io.write(recipe.json {
+      profile = o.profile, src = o.src, module = report.module,
+      sample_type = report.sample_type, total = report.total,
+      stale_flat = report.stale_flat, stale_cum = report.stale_cum,
+      flat_fraction = report.flat_fraction, cum_fraction = report.cum_fraction,
+      own_total = report.own_total,
+      own_flat_fraction = report.own_flat_fraction, own_cum_fraction = report.own_cum_fraction,
+      functions = functions, unknown = recipe.array(report.unknown),
+      threshold = o.max_stale, threshold_on = "cum_fraction",
+      stale = stale, refresh_recommended = stale, recommendation = advice,
+      exit = stale and recipe.EXIT.over_threshold or recipe.EXIT.ok,
+    }, "\n")
+  else
+    print_text(o, report, stale, advice)
+  end
+  return stale and recipe.EXIT.over_threshold or recipe.EXIT.ok
+end
+
+os.exit(main(arg))
