@@ -38,7 +38,7 @@ describe("docs/api.md", function()
   end)
 
   for _, mod in ipairs { "report", "units", "flame", "symbols", "audit", "compiler", "fetch",
-    "backends", "fs", "provenance", "bench", "inline", "loadtest" } do
+    "backends", "fs", "provenance", "bench", "inline", "loadtest", "recipe" } do
     it("documents every function of pgo." .. mod, function()
       local ok, m = pcall(require, "pgo." .. mod)
       assert.is_true(ok, "pgo." .. mod .. " does not load: " .. tostring(m))
