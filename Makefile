@@ -36,7 +36,7 @@ ifeq ($(V),1)
 Q =
 endif
 
-.PHONY: all deps test test-integration asan bench fuzz demo install clean lint
+.PHONY: all deps test test-integration asan bench fuzz demo top-demo install clean lint
 
 all: $(BIN)
 
@@ -98,11 +98,14 @@ asan:
 bench: $(BIN)
 	bench/run.sh
 
-# The main job until the refresh recipe lands: summary and top of a real profile that
-# ships with pgolua (captured from examples/service by the Go runtime).
+# The main job: the whole PGO loop on the example service (scripts/demo.sh), on this
+# machine only; `make top-demo` just prints the top of the profile that ships with pgolua.
 demo:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory $(BIN)
+	scripts/demo.sh
+
+top-demo: $(BIN)
 	./$(BIN) -e 'print(require("pgo").load("examples/profiles/demo.pgo"))'
 	./$(BIN) recipes/top.lua -n 15 examples/profiles/demo.pgo
 
