@@ -232,6 +232,15 @@ function provenance.pr_body(before, after, prov)
   end
   local window = prov.window
   if type(window) == "table" then window = to_text("window", window) end
+  -- samples as pprof counts them (the samples/count column), not Sample messages: a
+  -- profile built in memory combines identical stacks, a file from the runtime does not
+  local function sample_count(p)
+    local i = p:info()
+    for k, st in ipairs(i.sample_types) do
+      if st.type == "samples" then return tostring(i.totals[k]) end
+    end
+    return tostring(i.samples)
+  end
   local rows = {
     { "Source", prov.source and cell(prov.source) or "unknown" },
     { "Window", window and cell(window) or "unknown" },
@@ -240,8 +249,8 @@ function provenance.pr_body(before, after, prov)
     { "Aggregated via", prov.aggregated_via and cell(prov.aggregated_via) or "unknown" },
     { "Top function before", top_cell(before) },
     { "Top function after", top_cell(after) },
-    { "Samples before / after", (before and tostring(before:info().samples) or "–") .. " / " ..
-      tostring(info.samples) },
+    { "Samples before / after", (before and sample_count(before) or "–") .. " / " ..
+      sample_count(after) },
   }
   local out = {
     "### Update default.pgo",

@@ -180,3 +180,16 @@ describe("pgo.provenance", function()
     end)
   end)
 end)
+
+describe("pgo.provenance.pr_body() sample counts", function()
+  it("reports samples as pprof counts them, not Sample messages", function()
+    local helpers = require "helpers"
+    local pgo = require "pgo"
+    local before = assert(pgo.load(helpers.fixture("profiles/shop.p1.pgo")))
+    local after = assert(pgo.merge_files { helpers.fixture("profiles/shop.p1.pgo"),
+      helpers.fixture("profiles/shop.p2.pgo") })
+    local body = require("pgo.provenance").pr_body(before, after, { source = "files" })
+    -- 2136 + 2130 samples; the files hold 2060 and 2006 Sample messages
+    assert.matches("2136 / 4266", body, 1, true)
+  end)
+end)
