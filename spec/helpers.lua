@@ -58,6 +58,22 @@ end
 
 function helpers.rm_rf(p) os.execute("rm -rf " .. helpers.shq(p)) end
 
+-- A profile's content as a table: "leaf;...;root|k=v,..." -> summed values. Two profiles
+-- with the same content give equal tables whatever their ids or sample order.
+function helpers.stack_table(p)
+  local t = {}
+  for values, stack, labels in p:samples() do
+    local keys = {}
+    for k, v in pairs(labels) do keys[#keys + 1] = k .. "=" .. tostring(v) end
+    table.sort(keys)
+    local key = table.concat(stack, ";") .. "|" .. table.concat(keys, ",")
+    local acc = t[key] or {}
+    for i, v in ipairs(values) do acc[i] = (acc[i] or 0) + v end
+    t[key] = acc
+  end
+  return t
+end
+
 -- Go 1.23 for the integration specs (Debian's golang-1.23-go), or nil.
 function helpers.go()
   for _, g in ipairs{ "/usr/lib/go-1.23/bin/go", "go" } do

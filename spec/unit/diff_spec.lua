@@ -8,19 +8,7 @@ local pgo = require "pgo"
 local F = helpers.fixture
 local X = function(name) return F("pprof-examples/" .. name) end
 
-local function stack_table(p)
-  local t = {}
-  for values, stack, labels in p:samples() do
-    local keys = {}
-    for k, v in pairs(labels) do keys[#keys + 1] = k .. "=" .. tostring(v) end
-    table.sort(keys)
-    local key = table.concat(stack, ";") .. "|" .. table.concat(keys, ",")
-    local acc = t[key] or {}
-    for i, v in ipairs(values) do acc[i] = (acc[i] or 0) + v end
-    t[key] = acc
-  end
-  return t
-end
+local stack_table = helpers.stack_table
 
 -- Σ|value| of column col, over all samples or only those labelled pprof::base
 local function abs_total(p, col, base_only)

@@ -11,19 +11,7 @@ local X = function(name) return F("pprof-examples/" .. name) end
 local SHOP = { F("profiles/shop.p1.pgo"), F("profiles/shop.p2.pgo"), F("profiles/shop.p3.pgo") }
 
 -- stack (names, leaf first) + sorted labels -> summed values
-local function stack_table(p)
-  local t = {}
-  for values, stack, labels in p:samples() do
-    local keys = {}
-    for k, v in pairs(labels) do keys[#keys + 1] = k .. "=" .. tostring(v) end
-    table.sort(keys)
-    local key = table.concat(stack, ";") .. "|" .. table.concat(keys, ",")
-    local acc = t[key] or {}
-    for i, v in ipairs(values) do acc[i] = (acc[i] or 0) + v end
-    t[key] = acc
-  end
-  return t
-end
+local stack_table = helpers.stack_table
 
 -- The samples in order: {values, "leaf;...;root", "k=v,..."}.
 local function sample_list(p)

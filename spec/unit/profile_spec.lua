@@ -15,19 +15,7 @@ local function expected_totals()
   return t
 end
 
-local function stack_table(p)
-  local t = {}
-  for values, stack, labels in p:samples() do
-    local keys = {}
-    for k, v in pairs(labels) do keys[#keys + 1] = k .. "=" .. tostring(v) end
-    table.sort(keys)
-    local key = table.concat(stack, ";") .. "|" .. table.concat(keys, ",")
-    local acc = t[key] or {}
-    for i, v in ipairs(values) do acc[i] = (acc[i] or 0) + v end
-    t[key] = acc
-  end
-  return t
-end
+local stack_table = helpers.stack_table
 
 describe("pgo.load()", function()
   local totals = expected_totals()
