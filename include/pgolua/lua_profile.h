@@ -17,4 +17,18 @@ int pgolua_push_error(lua_State *L, const pgo_error *err);
  * max_samples, max_stack_depth). */
 void pgolua_check_limits(lua_State *L, int i, pgo_limits *limits);
 
+/* Small push helpers shared by the binding files. */
+static inline void pgolua_push_str(lua_State *L, const pgo_profile *p, uint32_t id) {
+  lua_pushlstring(L, pgo_str(&p->strings, id), pgo_strlen(&p->strings, id));
+}
+/* t[k] = v for the table on top of the stack. */
+static inline void pgolua_set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+static inline void pgolua_set_num(lua_State *L, const char *k, lua_Number v) {
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, k);
+}
+
 #endif

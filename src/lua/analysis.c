@@ -85,20 +85,6 @@ static size_t opt_sample_index(lua_State *L, int t, const pgo_profile *p, const 
   return idx;
 }
 
-static void push_str(lua_State *L, const pgo_profile *p, uint32_t id) {
-  lua_pushlstring(L, pgo_str(&p->strings, id), pgo_strlen(&p->strings, id));
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
-  lua_pushinteger(L, v);
-  lua_setfield(L, -2, k);
-}
-
-static void set_num(lua_State *L, const char *k, lua_Number v) {
-  lua_pushnumber(L, v);
-  lua_setfield(L, -2, k);
-}
-
 static double pct(int64_t v, int64_t total) {
   return total == 0 ? 0.0 : (double)v / (double)total * 100.0;
 }
@@ -185,11 +171,11 @@ static int profile_top(lua_State *L) {
     lua_createtable(L, 0, 8);
     lua_pushlstring(L, row->name, row->name_len);
     lua_setfield(L, -2, "name");
-    set_int(L, "flat", row->flat);
-    set_num(L, "flat_pct", pct(row->flat, r.total));
-    set_num(L, "sum_pct", pct(sum, r.total));
-    set_int(L, "cum", row->cum);
-    set_num(L, "cum_pct", pct(row->cum, r.total));
+    pgolua_set_int(L, "flat", row->flat);
+    pgolua_set_num(L, "flat_pct", pct(row->flat, r.total));
+    pgolua_set_num(L, "sum_pct", pct(sum, r.total));
+    pgolua_set_int(L, "cum", row->cum);
+    pgolua_set_num(L, "cum_pct", pct(row->cum, r.total));
     lua_pushboolean(L, row->inline_kind == PGO_INLINE_ALL);
     lua_setfield(L, -2, "inline");
     lua_pushboolean(L, row->inline_kind == PGO_INLINE_PARTIAL);
@@ -197,29 +183,29 @@ static int profile_top(lua_State *L) {
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_createtable(L, 0, 16);
-  set_int(L, "total", r.total);
-  set_int(L, "flat_total", r.flat_total);
-  set_int(L, "shown", r.flat_shown);
-  set_int(L, "node_cutoff", r.node_cutoff);
-  set_int(L, "edge_cutoff", r.edge_cutoff);
-  set_int(L, "dropped_nodes", (lua_Integer)r.dropped_nodes);
-  set_int(L, "node_count", (lua_Integer)r.node_count);
-  set_int(L, "graph_nodes", (lua_Integer)r.graph_nodes);
-  set_int(L, "nodecount", (lua_Integer)o.node_count);
-  set_num(L, "nodefraction", o.node_fraction);
-  set_int(L, "sample_index", (lua_Integer)o.sample_index + 1);
-  push_str(L, p, p->sample_types[o.sample_index].type);
+  pgolua_set_int(L, "total", r.total);
+  pgolua_set_int(L, "flat_total", r.flat_total);
+  pgolua_set_int(L, "shown", r.flat_shown);
+  pgolua_set_int(L, "node_cutoff", r.node_cutoff);
+  pgolua_set_int(L, "edge_cutoff", r.edge_cutoff);
+  pgolua_set_int(L, "dropped_nodes", (lua_Integer)r.dropped_nodes);
+  pgolua_set_int(L, "node_count", (lua_Integer)r.node_count);
+  pgolua_set_int(L, "graph_nodes", (lua_Integer)r.graph_nodes);
+  pgolua_set_int(L, "nodecount", (lua_Integer)o.node_count);
+  pgolua_set_num(L, "nodefraction", o.node_fraction);
+  pgolua_set_int(L, "sample_index", (lua_Integer)o.sample_index + 1);
+  pgolua_push_str(L, p, p->sample_types[o.sample_index].type);
   lua_setfield(L, -2, "sample_type");
-  push_str(L, p, p->sample_types[o.sample_index].unit);
+  pgolua_push_str(L, p, p->sample_types[o.sample_index].unit);
   lua_setfield(L, -2, "sample_unit");
   lua_pushstring(L, granularities[o.granularity]);
   lua_setfield(L, -2, "granularity");
   lua_pushboolean(L, o.cum_sort);
   lua_setfield(L, -2, "cum");
   if (p->nmappings) {
-    push_str(L, p, p->mappings[0].file);
+    pgolua_push_str(L, p, p->mappings[0].file);
     lua_setfield(L, -2, "file");
-    push_str(L, p, p->mappings[0].build_id);
+    pgolua_push_str(L, p, p->mappings[0].build_id);
     lua_setfield(L, -2, "build_id");
   }
   pgo_top_result_free(&r);
@@ -245,8 +231,8 @@ static int profile_total(lua_State *L) {
   }
   size_t idx = opt_sample_index(L, t, p, "total");
   lua_pushinteger(L, pgo_report_total(p, idx));
-  push_str(L, p, p->sample_types[idx].type);
-  push_str(L, p, p->sample_types[idx].unit);
+  pgolua_push_str(L, p, p->sample_types[idx].type);
+  pgolua_push_str(L, p, p->sample_types[idx].unit);
   return 3;
 }
 
@@ -277,10 +263,10 @@ static int profile_tags(lua_State *L) {
     if (e->key != cur) {
       if (cur != UINT32_MAX) lua_pop(L, 1);          /* the previous key's list */
       cur = e->key;
-      push_str(L, p, e->key);
+      pgolua_push_str(L, p, e->key);
       lua_rawseti(L, -2, ++nkeys);                   /* keys[n] = key */
       lua_newtable(L);
-      push_str(L, p, e->key);
+      pgolua_push_str(L, p, e->key);
       lua_pushvalue(L, -2);
       lua_rawset(L, -5);                             /* tags[key] = list */
       nvals = 0;
@@ -288,7 +274,7 @@ static int profile_tags(lua_State *L) {
     lua_createtable(L, 0, 2);
     lua_pushlstring(L, e->value, e->value_len);
     lua_setfield(L, -2, "value");
-    set_int(L, "total", e->total);
+    pgolua_set_int(L, "total", e->total);
     lua_rawseti(L, -2, ++nvals);
   }
   if (cur != UINT32_MAX) lua_pop(L, 1);

@@ -58,11 +58,6 @@ static void set_str_id(lua_State *L, const pgo_gosource *g, const char *k, uint3
   lua_setfield(L, -2, k);
 }
 
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
-  lua_pushinteger(L, v);
-  lua_setfield(L, -2, k);
-}
-
 static void set_bool(lua_State *L, const char *k, bool v) {
   lua_pushboolean(L, v);
   lua_setfield(L, -2, k);
@@ -92,7 +87,7 @@ static void push_decl(lua_State *L, const pgo_gosource *g, uint32_t i) {
   const pgo_gosrc_func *f = &g->funcs[i];
   lua_createtable(L, 0, 4);
   set_str_id(L, g, "file", f->file);
-  set_int(L, "line", f->line);
+  pgolua_set_int(L, "line", f->line);
   set_str_id(L, g, "package", g->packages[f->package].path);
   if (f->test) set_bool(L, "test", true);
 }
@@ -141,11 +136,11 @@ static int gosource_go_source(lua_State *L) {
   set_str_id(L, g, "module", g->module);
   lua_pushstring(L, root);
   lua_setfield(L, -2, "root");
-  set_int(L, "files", (lua_Integer)g->files);
-  set_int(L, "lines", (lua_Integer)g->lines);
-  set_int(L, "bytes", (lua_Integer)g->bytes);
-  set_int(L, "declarations", (lua_Integer)g->nfuncs);
-  set_int(L, "test_files_excluded", (lua_Integer)g->test_files_excluded);
+  pgolua_set_int(L, "files", (lua_Integer)g->files);
+  pgolua_set_int(L, "lines", (lua_Integer)g->lines);
+  pgolua_set_int(L, "bytes", (lua_Integer)g->bytes);
+  pgolua_set_int(L, "declarations", (lua_Integer)g->nfuncs);
+  pgolua_set_int(L, "test_files_excluded", (lua_Integer)g->test_files_excluded);
 
   lua_createtable(L, 0, (int)g->nfirst);                  /* functions */
   lua_createtable(L, (int)g->nfirst, 0);                  /* list */
@@ -180,9 +175,9 @@ static int gosource_go_source(lua_State *L) {
     set_str_id(L, g, "dir", p->dir);
     set_str_id(L, g, "module", p->module);
     set_bool(L, "main", p->main);
-    set_int(L, "files", p->files);
-    set_int(L, "functions", p->functions);
-    set_int(L, "inits", p->inits);
+    pgolua_set_int(L, "files", p->files);
+    pgolua_set_int(L, "functions", p->functions);
+    pgolua_set_int(L, "inits", p->inits);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setfield(L, -2, "packages");
@@ -218,7 +213,7 @@ static bool push_scanned(void *ctx, const pgo_godecl *d, pgo_error *err) {
   lua_setfield(L, -2, "name");
   lua_pushlstring(L, d->name, d->name_len);
   lua_setfield(L, -2, "func");
-  set_int(L, "line", d->line);
+  pgolua_set_int(L, "line", d->line);
   if (d->recv) {
     lua_pushlstring(L, d->recv, d->recv_len);
     lua_setfield(L, -2, "receiver");
@@ -246,11 +241,11 @@ static int gosource_go_scan_file(lua_State *L) {
   if (fi.package) {
     lua_pushlstring(L, fi.package, fi.package_len);
     lua_setfield(L, -2, "package");
-    set_int(L, "package_line", fi.package_line);
+    pgolua_set_int(L, "package_line", fi.package_line);
   }
   set_bool(L, "build_ignore", fi.build_ignore);
   set_bool(L, "has_constraint", fi.has_constraint);
-  set_int(L, "lines", (lua_Integer)fi.lines);
+  pgolua_set_int(L, "lines", (lua_Integer)fi.lines);
   return 1;
 }
 

@@ -274,11 +274,6 @@ static void set_num(lua_State *L, const char *k, double v) {
   lua_setfield(L, -2, k);
 }
 
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
-  lua_pushinteger(L, v);
-  lua_setfield(L, -2, k);
-}
-
 /* Push the header lines "Name: value\n..." as {lowercase-name = value}; repeated names
  * are joined with ", ". */
 static void push_headers(lua_State *L, const char *h, size_t len) {
@@ -315,16 +310,16 @@ static void push_headers(lua_State *L, const char *h, size_t len) {
 /* Push the response table of a request (see lua/pgo/fetch.lua for its use). */
 static void push_response(lua_State *L, const pgo_http_xfer *x) {
   lua_createtable(L, 0, 14);
-  set_int(L, "status", x->status);
+  pgolua_set_int(L, "status", x->status);
   lua_pushstring(L, x->reason);
   lua_setfield(L, -2, "reason");
   push_headers(L, x->headers ? x->headers : "", x->headers_len);
   lua_setfield(L, -2, "headers");
   lua_pushboolean(L, x->go_pprof);
   lua_setfield(L, -2, "go_pprof");
-  set_int(L, "bytes", (lua_Integer)x->bytes);
+  pgolua_set_int(L, "bytes", (lua_Integer)x->bytes);
   set_num(L, "elapsed", x->elapsed);
-  set_int(L, "attempts", x->attempts);
+  pgolua_set_int(L, "attempts", x->attempts);
   set_num(L, "window_start", x->window_start);
   if (x->window_end > 0) set_num(L, "window_end", x->window_end);
   lua_pushlstring(L, (const char *)x->head, x->head_len);
@@ -417,12 +412,12 @@ static void push_fleet_results(lua_State *L, const pgo_fleet_result *r, size_t n
       lua_pushlstring(L, (const char *)r[i].head, r[i].head_len);
       lua_setfield(L, -2, "body_head");
     }
-    set_int(L, "status", r[i].status);
+    pgolua_set_int(L, "status", r[i].status);
     lua_pushboolean(L, r[i].go_pprof);
     lua_setfield(L, -2, "go_pprof");
-    set_int(L, "bytes", (lua_Integer)r[i].bytes);
+    pgolua_set_int(L, "bytes", (lua_Integer)r[i].bytes);
     set_num(L, "elapsed", r[i].elapsed);
-    set_int(L, "attempts", r[i].attempts);
+    pgolua_set_int(L, "attempts", r[i].attempts);
     if (r[i].window_start > 0) set_num(L, "window_start", r[i].window_start);
     if (r[i].window_end > 0) set_num(L, "window_end", r[i].window_end);
     if (r[i].temp_path) {

@@ -78,22 +78,8 @@ static lua_Integer opt_int(lua_State *L, int t, const char *field, lua_Integer d
   return v;
 }
 
-static void push_str(lua_State *L, const pgo_profile *p, uint32_t id) {
-  lua_pushlstring(L, pgo_str(&p->strings, id), pgo_strlen(&p->strings, id));
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
-  lua_pushinteger(L, v);
-  lua_setfield(L, -2, k);
-}
-
-static void set_num(lua_State *L, const char *k, lua_Number v) {
-  lua_pushnumber(L, v);
-  lua_setfield(L, -2, k);
-}
-
 static void set_str(lua_State *L, const pgo_profile *p, const char *k, uint32_t id) {
-  push_str(L, p, id);
+  pgolua_push_str(L, p, id);
   lua_setfield(L, -2, k);
 }
 
@@ -118,7 +104,7 @@ static int build_edges(lua_State *L, const pgo_profile *p, scratch *s) {
 
 /* Set the fields shared by edges() and hot_callsites() on the table on top. */
 static void set_graph_fields(lua_State *L, const pgo_profile *p, const pgo_call_edges *e) {
-  set_int(L, "total_weight", e->total);
+  pgolua_set_int(L, "total_weight", e->total);
   if (e->value_index >= 0) {
     const pgo_value_type *vt = &p->sample_types[e->value_index];
     lua_pushfstring(L, "%s/%s", pgo_str(&p->strings, vt->type), pgo_str(&p->strings, vt->unit));
@@ -143,8 +129,8 @@ static int pgograph_edges(lua_State *L) {
     lua_createtable(L, 0, 4);
     set_str(L, p, "caller", x->caller);
     set_str(L, p, "callee", x->callee);
-    set_int(L, "offset", x->offset);
-    set_int(L, "weight", x->weight);
+    pgolua_set_int(L, "offset", x->offset);
+    pgolua_set_int(L, "weight", x->weight);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   set_graph_fields(L, p, &s->edges);
@@ -202,24 +188,24 @@ static int pgograph_hot_callsites(lua_State *L) {
     const pgo_call_edge *x = &e->edges[i];
     cum = (int64_t)((uint64_t)cum + (uint64_t)x->weight);
     lua_createtable(L, 0, 7);
-    set_int(L, "rank", (lua_Integer)i + 1);
+    pgolua_set_int(L, "rank", (lua_Integer)i + 1);
     set_str(L, p, "caller", x->caller);
     set_str(L, p, "callee", x->callee);
-    set_int(L, "offset", x->offset);
-    set_int(L, "weight", x->weight);
-    set_num(L, "share", share(x->weight, e->total));
-    set_num(L, "cum_share", share(cum, e->total));
+    pgolua_set_int(L, "offset", x->offset);
+    pgolua_set_int(L, "weight", x->weight);
+    pgolua_set_num(L, "share", share(x->weight, e->total));
+    pgolua_set_num(L, "cum_share", share(cum, e->total));
     lua_rawseti(L, hot, (lua_Integer)i + 1);
-    push_str(L, p, x->callee);
+    pgolua_push_str(L, p, x->callee);
     if (lua_rawget(L, seen_callee) == LUA_TNIL) {
-      push_str(L, p, x->callee);
+      pgolua_push_str(L, p, x->callee);
       lua_pushboolean(L, 1);
       lua_rawset(L, seen_callee);
-      push_str(L, p, x->callee);
+      pgolua_push_str(L, p, x->callee);
       lua_rawseti(L, callees, ++ncallees);
     }
     lua_pop(L, 1);
-    push_str(L, p, x->caller);                       /* site key: caller "\n" offset */
+    pgolua_push_str(L, p, x->caller);                       /* site key: caller "\n" offset */
     lua_pushfstring(L, "\n%I", (lua_Integer)x->offset);
     lua_concat(L, 2);
     lua_pushvalue(L, -1);
@@ -235,11 +221,11 @@ static int pgograph_hot_callsites(lua_State *L) {
   lua_pop(L, 1);                                     /* seen sites */
   lua_setfield(L, hot, "callees");
   lua_pop(L, 1);                                     /* seen callees */
-  set_num(L, "cdf", cdf);
+  pgolua_set_num(L, "cdf", cdf);
   set_graph_fields(L, p, e);
-  set_int(L, "edges", (lua_Integer)e->n);
-  set_int(L, "sites", nsites);
-  set_num(L, "threshold_pct", thr);
+  pgolua_set_int(L, "edges", (lua_Integer)e->n);
+  pgolua_set_int(L, "sites", nsites);
+  pgolua_set_num(L, "threshold_pct", thr);
   char buf[32];
   size_t n = pgo_format_go_float(thr, buf);
   lua_pushlstring(L, buf, n);
@@ -276,7 +262,7 @@ static void push_interface_targets(lua_State *L, const pgo_profile *p, const pgo
     lua_pushstring(L, method);
     lua_setfield(L, -2, "method");
     set_str(L, p, "callee", x->callee);
-    set_int(L, "weight", x->weight);
+    pgolua_set_int(L, "weight", x->weight);
     lua_rawseti(L, list, ++n);
   }
   lua_pop(L, 1);                                     /* the names seen */
@@ -302,15 +288,15 @@ static void push_callsites(lua_State *L, const pgo_profile *p, const scratch *s,
     if (speculating_only && !speculate) continue;
     lua_createtable(L, 0, 10);
     set_str(L, p, "caller", site->caller);
-    set_int(L, "offset", site->offset);
-    set_int(L, "weight", site->weight);
+    pgolua_set_int(L, "offset", site->offset);
+    pgolua_set_int(L, "weight", site->weight);
     lua_createtable(L, (int)site->count, 0);
     for (uint32_t k = 0; k < site->count; k++) {
       const pgo_call_edge *x = &e->edges[c->order[site->first + k]];
       lua_createtable(L, 0, 4);
       set_str(L, p, "callee", x->callee);
-      set_int(L, "weight", x->weight);
-      set_num(L, "share", share(x->weight, site->weight));
+      pgolua_set_int(L, "weight", x->weight);
+      pgolua_set_num(L, "share", share(x->weight, site->weight));
       lua_pushstring(L, kind_names[kind_of(p, x->callee)]);
       lua_setfield(L, -2, "kind");
       lua_rawseti(L, -2, (lua_Integer)k + 1);
@@ -319,8 +305,8 @@ static void push_callsites(lua_State *L, const pgo_profile *p, const scratch *s,
     push_interface_targets(L, p, e, c, site);
     lua_setfield(L, -2, "interface_targets");
     set_str(L, p, "dominant", top->callee);
-    set_int(L, "dominant_weight", top->weight);
-    set_num(L, "dominant_share", share(top->weight, site->weight));
+    pgolua_set_int(L, "dominant_weight", top->weight);
+    pgolua_set_num(L, "dominant_share", share(top->weight, site->weight));
     lua_pushstring(L, kind_names[top_kind]);
     lua_setfield(L, -2, "dominant_kind");
     lua_pushboolean(L, speculate);
@@ -328,7 +314,7 @@ static void push_callsites(lua_State *L, const pgo_profile *p, const scratch *s,
     if (speculate) set_str(L, p, "target", top->callee);
     lua_rawseti(L, -2, ++n);
   }
-  set_int(L, "total_weight", e->total);
+  pgolua_set_int(L, "total_weight", e->total);
 }
 
 /* Shared body of p:callsites and p:devirt_candidates. */
@@ -392,9 +378,9 @@ static int pgograph_compact_for_pgo(lua_State *L) {
   }
   pgolua_push_profile(L, q);
   lua_createtable(L, 0, 3);
-  set_int(L, "frames", (lua_Integer)info.frames);
-  set_int(L, "level", info.level);
-  set_int(L, "addresses", (lua_Integer)info.addresses);
+  pgolua_set_int(L, "frames", (lua_Integer)info.frames);
+  pgolua_set_int(L, "level", info.level);
+  pgolua_set_int(L, "addresses", (lua_Integer)info.addresses);
   return 2;
 }
 

@@ -53,15 +53,11 @@ void pgolua_check_limits(lua_State *L, int i, pgo_limits *limits) {
   limits->max_stack_depth = depth > UINT32_MAX ? UINT32_MAX : (uint32_t)depth;
 }
 
-static void push_str(lua_State *L, const pgo_profile *p, uint32_t id) {
-  lua_pushlstring(L, pgo_str(&p->strings, id), pgo_strlen(&p->strings, id));
-}
-
 static void push_value_type(lua_State *L, const pgo_profile *p, pgo_value_type vt) {
   lua_createtable(L, 0, 2);
-  push_str(L, p, vt.type);
+  pgolua_push_str(L, p, vt.type);
   lua_setfield(L, -2, "type");
-  push_str(L, p, vt.unit);
+  pgolua_push_str(L, p, vt.unit);
   lua_setfield(L, -2, "unit");
 }
 
@@ -113,7 +109,7 @@ static int profile_info(lua_State *L) {
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setfield(L, -2, "sample_types");
-  if (p->nsample_types) push_str(L, p, p->sample_types[pgo_profile_default_index(p)].type);
+  if (p->nsample_types) pgolua_push_str(L, p, p->sample_types[pgo_profile_default_index(p)].type);
   else lua_pushliteral(L, "");
   lua_setfield(L, -2, "default_sample_type");
   push_value_type(L, p, p->period_type);
@@ -126,7 +122,7 @@ static int profile_info(lua_State *L) {
   lua_setfield(L, -2, "time_ns");
   lua_createtable(L, (int)p->ncomments, 0);
   for (size_t i = 0; i < p->ncomments; i++) {
-    push_str(L, p, p->comments[i]);
+    pgolua_push_str(L, p, p->comments[i]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setfield(L, -2, "comments");
@@ -170,7 +166,7 @@ static int samples_next(lua_State *L) {
   for (uint32_t f = s->stack; f; f = p->frames[f].parent) {
     const pgo_location *loc = &p->locations[p->frames[f].location];
     for (uint32_t k = 0; k < loc->line_count; k++) {
-      push_str(L, p, p->functions[p->lines[loc->line_start + k].function].name);
+      pgolua_push_str(L, p, p->functions[p->lines[loc->line_start + k].function].name);
       lua_rawseti(L, -2, ++n);
     }
   }
@@ -178,8 +174,8 @@ static int samples_next(lua_State *L) {
   lua_createtable(L, 0, (int)ls->count);
   for (uint32_t k = 0; k < ls->count; k++) {
     const pgo_label *l = &p->labels[ls->start + k];
-    push_str(L, p, l->key);
-    if (l->str || (!l->num && !l->num_unit)) push_str(L, p, l->str);
+    pgolua_push_str(L, p, l->key);
+    if (l->str || (!l->num && !l->num_unit)) pgolua_push_str(L, p, l->str);
     else lua_pushinteger(L, l->num);
     lua_rawset(L, -3);
   }
