@@ -146,7 +146,31 @@ if [ "${BENCH_BIG:-0}" = 1 ]; then
 else
   note "merge of 3 x 1M samples skipped (BENCH_BIG=1 to run it; ~1 min)"
 fi
-rm -f "$OUT/merged-pgolua.pb.gz" "$OUT/merged-go.pb.gz" "$OUT/.time" "$OUT/.stderr"
+rm -f "$OUT/merged-pgolua.pb.gz" "$OUT/merged-go.pb.gz"
+
+# ---- the compiler's view: preprofile vs go tool preprofile; a source scan ------------------
+PREPROF=()
+if [ -n "$GO" ] && p=$("$GO" tool -n preprofile 2>/dev/null) && [ -x "$p" ]; then PREPROF=("$p"); fi
+preprofile_case() {   # preprofile_case LABEL FILE
+  local case="preprofile $1" f=$2
+  measure "$case" "$FLOOR" gzip -dc "$f"
+  measure "$case" "pgolua preprofile" "$PGOLUA" bench/preprofile.lua "$f" "$OUT/pre-pgolua.txt"
+  if [ ${#PREPROF[@]} -gt 0 ]; then
+    measure "$case" "go tool preprofile" "${PREPROF[@]}" -i "$f" -o "$OUT/pre-go.txt"
+    cmp -s "$OUT/pre-pgolua.txt" "$OUT/pre-go.txt" || note "preprofile $1: outputs DIFFER"
+  fi
+}
+echo "== preprofile" >&2
+preprofile_case "1M synthetic" "$BIG"
+[ -s "$GRPC" ] && preprofile_case "grpc-anon (real)" "$GRPC"
+rm -f "$OUT/pre-pgolua.txt" "$OUT/pre-go.txt"
+GOSRC=$( [ -n "$GO" ] && "$GO" env GOROOT 2>/dev/null)/src
+if [ -d "$GOSRC" ]; then
+  echo "== source scan of $GOSRC" >&2
+  measure "go_source GOROOT/src" "pgolua go_source" "$PGOLUA" bench/gosource.lua "$GOSRC"
+  note "$("$PGOLUA" bench/gosource.lua "$GOSRC" 2>&1 | tail -n1)"
+fi
+rm -f "$OUT/.time" "$OUT/.stderr"
 
 # ---- in-process floor: zlib (what pgolua uses) vs libdeflate ---------------------------------
 echo "== in-process inflate of $BIG" >&2
@@ -159,7 +183,7 @@ table() {   # table text|md
   awk -F'\t' -v fmt="$1" -v floor="$FLOOR" '
     { c[NR]=$1; t[NR]=$2; w[NR]=$3; m[NR]=$4; n[NR]=$5
       if ($2 == floor) fl[$1]=$3
-      if ($2 ~ /^go tool pprof/ && $3 != "-") { rw[$1]=$3; rm[$1]=$4 } }
+      if ($2 ~ /^go tool / && $3 != "-") { rw[$1]=$3; rm[$1]=$4 } }
     function ratio(a, b) { return (a == "-" || b == "" || b == "-" || b+0 == 0) ? "-" : sprintf("%.2fx", a/b) }
     END {
       if (fmt == "md") {
