@@ -36,44 +36,8 @@ end
 
 -- A hand-made profile (see spec/unit/pgograph_spec.lua for the shape).
 local function build(spec)
-  local strings, sindex = { "" }, { [""] = 0 }
-  local function s(x)
-    if not sindex[x] then strings[#strings + 1] = x; sindex[x] = #strings - 1 end
-    return sindex[x]
-  end
-  local f = {}
-  for _, t in ipairs(spec.types or { { "samples", "count" }, { "cpu", "nanoseconds" } }) do
-    f[#f + 1] = { 1, "msg", { { 1, "varint", s(t[1]) }, { 2, "varint", s(t[2]) } } }
-  end
-  for _, smp in ipairs(spec.samples) do
-    local m = {}
-    for _, l in ipairs(smp.locs) do m[#m + 1] = { 1, "varint", l } end
-    for _, v in ipairs(smp.values) do m[#m + 1] = { 2, "varint", v } end
-    if smp.label then
-      m[#m + 1] = { 3, "msg", { { 1, "varint", s("k") }, { 2, "varint", s(smp.label) } } }
-    end
-    f[#f + 1] = { 2, "msg", m }
-  end
-  f[#f + 1] = { 3, "msg", { { 1, "varint", 1 }, { 2, "varint", 0x1000 }, { 3, "varint", 0x9000 },
-    { 5, "varint", s("/tmp/app") } } }
-  for i, loc in ipairs(spec.locations) do
-    local m = { { 1, "varint", i }, { 2, "varint", 1 }, { 3, "varint", loc.addr or (0x1000 + i) } }
-    for _, ln in ipairs(loc.lines) do
-      m[#m + 1] = { 4, "msg", { { 1, "varint", ln[1] }, { 2, "varint", ln[2] } } }
-    end
-    f[#f + 1] = { 4, "msg", m }
-  end
-  for i, fn in ipairs(spec.functions) do
-    f[#f + 1] = { 5, "msg", { { 1, "varint", i }, { 2, "varint", s(fn[1]) },
-      { 3, "varint", s(fn[1]) }, { 4, "varint", s("x.go") }, { 5, "varint", fn[2] } } }
-  end
-  local period = { { 1, "varint", s("cpu") }, { 2, "varint", s("nanoseconds") } }
-  local comment = s("a comment")
-  for _, str in ipairs(strings) do f[#f + 1] = { 6, "bytes", str } end
-  f[#f + 1] = { 11, "msg", period }
-  f[#f + 1] = { 12, "varint", 10000000 }
-  f[#f + 1] = { 13, "varint", comment }
-  return assert(pgo.decode(pb.encode(f)))
+  spec.mapping, spec.comment = true, "a comment"
+  return assert(pgo.decode(pb.cpu_profile(spec)))
 end
 
 local FNS = { { "main.main", 10 }, { "main.f", 20 }, { "main.g", 30 } }
