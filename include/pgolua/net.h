@@ -61,6 +61,11 @@ typedef struct pgo_http_opts {
   size_t nheaders;
 } pgo_http_opts;
 
+/* Set the request method and body on h: a body is posted; "HEAD" asks for no body;
+ * "POST" without a body posts an empty one; other methods than GET/POST are sent as a
+ * custom request. Returns the first libcurl error. */
+CURLcode pgo_http_set_method(CURL *h, const char *method, const char *body, size_t body_len);
+
 /* Apply o to h (see the list above); builds the header list into *slist, which the caller
  * frees with curl_slist_free_all() after the transfer. Sets neither the URL, the method,
  * nor write/header callbacks. False with err (nomem, or a libcurl without a needed

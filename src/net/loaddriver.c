@@ -273,19 +273,7 @@ static bool slot_setup(load_slot *s, const pgo_load_opts *o, const pgo_http_opts
     SET(CURLOPT_WRITEFUNCTION, load_on_body);
     SET(CURLOPT_WRITEDATA, (void *)s);
     if (s->slist) SET(CURLOPT_HTTPHEADER, s->slist);
-    const char *m = o->method;
-    if (o->body) {
-      SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
-      SET(CURLOPT_COPYPOSTFIELDS, o->body);
-    }
-    if (m && strcmp(m, "HEAD") == 0) {
-      SET(CURLOPT_NOBODY, 1L);
-    } else if (m && strcmp(m, "POST") == 0 && !o->body) {
-      SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-      SET(CURLOPT_COPYPOSTFIELDS, "");
-    } else if (m && strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0) {
-      SET(CURLOPT_CUSTOMREQUEST, m);
-    }
+    if (rc == CURLE_OK) rc = pgo_http_set_method(s->easy, o->method, o->body, o->body_len);
   }
 #undef SET
   if (rc != CURLE_OK)

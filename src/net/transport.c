@@ -123,6 +123,25 @@ bool pgo_http_check_url(const char *url, bool allow_file, pgo_error *err) {
   return ok;
 }
 
+CURLcode pgo_http_set_method(CURL *h, const char *method, const char *body, size_t body_len) {
+  CURLcode rc = CURLE_OK;
+#define SET(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val); } while (0)
+  if (body) {
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    SET(CURLOPT_COPYPOSTFIELDS, body);
+  }
+  if (method && strcmp(method, "HEAD") == 0) {
+    SET(CURLOPT_NOBODY, 1L);
+  } else if (method && strcmp(method, "POST") == 0 && !body) {
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    SET(CURLOPT_COPYPOSTFIELDS, "");
+  } else if (method && strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
+    SET(CURLOPT_CUSTOMREQUEST, method);
+  }
+#undef SET
+  return rc;
+}
+
 bool pgo_http_easy_setup(CURL *h, const pgo_http_opts *o, struct curl_slist **slist,
                          pgo_error *err) {
   char ua[128];
@@ -303,19 +322,7 @@ static bool xfer_configure(pgo_http_xfer *x, const pgo_http_opts *o, pgo_error *
   SET(CURLOPT_XFERINFOFUNCTION, xfer_on_progress);
   SET(CURLOPT_NOPROGRESS, 0L);
   if (x->slist) SET(CURLOPT_HTTPHEADER, x->slist);
-  const char *m = x->method;
-  if (x->body) {
-    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
-    SET(CURLOPT_COPYPOSTFIELDS, x->body);
-  }
-  if (m && strcmp(m, "HEAD") == 0) {
-    SET(CURLOPT_NOBODY, 1L);
-  } else if (m && strcmp(m, "POST") == 0 && !x->body) {
-    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-    SET(CURLOPT_COPYPOSTFIELDS, "");
-  } else if (m && strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0) {
-    SET(CURLOPT_CUSTOMREQUEST, m);
-  }
+  if (rc == CURLE_OK) rc = pgo_http_set_method(x->easy, x->method, x->body, x->body_len);
 #undef SET
   if (rc != CURLE_OK)
     return pgo_fail(err, rc == CURLE_OUT_OF_MEMORY ? "nomem" : "network",
