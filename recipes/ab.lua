@@ -226,6 +226,10 @@ local function gate_lines(ok, failures, threshold, alpha, ncompared)
   return lines
 end
 
+-- A benchmark name or unit as inert markdown (recipe.md), with a word joiner (U+2060)
+-- after each "@" so that a name cannot mention (notify) anyone in a pull request.
+local function md(s) return (recipe.md(s):gsub("@", "@\u{2060}")) end
+
 local function gate_markdown(ok, failures, threshold, alpha, ncompared)
   if ok then
     return ("**Gate passed**: no benchmark worse than the %s threshold with p < %g "
@@ -236,8 +240,8 @@ local function gate_markdown(ok, failures, threshold, alpha, ncompared)
     "| benchmark | unit | delta | p | pkg |", "| --- | --- | ---: | ---: | --- |" }
   for _, f in ipairs(failures) do
     local pkg = config_object(f.config).pkg
-    l[#l + 1] = ("| %s | %s | %+.2f%% | %.3f | %s |"):format(recipe.md(f.name), recipe.md(f.unit),
-      f.delta_pct, f.p, pkg and recipe.md(pkg) or "")
+    l[#l + 1] = ("| %s | %s | %+.2f%% | %.3f | %s |"):format(md(f.name), md(f.unit),
+      f.delta_pct, f.p, pkg and md(pkg) or "")
   end
   return table.concat(l, "\n") .. "\n"
 end
@@ -315,7 +319,9 @@ local function compare_files(o, old_arg, new_arg, info)
   local format = o.csv and "csv" or o.markdown and "markdown" or "text"
   local text, warnings = pgo.bench.report(cmp, { format = format })
   for _, e in ipairs(cmp.errors or {}) do out:note(e) end
-  io.write(text)
+  -- benchmark names and configuration values come from the files (outside text):
+  -- control characters are shown escaped, never sent raw to the terminal
+  io.write((text:gsub("[^\n]+", pgo.report.terminal_text)))
   for line in warnings:gmatch("[^\n]+") do out:note(line) end
   if o.gate then
     if format == "markdown" then
@@ -337,28 +343,15 @@ end
 -- {=====================================================================================
 -- Producing the files: go test twice, or the user's two commands
 
-local function words_shell(words)
-  local q = {}
-  for i, w in ipairs(words) do q[i] = recipe.shell_quote(w) end
-  return table.concat(q, " ")
-end
-
 local function words_display(words)
   local q = {}
   for i, w in ipairs(words) do q[i] = recipe.shell_word(w) end
   return table.concat(q, " ")
 end
 
-local function in_dir(dir, command)
-  if not dir then return command end
-  return "cd " .. recipe.shell_quote(dir) .. " && " .. command
-end
-
+-- The current directory (physical: symbolic links resolved).
 local function cwd()
-  local p = io.popen("pwd")
-  local d = p and p:read("l")
-  if p then p:close() end
-  return d or os.getenv("PWD") or "."
+  return pgo.fs.realpath(".") or os.getenv("PWD") or "."
 end
 
 local function absolute(path)
@@ -366,20 +359,33 @@ local function absolute(path)
   return cwd() .. "/" .. path:gsub("^%./", "")
 end
 
+-- How a finished pgo.fs.run ended, for messages: "exit status 2", "killed by signal 9".
+local function ending(r)
+  if r.signal then return "killed by signal " .. tostring(r.signal) end
+  return "exit status " .. tostring(r.status)
+end
+
+-- Remove a directory tree this run created (rm -rf, run without a shell).
+local function remove_tree(d)
+  pgo.fs.run({ "rm", "-rf", "--", d }, { stdout = false, stderr = false })
+end
+
 -- The save directory: --save-dir (created when missing) or a new temporary one; the second
 -- value is a function that removes the directory when this run created it (on failure).
+-- No shell runs here: the names reach mkdir and rm as single arguments, after "--".
 local function save_dir(o)
   if o.save_dir then
-    if not os.execute("mkdir -p " .. recipe.shell_quote(o.save_dir)) then
-      return nil, "cannot create --save-dir " .. o.save_dir
+    local r, err = pgo.fs.run({ "mkdir", "-p", "--", o.save_dir }, { stdout = false })
+    if not r or r.status ~= 0 then
+      return nil, "cannot create --save-dir " .. o.save_dir .. (r and "" or (": " .. tostring(err)))
     end
     return absolute(o.save_dir), function() end     -- absolute: the commands run in --dir
   end
-  local p = io.popen("mktemp -d \"${TMPDIR:-/tmp}/pgolua-ab.XXXXXX\"")
-  local d = p and p:read("l")
-  if p then p:close() end
-  if not d or d == "" then return nil, "cannot create a temporary directory (mktemp -d)" end
-  return d, function() os.execute("rm -rf " .. recipe.shell_quote(d)) end
+  local tmp = os.getenv("TMPDIR")
+  if not tmp or tmp == "" then tmp = "/tmp" end
+  local d, err = pgo.fs.mkdtemp(tmp, "pgolua-ab")       -- mode 0700, exclusive
+  if not d then return nil, "cannot create a temporary directory: " .. tostring(err) end
+  return d, function() remove_tree(d) end
 end
 
 -- The last lines of a file, indented, for an error message.
@@ -436,15 +442,14 @@ local function run_go_test(o)
     local file, errfile = dir .. "/" .. side[1] .. ".txt", dir .. "/" .. side[1] .. ".stderr"
     commands[side[1]] = words_display(words)
     out:note(("go test -pgo=%s (%d of 2): %s"):format(side[2], i, commands[side[1]]))
-    local ok, how, code = os.execute(in_dir(o.dir, words_shell(words)) .. " >"
-      .. recipe.shell_quote(file) .. " 2>" .. recipe.shell_quote(errfile))
-    if not ok then
-      local why = how == "signal" and ("killed by signal " .. tostring(code))
-        or ("exit status " .. tostring(code))
-      local t = tail(errfile)
-      if t == "" then t = tail(file) end
+    -- an argument vector, no shell: a package or path holding ' ; $() ` stays one word
+    local r, rerr = pgo.fs.run(words, { dir = o.dir, stdout = file, stderr = errfile })
+    if not r or r.status ~= 0 then
+      local t = r and tail(errfile) or ""
+      if r and t == "" then t = tail(file) end
       discard()
-      return out:fail(("go test -pgo=%s failed (%s)%s"):format(side[2], why,
+      if not r then return out:fail(("go test -pgo=%s: %s"):format(side[2], rerr)) end
+      return out:fail(("go test -pgo=%s failed (%s)%s"):format(side[2], ending(r),
         t ~= "" and (":\n" .. t) or ""))
     end
     files[side[1]] = file
@@ -474,12 +479,15 @@ local function run_commands(o)
     for _, side in ipairs { "old", "new" } do
       local command = o["run_" .. side]
       out:note(("run %d of %d, %s: %s"):format(i, count, side, command))
-      local ok, how, code = os.execute(in_dir(o.dir, "( " .. command .. " )") .. " >>"
-        .. recipe.shell_quote(files[side]))
-      if not ok then
+      -- the user's own command line, for /bin/sh as typed (trusted: it comes from the
+      -- user's flags); only the directory and the output file are pgolua's, and they are
+      -- passed as arguments, not spliced into the command
+      local r, rerr = pgo.fs.run({ "/bin/sh", "-c", command }, { dir = o.dir,
+        stdout = files[side], append = true })
+      if not r or r.status ~= 0 then
         discard()
-        return out:fail(("--run-%s failed (%s %s): %s"):format(side,
-          how == "signal" and "signal" or "exit status", tostring(code), command))
+        if not r then return out:fail(("--run-%s: %s"):format(side, rerr)) end
+        return out:fail(("--run-%s failed (%s): %s"):format(side, ending(r), command))
       end
     end
   end

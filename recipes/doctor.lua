@@ -149,7 +149,13 @@ local function gather(o)
   if not o.binary and not ctx.profile_path and not repo then
     return nil, "nothing to check: no --binary, no --profile, and " .. tostring(rerr)
   end
-  if ctx.profile_path and exists(ctx.profile_path) then
+  -- the default.pgo of a source tree (not one named by --profile) is read only when it is a
+  -- regular file: opening a FIFO there would block forever, a link to /dev/zero read 1 GiB
+  local st = ctx.profile_path and not o.profile and pgo.fs.stat(ctx.profile_path)
+  if st and st.type ~= "file" then
+    ctx.p_err, ctx.p_code = ctx.profile_path .. ": not a regular file (a FIFO, a device or a "
+      .. "link to one), so not read; default.pgo must be a profile file", "invalid"
+  elseif ctx.profile_path and exists(ctx.profile_path) then
     ctx.p, ctx.p_err, ctx.p_code = pgo.load(ctx.profile_path)
   elseif ctx.profile_path then
     ctx.p_err, ctx.p_code = ctx.profile_path .. ": no such file", "not_found"
@@ -434,10 +440,13 @@ local function print_ladder(ctx, results, counts)
   if ctx.o.binary then head[#head + 1] = "binary " .. ctx.o.binary end
   if ctx.profile_path then head[#head + 1] = "profile " .. ctx.profile_path end
   head[#head + 1] = "source " .. ctx.root
-  io.write("doctor: why PGO may do nothing (", table.concat(head, ", "), ")\n")
+  -- summaries and evidence quote profiles, binaries and source trees (outside text):
+  -- control characters are shown escaped, never sent raw to the terminal
+  local safe = pgo.report.terminal_text
+  io.write("doctor: why PGO may do nothing (", safe(table.concat(head, ", ")), ")\n")
   for _, r in ipairs(results) do
-    io.write(("  %s %d. %s: %s\n"):format(MARKS[r.verdict] or "?", r.n, r.title, r.summary))
-    for _, e in ipairs(r.evidence) do io.write("       ", e, "\n") end
+    io.write(("  %s %d. %s: %s\n"):format(MARKS[r.verdict] or "?", r.n, r.title, safe(r.summary)))
+    for _, e in ipairs(r.evidence) do io.write("       ", safe(e), "\n") end
   end
   io.write(("%d failed, %d warnings, %d ok, %d skipped\n")
     :format(counts.fail, counts.warn, counts.ok, counts.skip))

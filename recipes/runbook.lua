@@ -29,7 +29,10 @@ local HEALTH_OPTS = nil                 -- thresholds for pgo.audit.health (nil 
 -- ---------------------------------------------------------------------------------------
 
 local out = recipe.new("runbook")
-local md, code = recipe.md, recipe.md_code
+-- recipe.md makes a profile string inert markdown; a word joiner (U+2060) after each "@"
+-- also keeps a name like "@octocat" from mentioning (notifying) anyone where it renders.
+local function md(s) return (recipe.md(s):gsub("@", "@\u{2060}")) end
+local code = recipe.md_code
 
 local parser = argparse("runbook", "Write the PGO section of a service runbook (markdown).")
 parser:option("--root", "Root of the Go module (holds go.mod).", ".")
@@ -48,22 +51,24 @@ local function join(root, rel)
   return (root:gsub("/+$", "")) .. "/" .. rel
 end
 
--- Run a shell command built only from quoted words; first line of its output or nil.
-local function first_line(cmd)
-  local f = io.popen(cmd .. " 2>/dev/null")
-  if not f then return nil end
-  local line = f:read("l")
-  f:close()
+-- Run git with these arguments (an argument vector: no shell, so a root or path holding
+-- ' ; $() ` or a newline stays one argument); the first line of its output, or nil. The
+-- tree is not ours to trust: core.fsmonitor (a command its .git/config may name) is off.
+local function git_line(args)
+  local argv = { "git", "-c", "core.fsmonitor=false" }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  local r = pgo.fs.run(argv, { capture = true, stderr = false, max_output = 65536 })
+  if not r or r.status ~= 0 then return nil end
+  local line = r.output:match("^[^\n]*")
   if line and line ~= "" then return line end
 end
 
 -- The abbreviated hash of the last commit that changed rel under root (nil outside git).
 local function last_commit(root, rel)
-  local q = recipe.shell_quote
-  if first_line("git -C " .. q(root) .. " rev-parse --is-inside-work-tree") ~= "true" then
+  if git_line { "-C", root, "rev-parse", "--is-inside-work-tree" } ~= "true" then
     return nil, false
   end
-  return first_line("git -C " .. q(root) .. " log -1 --format=%h -- " .. q(rel)), true
+  return git_line { "-C", root, "log", "-1", "--format=%h", "--", rel }, true
 end
 
 -- Capture facts from the profile's provenance comments (pgo.provenance, when present).

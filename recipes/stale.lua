@@ -54,7 +54,9 @@ parser:flag("--json", "Print JSON instead of text.")
 
 -- The text report.
 local function print_text(o, report, stale, advice)
-  local w = function(...) io.write(...) io.write("\n") end
+  -- function names, module paths and the profile's path are outside text: control
+  -- characters are shown escaped, never sent raw to the terminal
+  local w = function(line) io.write(pgo.report.terminal_text(line), "\n") end
   w(("stale: %s against %s (module %s)"):format(o.profile, o.src, report.module or "?"))
   w(("  stale flat  %7s  %d of %d samples: the leaf function is gone")
     :format(recipe.pct(report.flat_fraction), report.stale_flat, report.total))

@@ -122,6 +122,13 @@ local function transport(opts, headers, dir)
   }
 end
 
+-- The decoding limits of opts (pgo.load's max_decompressed, max_samples, max_stack_depth;
+-- nil = the defaults): a backend's answer is as untrusted as any profile file.
+local function limits(opts)
+  return { max_decompressed = opts.max_decompressed, max_samples = opts.max_samples,
+    max_stack_depth = opts.max_stack_depth }
+end
+
 local function meta_of(name, shown, resp, from, to)
   resp = resp or {}
   return { backend = name, url = shown, status = resp.status, bytes = resp.bytes,
@@ -217,8 +224,7 @@ function backends.file(opts)
     error("bad argument #1 to 'file' (path= a string, or url= a file:// URL, expected)", 2)
   end
   local st = fsys.stat(path)
-  local p, msg, code = profile.load(path, { max_decompressed = opts.max_decompressed,
-    max_samples = opts.max_samples, max_stack_depth = opts.max_stack_depth })
+  local p, msg, code = profile.load(path, limits(opts))
   local meta = { backend = "file", url = "file://" .. path, bytes = st and st.size }
   if not p then return nil, msg, code, meta end
   return p, meta
@@ -247,6 +253,7 @@ function backends.pyroscope(opts)
   local shown = fetch.redact(url)
   local headers, secrets, acode = fetch.auth_headers(opts)
   if not headers then return nil, shown .. ": " .. secrets, acode end
+  for _, v in ipairs(fetch._url_secrets(url)) do secrets[#secrets + 1] = v end
   headers[#headers + 1] = "Content-Type: application/proto"
   headers[#headers + 1] = "Connect-Protocol-Version: 1"
   if opts.tenant then
@@ -271,7 +278,7 @@ function backends.pyroscope(opts)
     return nil, m, c, meta
   end
   local tmp = resp.temp_path
-  local p, dmsg, dcode = profile.load(tmp)
+  local p, dmsg, dcode = profile.load(tmp, limits(opts))
   if opts.keep_temp then meta.temp_path = tmp else os.remove(tmp) end
   if not p then
     if dcode == "empty" then
@@ -305,6 +312,7 @@ function backends.parca(opts)
   local shown = fetch.redact(url)
   local headers, secrets, acode = fetch.auth_headers(opts)
   if not headers then return nil, shown .. ": " .. secrets, acode end
+  for _, v in ipairs(fetch._url_secrets(url)) do secrets[#secrets + 1] = v end
   headers[#headers + 1] = "Accept: application/json"
   warn_insecure(opts, shown)
   local req = transport(opts, headers, nil)
@@ -326,7 +334,7 @@ function backends.parca(opts)
   end
   local bytes, berr = net.base64_decode(doc.pprof)
   if not bytes then return nil, shown .. ": the \"pprof\" field: " .. berr, "invalid", meta end
-  local p, dmsg, dcode = profile.decode(bytes)
+  local p, dmsg, dcode = profile.decode(bytes, limits(opts))
   if not p then
     if dcode == "empty" then
       dmsg = ("Parca has no data for %s between %s and %s"):format(query,

@@ -138,13 +138,30 @@ end
 local SECRET_PARAM = { "token", "key", "secret", "pass", "pwd", "auth", "sig", "credential",
   "session", "jwt", "bearer", "code" }
 
+local function unescape(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+-- Whether a query parameter name (percent-decoded: %74oken is token) names a credential.
+local function secret_param(name)
+  local lk = unescape(name):lower()
+  for _, s in ipairs(SECRET_PARAM) do
+    if lk:find(s, 1, true) then return true end
+  end
+  return false
+end
+
 --- The URL for messages and metadata: a password (or a lone user token) in the
 -- authority and the values of credential-like query parameters (token, api_key,
--- password, signature, ...) are replaced by REDACTED.
+-- password, signature, ...) are replaced by REDACTED. A URL without a scheme
+-- ("user:pw@host:6060") is redacted the same way.
 function fetch.redact(url)
   if type(url) ~= "string" then return url end
   local u = split_url(url)
-  if not u then return url end
+  if not u then
+    if url:find("[@?]") then return (fetch.redact("x://" .. url):sub(5)) end
+    return url
+  end
   local userinfo, host = u.authority:match("^(.*)@([^@]*)$")
   if userinfo then
     local user = userinfo:match("^([^:]*):")
@@ -154,30 +171,71 @@ function fetch.redact(url)
     local parts = {}
     for part in u.query:gmatch("[^&]+") do
       local k = part:match("^([^=]*)")
-      local lk = k:lower()
-      local secret = false
-      for _, s in ipairs(SECRET_PARAM) do
-        if lk:find(s, 1, true) then secret = true break end
-      end
-      parts[#parts + 1] = secret and part:find("=", 1, true) and (k .. "=REDACTED") or part
+      parts[#parts + 1] = secret_param(k) and part:find("=", 1, true) and (k .. "=REDACTED") or part
     end
     u.query = table.concat(parts, "&")
   end
   return join_url(u)
 end
 
--- Replace every occurrence of each secret (plain text) in s.
+--- The credentials a URL carries (what redact hides: the password or lone user token of
+-- the authority, the values of credential-like query parameters), as given and
+-- percent-decoded, plus the Basic authorization libcurl builds from the user info, for
+-- scrubbing from messages (a server may echo the URL or the header). An empty list when
+-- there are none. Internal (pgo.backends uses it too).
+function fetch._url_secrets(url)
+  local found = {}
+  if type(url) ~= "string" then return found end
+  local u = split_url(url) or (url:find("[@?]") and split_url("x://" .. url))
+  if not u then return found end
+  local function add(v)
+    if v and v ~= "" then
+      found[#found + 1] = v
+      local d = unescape(v)
+      if d ~= v then found[#found + 1] = d end
+    end
+  end
+  local userinfo = u.authority:match("^(.*)@[^@]*$")
+  if userinfo then
+    add(userinfo:match("^[^:]*:(.*)$") or userinfo)
+    -- libcurl sends user:password as "Authorization: Basic <base64>", which a server may
+    -- echo back: the encoded form is as secret as the password
+    found[#found + 1] = net.base64_encode(unescape(userinfo))
+  end
+  for part in u.query:gmatch("[^&]+") do
+    local k, v = part:match("^([^=]*)=(.*)$")
+    if k and secret_param(k) then add(v) end
+  end
+  return found
+end
+
+--- Whether a URL carries a credential (see _url_secrets): a recipe given one on its
+-- command line can warn that argv is visible to every user of the machine (ps).
+function fetch._has_credentials(url)
+  return #fetch._url_secrets(url) > 0
+end
+
+-- Replace every occurrence of each secret (plain text) in s. Matching starts at the
+-- secret's first 6 characters (all of a shorter one) and extends as far as the text
+-- agrees with it, so a message cut inside a secret (a body excerpt stops at 200
+-- characters, a page title at 80) loses the part it kept. Secrets under 4 characters are
+-- left alone: replacing them would mangle ordinary words.
 local function scrub(s, secrets)
   if type(s) ~= "string" or not secrets then return s end
   for _, secret in ipairs(secrets) do
     if #secret >= 4 then
-      local i = 1
+      local seed = secret:sub(1, 6)
+      local out, i = {}, 1
       while true do
-        local a, b = s:find(secret, i, true)
+        local a = s:find(seed, i, true)
         if not a then break end
-        s = s:sub(1, a - 1) .. "REDACTED" .. s:sub(b + 1)
-        i = a + 8
+        local b, k = a + #seed - 1, #seed
+        while k < #secret and s:byte(b + 1) == secret:byte(k + 1) do b, k = b + 1, k + 1 end
+        out[#out + 1] = s:sub(i, a - 1) .. "REDACTED"
+        i = b + 1
       end
+      out[#out + 1] = s:sub(i)
+      s = table.concat(out)
     end
   end
   return s
@@ -194,6 +252,23 @@ local function read_secret_file(path)
   return s
 end
 
+-- Whether a request header's name says its value is a credential (Authorization,
+-- X-Api-Key, X-Auth-Token, Cookie, ...).
+local function secret_header(name)
+  local n = name:lower()
+  return n:find("auth", 1, true) or n:find("token", 1, true) or n:find("key", 1, true)
+    or n:find("secret", 1, true) or n:find("pass", 1, true) or n == "cookie"
+end
+
+-- The name of each opts.headers entry ({Name = value} or {"Name: value"}).
+local function header_names(headers)
+  local names = {}
+  for k, v in pairs(headers or {}) do
+    names[#names + 1] = type(k) == "string" and k or tostring(v):match("^([^:]*):") or ""
+  end
+  return names
+end
+
 --- Request headers for opts.headers (a table: {Name = value} or {"Name: value"}),
 -- opts.auth_env / opts.auth_file (a token: "Authorization: Bearer <token>"; with
 -- auth_type = "basic", "user:password" sent as Basic; a value already starting with
@@ -208,8 +283,7 @@ function fetch.auth_headers(opts)
       headers[#headers + 1] = line
       -- values of credential-like headers are redacted from messages too
       local name, value = tostring(line):match("^([^:]*):%s*(.-)%s*$")
-      if name and (name:lower():find("auth", 1, true) or name:lower():find("token", 1, true)
-        or name:lower():find("key", 1, true) or name:lower() == "cookie") then
+      if name and secret_header(name) then
         secrets[#secrets + 1] = value
         secrets[#secrets + 1] = value:match("^%a+ +(.*)$")
       end
@@ -351,10 +425,16 @@ local function explain(msg, code, go_pprof, status, body, seconds, content_type)
 end
 
 -- libcurl drops Authorization (and Cookie) when a redirect changes host, but would send
--- the headers of headers_env on; so with headers_env redirects are off unless asked for.
+-- the headers of headers_env, and credential-like headers of opts.headers (X-Api-Key, ...),
+-- on to the new host; so with those redirects are off unless asked for.
 function fetch._max_redirects(opts)
   if opts.max_redirects then return opts.max_redirects end
   if opts.headers_env then return 0 end
+  for _, name in ipairs(header_names(opts.headers)) do
+    if secret_header(name) and name:lower() ~= "authorization" and name:lower() ~= "cookie" then
+      return 0
+    end
+  end
   return fetch.defaults.max_redirects
 end
 
@@ -402,6 +482,7 @@ function fetch.profile(url, opts)
   local shown = fetch.redact(full)
   local headers, secrets, acode = fetch.auth_headers(opts)
   if not headers then return nil, shown .. ": " .. secrets, acode end
+  for _, v in ipairs(fetch._url_secrets(full)) do secrets[#secrets + 1] = v end
   warn_insecure(opts, shown)
   local req = http_opts(opts, headers, opts.timeout or fetch.default_timeout(seconds or 40),
     temp_dir(opts))
@@ -477,6 +558,9 @@ function fetch.fleet(urls, opts)
   end
   local headers, secrets, acode = fetch.auth_headers(opts)
   if not headers then return nil, secrets, acode, {} end
+  for _, u in ipairs(full) do
+    for _, v in ipairs(fetch._url_secrets(u)) do secrets[#secrets + 1] = v end
+  end
   warn_insecure(opts, n == 1 and shown[1] or (n .. " targets"))
   local req = http_opts(opts, headers, opts.timeout or fetch.default_timeout(seconds or 40),
     temp_dir(opts))

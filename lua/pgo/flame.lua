@@ -11,6 +11,7 @@
 -- frames (the caller first). Samples whose value is zero or negative are left out: a
 -- flame graph shows where positive cost goes (for a diff, use pgo.diff_table).
 local edit = require "pgo.edit"
+local fsys = require "pgo.fsys"
 local units = require "pgo.units"
 
 local M = {}
@@ -85,6 +86,7 @@ local function xml_text(s)
     s = table.concat(out)
   end
   s = s:gsub("[%z\1-\8\11\12\14-\31]", "?")
+  s = s:gsub("\239\191[\190\191]", "?")          -- U+FFFE, U+FFFF: not XML characters
   return (s:gsub("[&<>\"']", escapes))
 end
 M.xml_text = xml_text
@@ -222,25 +224,27 @@ function M.svg(p, opts)
   return table.concat(out), nframes
 end
 
---- Write the SVG flame graph to path (temporary file beside it, then renamed over it).
+--- Write the SVG flame graph to path: a new temporary file beside it (pgo.fs.tempfile:
+-- O_EXCL, mode 0600, so a file or symbolic link planted at a predictable name is never
+-- written through), then renamed over path (the mode of an existing path is kept, a new
+-- one gets 0666 minus the umask).
 -- @treturn[1] true
--- @treturn[2] nil, message, code ("io")
+-- @treturn[2] nil, message, code ("io", whatever the cause: the documented contract)
 function M.write(p, path, opts)
   check_profile(p, "write")
   if type(path) ~= "string" then
     error("bad argument #2 to 'write' (string expected, got " .. type(path) .. ")", 2)
   end
   local svg = M.svg(p, opts)
-  local tmp = path .. ".tmp" .. tostring(os.time())
-  local f, msg = io.open(tmp, "wb")
-  if not f then return nil, msg, "io" end
+  local tmp, f = fsys.tempfile(fsys.dirname(path), "pgolua-flame")
+  if not tmp then return nil, f, "io" end
   local ok, werr = f:write(svg)
   local cok, cerr = f:close()
   if not ok or not cok then
     os.remove(tmp)
     return nil, tostring(werr or cerr), "io"
   end
-  local rok, rerr = os.rename(tmp, path)
+  local rok, rerr = fsys.replace(tmp, path)
   if not rok then
     os.remove(tmp)
     return nil, rerr, "io"

@@ -3,6 +3,7 @@
 --   local path, f = pgo.fs.tempfile("cmd/api")      -- "cmd/api/.pgolua.Xk3a9q", 0600
 --   f:write(bytes); f:close()
 --   assert(pgo.fs.replace(path, "cmd/api/default.pgo"))   -- fsync, rename, fsync dir
+--   local r = pgo.fs.run({"git", "-C", root, "log", "-1"}, {capture = true})  -- no shell
 --
 -- Functions that touch the file system return true (or a value) on success and
 -- nil, message, code on failure; codes: not_found, permission, is_directory, read_only,
@@ -75,6 +76,49 @@ end
 function fs.dirname(path)
   check_string("dirname", 1, path)
   return fsys.dirname(path)
+end
+
+--- A new directory "<dir>/<prefix>.XXXXXX" (default prefix "pgolua"), mode 0700, created
+-- exclusively with a random name (mkdtemp(3)). Returns its path; the caller removes it.
+function fs.mkdtemp(dir, prefix)
+  check_string("mkdtemp", 1, dir)
+  if prefix ~= nil then check_string("mkdtemp", 2, prefix) end
+  return fsys.mkdtemp(dir, prefix)
+end
+
+--- The absolute form of an existing path, with symbolic links, "." and ".." resolved.
+function fs.realpath(path)
+  check_string("realpath", 1, path)
+  return fsys.realpath(path)
+end
+
+--- Run a program with an argument list, without a shell: argv = {"go", "test", pkg, ...}
+-- (argv[1] is searched in PATH when it holds no "/"); no argument is ever split, quoted
+-- or expanded, so a name holding ' ; $() ` or a newline stays one argument. stdin is
+-- /dev/null. opts: dir (the program's working directory), stdout / stderr (a file path,
+-- truncated, or appended to with append = true; false discards; nil shares ours),
+-- capture = true (stdout returned as result.output, at most max_output bytes, default
+-- 1 MiB; past that the pipe is closed: result.truncated is true and a program still
+-- writing ends with SIGPIPE). Returns {status = exit status, or
+-- signal = the signal that ended it, output =, truncated =}; nil, message, code
+-- (not_found, permission, io, ...) when the program cannot be started.
+function fs.run(argv, opts)
+  if type(argv) ~= "table" then
+    error("bad argument #1 to 'run' (table expected, got " .. type(argv) .. ")", 2)
+  end
+  for i = 1, math.max(#argv, 1) do
+    local a = argv[i]
+    if type(a) ~= "string" then
+      error(("bad argument #1 to 'run' (element %d is a %s, not a string)"):format(i, type(a)), 2)
+    end
+    if a:find("\0", 1, true) then
+      error(("bad argument #1 to 'run' (element %d holds a NUL byte)"):format(i), 2)
+    end
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #2 to 'run' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  return fsys.run(argv, opts)
 end
 
 local STREAMS = { [io.stdin] = 0, [io.stdout] = 1, [io.stderr] = 2 }

@@ -72,8 +72,8 @@ local function top_name(p)
   if ok and rows and rows[1] then return rows[1].name, rows[1].flat_pct end
 end
 
---- The provenance line for fields (see the module comment). Source URLs are redacted
--- (pgo.fetch.redact).
+--- The provenance line for fields (see the module comment). The source is redacted
+-- (pgo.fetch.redact: passwords and token-like query values), with or without a scheme.
 function provenance.format(fields)
   if type(fields) ~= "table" then
     error("bad argument #1 to 'format' (table expected, got " .. type(fields) .. ")", 2)
@@ -86,7 +86,7 @@ function provenance.format(fields)
     end
     seen[k] = true
     local text = to_text(k, v)
-    if k == "source" and text:find("://", 1, true) then text = require("pgo.fetch").redact(text) end
+    if k == "source" then text = require("pgo.fetch").redact(text) end
     items[#items + 1] = k .. "=" .. encode_value(text)
   end
   add("v", provenance.VERSION)
@@ -242,7 +242,8 @@ function provenance.pr_body(before, after, prov)
     return tostring(i.samples)
   end
   local rows = {
-    { "Source", prov.source and cell(prov.source) or "unknown" },
+    { "Source", prov.source and cell(require("pgo.fetch").redact(tostring(prov.source)))
+      or "unknown" },
     { "Window", window and cell(window) or "unknown" },
     { "Duration per instance", seconds_text(per) or "unknown" },
     { "Instances", instances and tostring(math.floor(instances)) or "unknown" },

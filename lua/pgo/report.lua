@@ -6,6 +6,7 @@
 --   report.tags(p, opts)      -> text, warnings   (`go tool pprof -tags`)
 --   report.tabwrite(lines)    -> lines            (Go's text/tabwriter, right-aligned)
 --   report.time(ns, layout)   -> "Nov 21, 2026 at 9:32am (UTC)"
+--   report.terminal_text(s)   -> s with control characters shown as \x1b-style escapes
 --
 -- opts of top/top_data/top_json (all optional):
 --   n or nodecount  rows to keep (pprof -nodecount; 0 or absent = all, like `-top`)
@@ -129,6 +130,36 @@ function M.time(ns, layout)
   return string.format("%s %d, %d at %d:%02d%s (UTC)", months[t.month], t.day, t.year, h,
     t.min, t.hour < 12 and "am" or "pm")
 end
+
+local function escape_byte(c) return ("\\x%02x"):format(c:byte()) end
+
+--- s made safe to print on a terminal. A profile is outside data: a function name, label
+-- or comment holding ESC sequences could move the cursor, rewrite earlier lines, retitle
+-- the window or hide text. C0 control characters (tab and line breaks included: a name
+-- never leaves its line or column), DEL and bytes that are not valid UTF-8 become \xHH;
+-- the C1 controls U+0080..U+009F and the bidirectional overrides U+202A..U+202E,
+-- U+2066..U+2069 become \uHHHH. Anything else is unchanged, so ordinary names print
+-- byte for byte as pprof prints them.
+function M.terminal_text(s)
+  s = tostring(s)
+  if not s:find("[%z\1-\31\127-\255]") then return s end   -- printable ASCII
+  if not utf8.len(s) then
+    local out, i = {}, 1
+    while i <= #s do
+      local ok, bad = utf8.len(s, i)
+      if ok then out[#out + 1] = s:sub(i) break end
+      out[#out + 1] = s:sub(i, bad - 1) .. escape_byte(s:sub(bad, bad))
+      i = bad + 1
+    end
+    s = table.concat(out)
+  end
+  s = s:gsub("[%z\1-\31\127]", escape_byte)
+  s = s:gsub("\194[\128-\159]", function(c) return ("\\u%04x"):format(c:byte(2)) end)
+  s = s:gsub("\226\128[\170-\174]", function(c) return ("\\u%04x"):format(utf8.codepoint(c)) end)
+  s = s:gsub("\226\129[\166-\169]", function(c) return ("\\u%04x"):format(utf8.codepoint(c)) end)
+  return s
+end
+local terminal_text = M.terminal_text
 
 -- Truncate toward zero (Go's int64(float64)).
 local function trunc(x)
@@ -330,11 +361,13 @@ local function top_impl(p, opts)
   end
   local d, warnings = top_data_impl(p, opts, "top")
   local out = {}
-  for _, l in ipairs(d.lines) do out[#out + 1] = l .. "\n" end
+  -- header lines carry the profile's file name, build id and comments: outside text
+  for _, l in ipairs(d.lines) do out[#out + 1] = terminal_text(l) .. "\n" end
   out[#out + 1] = ("%10s %5s%% %5s%% %10s %5s%%\n"):format("flat", "flat", "sum", "cum", "cum")
   for _, r in ipairs(d.rows) do
     out[#out + 1] = ("%10s %s %s %10s %s  %s%s\n"):format(r.flat_text, r.flat_pct_text,
-      r.sum_pct_text, r.cum_text, r.cum_pct_text, r.name, r.suffix and " " .. r.suffix or "")
+      r.sum_pct_text, r.cum_text, r.cum_pct_text, terminal_text(r.name),
+      r.suffix and " " .. r.suffix or "")
   end
   return table.concat(out), warnings
 end
@@ -417,8 +450,10 @@ local function tags_impl(p, opts)
   if q ~= p then q:close() end
 
   local lines = {}
-  for _, key in ipairs(keys) do
-    local vals, tag_total = tags[key], 0
+  for _, raw_key in ipairs(keys) do
+    local vals, tag_total = tags[raw_key], 0
+    -- label keys and values are outside text; escaped, a tab cannot break the columns
+    local key = terminal_text(raw_key)
     for _, v in ipairs(vals) do tag_total = tag_total + v.total end
     if layout == "head" then
       if total ~= 0 then
@@ -431,9 +466,10 @@ local function tags_impl(p, opts)
       for _, v in ipairs(vals) do
         if total ~= 0 then
           lines[#lines + 1] = (" \t%s (%s):\t %s"):format(units.label(v.total, sample_unit),
-            units.percentage(v.total, total), v.value)
+            units.percentage(v.total, total), terminal_text(v.value))
         else
-          lines[#lines + 1] = (" \t%s:\t %s"):format(units.label(v.total, sample_unit), v.value)
+          lines[#lines + 1] = (" \t%s:\t %s"):format(units.label(v.total, sample_unit),
+            terminal_text(v.value))
         end
       end
     else
@@ -443,9 +479,9 @@ local function tags_impl(p, opts)
         f, u = units.scale(v.total, sample_unit, "minimum")
         if tag_total > 0 then
           lines[#lines + 1] = (" \t%.1f%s (%s):\t %s"):format(f, u,
-            units.percentage(v.total, tag_total), v.value)
+            units.percentage(v.total, tag_total), terminal_text(v.value))
         else
-          lines[#lines + 1] = (" \t%.1f%s:\t %s"):format(f, u, v.value)
+          lines[#lines + 1] = (" \t%.1f%s:\t %s"):format(f, u, terminal_text(v.value))
         end
       end
     end
