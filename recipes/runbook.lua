@@ -29,9 +29,7 @@ local HEALTH_OPTS = nil                 -- thresholds for pgo.audit.health (nil 
 -- ---------------------------------------------------------------------------------------
 
 local out = recipe.new("runbook")
--- recipe.md makes a profile string inert markdown; a word joiner (U+2060) after each "@"
--- also keeps a name like "@octocat" from mentioning (notifying) anyone where it renders.
-local function md(s) return (recipe.md(s):gsub("@", "@\u{2060}")) end
+local md = recipe.md   -- inert markdown, mentions included (pgo.markdown.text)
 local code = recipe.md_code
 
 local parser = argparse("runbook", "Write the PGO section of a service runbook (markdown).")

@@ -37,6 +37,7 @@
 --   comparisons: one flat record per compared cell: { name=, unit=, config=, base=,
 --             label=, old=, new=, delta=, p=, significant=, text=, higher_is_better= }
 local stats = require "pgo.bench_stats"
+local markdown = require "pgo.markdown"
 
 local M = {}
 M.stats = stats
@@ -45,7 +46,20 @@ local find, sub, byte, match, fmt, rep, gsub = string.find, string.sub, string.b
   string.match, string.format, string.rep, string.gsub
 local concat, sort = table.concat, table.sort
 local abs, huge = math.abs, math.huge
-local ulen = utf8.len
+local utf8len = utf8.len
+
+-- The width of a table cell in runes, as Go's utf8.RuneCountInString: like utf8.len, but
+-- each byte of an invalid sequence counts as one rune (a benchmark name or a config value
+-- is bytes, not necessarily UTF-8; utf8.len would return nil).
+local function ulen(s)
+  local n, pos = 0, 1
+  while true do
+    local count, bad = utf8len(s, pos)
+    if count then return n + count end
+    n = n + utf8len(s, pos, bad - 1) + 1
+    pos = bad + 1
+  end
+end
 
 local function argerror(n, fname, msg)
   error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
@@ -1437,7 +1451,6 @@ end
 
 -- ==== markdown and JSON ================================================================
 
-local function md_escape(s) return (s:gsub("|", "\\|")) end
 
 local function report_markdown(cmp)
   local out = {}
@@ -1447,7 +1460,7 @@ local function report_markdown(cmp)
     local cl = config_lines(t, prev)
     if #cl > 0 then
       local parts = {}
-      for _, l in ipairs(cl) do parts[#parts + 1] = "`" .. l .. "`" end
+      for _, l in ipairs(cl) do parts[#parts + 1] = markdown.code(l) end
       out[#out + 1] = concat(parts, " ")
       out[#out + 1] = ""
     end
@@ -1455,7 +1468,7 @@ local function report_markdown(cmp)
     local binary = unit_is_binary(t.unit)
     local hdr, sep = { "" }, { "---" }
     for e, label in ipairs(t.columns) do
-      hdr[#hdr + 1] = md_escape(label) .. " " .. md_escape(t.unit)
+      hdr[#hdr + 1] = markdown.text(label) .. " " .. markdown.text(t.unit)
       sep[#sep + 1] = "---:"
       if e > 1 then
         hdr[#hdr + 1] = "vs base"; sep[#sep + 1] = "---:"
@@ -1468,7 +1481,7 @@ local function report_markdown(cmp)
       local centers = {}
       for e = 1, #t.columns do if row.cells[e] then centers[#centers + 1] = row.cells[e].center end end
       local sc = make_scaler(centers, binary)
-      local r = { "`" .. md_escape(row.name) .. "`" }
+      local r = { markdown.code(row.name, true) }
       for e = 1, #t.columns do
         local c = row.cells[e]
         if c then
@@ -1577,12 +1590,27 @@ end
 local json_lists = { warnings = true, rows = true, errors = true, config = true, cells = true,
   tables = true, values = true, geomean = true, columns = true }
 
+local json_escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r",
+  ["\t"] = "\\t" }
+
+-- A JSON string. JSON text is UTF-8, and names and config values are bytes: each byte of an
+-- invalid sequence becomes \ufffd, as Go's encoding/json writes it.
 local function json_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    local map = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r",
-      ["\t"] = "\\t" }
-    return map[c] or ("\\u%04x"):format(c:byte())
-  end) .. '"'
+  local body = s:gsub('[%c"\\]', function(c)
+    return json_escapes[c] or ("\\u%04x"):format(c:byte())
+  end)
+  if not utf8len(body) then
+    local parts, pos = {}, 1
+    while true do
+      local count, bad = utf8len(body, pos)
+      if count then parts[#parts + 1] = sub(body, pos); break end
+      parts[#parts + 1] = sub(body, pos, bad - 1)
+      parts[#parts + 1] = "\\ufffd"
+      pos = bad + 1
+    end
+    body = concat(parts)
+  end
+  return '"' .. body .. '"'
 end
 
 local function json_encode(v, key, out)

@@ -19,6 +19,7 @@
 -- * a profile may hold several records (a merge keeps each input's); read() returns the
 --   last one, and all of them as its second result.
 local net = require "pgo.core.net"
+local markdown = require "pgo.markdown"
 
 local provenance = {}
 
@@ -187,14 +188,7 @@ end
 function provenance.markdown_code(s, in_table)
   s = tostring(s)
   if #s > 200 then s = s:sub(1, 200):gsub("[\128-\191]*$", ""):gsub("[\192-\255]$", "") .. "…" end
-  s = s:gsub("%c", "\239\191\189")
-  if in_table then s = s:gsub("|", "\\|") end
-  local longest = 0
-  for run in s:gmatch("`+") do longest = math.max(longest, #run) end
-  local fence = ("`"):rep(longest + 1)
-  if s:find("^[` ]") or s:find("[` ]$") then s = " " .. s .. " " end
-  if s == "" then return "`\u{2205}`" end
-  return fence .. s .. fence
+  return markdown.code((s:gsub("%c", "\239\191\189")), in_table)
 end
 
 local function cell(s) return provenance.markdown_code(s, true) end

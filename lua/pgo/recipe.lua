@@ -110,45 +110,19 @@ end
 -- {=====================================================================================
 -- Markdown and shell
 
-local MD_HTML = { ["<"] = "&lt;", [">"] = "&gt;", ["&"] = "&amp;" }
+local markdown = require "pgo.markdown"
 
---- s (a string from a profile, a path, a server) as inert markdown text: it renders as
--- itself and cannot open a code span, a link, an image, HTML, a table cell, emphasis, a
--- heading or a list. Backslash, backtick, |, [, ], *, _ and ~ get a backslash; <, > and &
--- become entities; a leading #, - or + is escaped; control characters (line breaks
--- included) become spaces, so a value never leaves its line or its table cell.
-function recipe.md(s)
-  s = tostring(s)
-  s = s:gsub("%c", " ")
-  s = s:gsub("[\\`|%[%]%*_~]", "\\%0")
-  s = s:gsub("[<>&]", MD_HTML)
-  s = s:gsub("^([#%-%+])", "\\%1")
-  return s
-end
+--- s (a string from a profile, a path, a server) as inert markdown text (pgo.markdown.text):
+-- it renders as itself and cannot open a code span, a link, an image, HTML, a table cell,
+-- emphasis, a heading or a list, nor mention anyone.
+recipe.md = markdown.text
 
---- s as a markdown code span (for commands and paths): the fence is longer than any run
--- of backticks inside; control characters become spaces; with in_table, | is escaped so a
--- table row stays one row (GitHub tables need it even inside code spans).
-function recipe.md_code(s, in_table)
-  s = tostring(s):gsub("%c", " ")
-  if in_table then s = s:gsub("|", "\\|") end
-  local longest = 0
-  for run in s:gmatch("`+") do longest = math.max(longest, #run) end
-  local fence = ("`"):rep(longest + 1)
-  if s:find("^`") or s:find("`$") then s = " " .. s .. " " end
-  return fence .. s .. fence
-end
+--- s as a markdown code span (pgo.markdown.code): the fence is longer than any run of
+-- backticks inside; with in_table, | is escaped so a table row stays one row.
+recipe.md_code = markdown.code
 
---- text (lines, or a list of lines) as a fenced markdown code block: the fence is longer
--- than any run of backticks inside, so the text cannot close it early.
-function recipe.md_block(text, lang)
-  if type(text) == "table" then text = table.concat(text, "\n") end
-  text = tostring(text):gsub("[%z\1-\9\11-\31\127]", " "):gsub("\n+$", "")
-  local longest = 2
-  for run in text:gmatch("`+") do longest = math.max(longest, #run) end
-  local fence = ("`"):rep(longest + 1)
-  return fence .. (lang or "") .. "\n" .. text .. "\n" .. fence
-end
+--- text (lines, or a list of lines) as a fenced markdown code block (pgo.markdown.block).
+recipe.md_block = markdown.block
 
 --- s quoted for /bin/sh: one word whatever it holds ('it'\''s').
 function recipe.shell_quote(s)

@@ -461,11 +461,12 @@ static bool walk(decoder *d) {
         if (rc == -1) goto cut;
         if (v > d->limits->max_decompressed)
           return d->known_fields == 0 ? wire_error(d, "an impossible length")
-                                      : FAIL("truncated", "field %s at byte %" PRIu64 " claims %"
-                                             PRIu64 " bytes, more than the whole profile may"
-                                             " hold; the file is cut off or corrupt",
+                                      : FAIL("too_large", "field %s at byte %" PRIu64 " claims %"
+                                             PRIu64 " bytes, more than max_decompressed (%" PRIu64
+                                             "): raise the limit if the profile is genuine; "
+                                             "otherwise the file is corrupt",
                                              field < 16 && field_names[field] ? field_names[field] : "?",
-                                             d->field_offset, v);
+                                             d->field_offset, v, (uint64_t)d->limits->max_decompressed);
         len = (size_t)v;
         size_t header = pos - src->pos;
         if (end - pos < len) {
