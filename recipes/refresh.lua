@@ -8,7 +8,9 @@
 --        pgolua recipes/refresh.lua --file a.pgo --file b.pgo [--src .] [--dry-run]
 -- Exit:  0 replaced or unchanged (the last line says which), 1 error (capture, I/O, usage),
 --        2 new profile rejected by a check (stderr names the check, its figure and threshold).
---        On exit 1 and 2 the target is byte-identical and no temporary file is left behind.
+--        On exit 1 and 2 the target is byte-identical and no temporary file is left behind;
+--        a run killed outright leaves at most one hidden .pgolua-* file, which a refresh
+--        in that directory removes once it is 10 minutes old (docs/reliability.md).
 -- Adapt: copy this file; change the values under "ADAPT" below (thresholds, which checks
 --   run, where the PR body goes, how many frames --compact keeps, where --out defaults to,
 --   a check of your own in accept()). Everything else is library code (pgo.fetch,
@@ -46,6 +48,12 @@ local HEALTH_SKIP = {}              -- health checks off by default, e.g. { "max
 -- the stale share within a point or two of the full profile's.
 local COMPACT_FRAMES = 8
 local PR_BODY_SUFFIX = ".pr.md"     -- default --pr-body: <out>.pr.md, beside the profile
+-- What a capture may weigh: the response body as received, and the profile gunzipped.
+-- Past either it fails (exit 1) before anything is decoded further, so a URL serving some
+-- huge download or a gzip bomb never fills the disk or the memory. A real service's CPU
+-- profile is a few MiB at most.
+local MAX_BYTES = 256 * 1024 * 1024
+local MAX_DECOMPRESSED = 1024 * 1024 * 1024
 local SOURCE_OPTS = { lenient = false }   -- pgo.symbols.go_source options for the stale audit
 local DRIFT_OPTS = nil              -- pgo.audit.drift options ({cdf = 99} by default)
 
@@ -97,6 +105,8 @@ parser:option("--seconds", "Capture window per instance (--url).",
   tostring(SECONDS)):convert(tonumber):argname("N")
 parser:option("--retries", "Extra attempts per capture on connection errors and 5xx.",
   tostring(RETRIES)):convert(math.tointeger):argname("N")
+parser:option("--timeout", "Most seconds one HTTP capture attempt may take, window included "
+  .. "(default: 1.5 x --seconds + 10 for --url, 120 for Pyroscope and Parca)."):convert(tonumber):argname("S")
 parser:option("--out", "The profile to replace (default: default.pgo beside the only package "
   .. "main of --src or ., else ./default.pgo)."):argname("FILE")
 parser:option("--src", "Go module root for the stale audit (default: the go.mod found upward "
@@ -144,14 +154,11 @@ local function threshold(o, key, name, valid, what, zero_is_off)
   return n
 end
 
--- dir as an absolute path without symbolic links (the shell's pwd -P); nil when it is not
--- a directory.
+-- dir as an absolute path without symbolic links; nil when it is not a directory.
 local function absolute_dir(dir)
-  local p = io.popen("cd " .. recipe.shell_quote(dir) .. " 2>/dev/null && pwd -P")
-  if not p then return nil end
-  local abs = p:read("l")
-  p:close()
-  return abs ~= "" and abs or nil
+  local st = pgo.fs.stat(dir)
+  if not st or st.type ~= "directory" then return nil end
+  return (pgo.fs.realpath(dir))
 end
 
 -- The nearest directory holding go.mod, from dir upward; nil when there is none.
@@ -167,6 +174,48 @@ end
 
 local HEALTH_NAMES = pgo.audit.health_defaults()
 
+-- What to do about a file system error, by the code pgo.fs returns, or by the errno number
+-- Lua's io gives as its third result (27 EFBIG, 28 ENOSPC: the same on Linux, the BSDs and
+-- macOS; 122 EDQUOT on Linux).
+local FS_ADVICE = {
+  permission = "this user may not write there: fix the directory's permissions, run as its owner, or choose another --out",
+  read_only = "the file system is mounted read-only: choose an --out on a writable one",
+  no_space = "the disk is full or the file size limit (ulimit -f) was reached: free space there or raise the limit",
+  [27] = "the file size limit (ulimit -f) was reached: raise it, or choose an --out elsewhere",
+  [28] = "the disk is full: free space there, or choose an --out elsewhere",
+  [122] = "the disk quota is used up: free space there, or choose an --out elsewhere",
+}
+
+-- src/core/fileio.c's own short hints, replaced by FS_ADVICE's (which speak of --out)
+local LIBRARY_HINTS = { "; check the file's permissions$", "; the file system is mounted read%-only$",
+  "; free some disk space$", "; the file size limit was reached$" }
+
+-- A file system error message (from pgo.fs or Lua's io) with what to do about it.
+local function fs_error(msg, code)
+  msg = tostring(msg)
+  local advice = FS_ADVICE[code]
+  if not advice then return msg end
+  for _, hint in ipairs(LIBRARY_HINTS) do msg = msg:gsub(hint, "") end
+  return msg .. "; " .. advice
+end
+
+-- Fails now, not after a minute of capturing, when dir (where target and the temporary
+-- files beside it go; captures are received there too) takes no new file: creates a
+-- temporary file there and removes it. Creating it also removes stale temporary files
+-- that killed pgolua runs left in dir (pgo.fs.tempfile; src/core/fileio.c).
+local function probe_dir(dir, target)
+  local path, f, code = pgo.fs.tempfile(dir, "pgolua-refresh")
+  if not path then
+    -- "cannot create a temporary file in DIR: REASON; HINT": ours already says DIR
+    local msg = fs_error(f, code)
+    return nil, ("cannot write in %s, where %s and its temporary files go: %s"):format(dir, target,
+      msg:match("^cannot create a temporary file in .-: (.*)$") or msg)
+  end
+  f:close()
+  os.remove(path)
+  return true
+end
+
 -- Validated settings from the parsed options, or nil, message.
 local function settings(o)
   local s = { urls = o.url or {}, files = o.file or {}, json = o.json, dry_run = o.dry_run,
@@ -175,9 +224,28 @@ local function settings(o)
   if #s.urls == 0 and #s.files == 0 and not o.pyroscope and not o.parca then
     return nil, "no source: give --url, --pyroscope, --parca or --file"
   end
+  -- a credential typed on the command line is redacted in every output, but any user of
+  -- the machine can read it in ps: say so, and name the safe way
+  local typed = {}
+  for _, u in ipairs(s.urls) do typed[#typed + 1] = { "--url", u } end
+  if o.pyroscope then typed[#typed + 1] = { "--pyroscope", o.pyroscope } end
+  if o.parca then typed[#typed + 1] = { "--parca", o.parca } end
+  for _, t in ipairs(typed) do
+    if pgo.fetch._has_credentials(t[2]) then
+      s.notes[#s.notes + 1] = ("%s %s carries a credential on the command line, where other users "
+        .. "can see it (ps); put the token in an environment variable and pass --auth-env VAR")
+        :format(t[1], pgo.fetch.redact(t[2]))
+    end
+  end
   if not o.seconds or o.seconds <= 0 then return nil, "--seconds must be a positive number" end
   if not o.retries or o.retries < 0 then return nil, "--retries must be a non-negative integer" end
   s.seconds, s.retries = o.seconds, o.retries
+  if o.timeout ~= nil and not (o.timeout > 0) then return nil, "--timeout must be a positive number of seconds" end
+  if o.timeout and #s.urls > 0 and o.timeout <= s.seconds then
+    return nil, ("--timeout %g must be longer than --seconds %g: the answer starts when the capture window ends")
+      :format(o.timeout, s.seconds)
+  end
+  s.timeout = o.timeout
   s.min_bytes, err = threshold(o, "min_bytes", "min-bytes",
     function(n) return n >= 0 and math.tointeger(n) end, "a byte count", true)
   if s.min_bytes == nil then return nil, err end
@@ -282,6 +350,12 @@ local function settings(o)
       return nil, ("--pr-body %s: the directory %s does not exist"):format(s.pr_body, pgo.fs.dirname(s.pr_body))
     end
   end
+  local ok, perr = probe_dir(s.dir, s.out)
+  if not ok then return nil, perr end
+  if s.pr_body and s.pr_body ~= "-" and not s.dry_run and pgo.fs.dirname(s.pr_body) ~= s.dir then
+    ok, perr = probe_dir(pgo.fs.dirname(s.pr_body), s.pr_body)
+    if not ok then return nil, perr end
+  end
   return s
 end
 
@@ -319,7 +393,7 @@ end
 
 local function fetch_opts(s, extra)
   local t = { seconds = s.seconds, dir = s.dir, retries = s.retries, auth_env = s.auth_env,
-    quiet = s.json }
+    quiet = s.json, timeout = s.timeout, max_bytes = MAX_BYTES, max_decompressed = MAX_DECOMPRESSED }
   for k, v in pairs(extra or {}) do t[k] = v end
   return t
 end
@@ -331,10 +405,10 @@ local function capture_sources(s, run)
   if #s.files > 0 then
     local acc, first, last, paths = nil, math.huge, 0, {}
     for _, path in ipairs(s.files) do
-      local p, err = pgo.backends.file { path = path }
+      local p, err, code = pgo.backends.file { path = path, max_decompressed = MAX_DECOMPRESSED }
       if not p then
         if acc then acc:close() end
-        return nil, err
+        return nil, err, code
       end
       local info = p:info()
       if info.time_ns > 0 then
@@ -389,10 +463,31 @@ local function capture_sources(s, run)
   return parts
 end
 
+-- A capture's failure, with what to do in this recipe's terms where the library's
+-- message names its own options (timeout, max_bytes, max_decompressed).
+local function capture_error(s, msg, code, meta)
+  msg = tostring(msg)
+  if code == "timeout" then
+    return msg .. ("; with refresh.lua: --timeout SECONDS (now %s)"):format(
+      s.timeout and ("%g s"):format(s.timeout) or "the default")
+  elseif code == "too_large" then
+    return msg .. "; refresh.lua's limits are MAX_BYTES and MAX_DECOMPRESSED, in the ADAPT "
+      .. "section of your copy"
+  elseif code == "no_space" or (code == "io" and msg:find("cannot write the temporary file", 1, true)) then
+    -- (the transport reports EFBIG, the file size limit, as "io")
+    return msg .. ("; captures are received in %s, beside --out: free space there or raise the "
+      .. "file size limit (ulimit -f)"):format(s.dir)
+  elseif code == "truncated" and type(meta) == "table" and math.type(meta.attempts) == "integer" then
+    return msg .. ("; %d attempt%s broke off: check the server (or a proxy in between), then run again")
+      :format(meta.attempts, meta.attempts == 1 and "" or "s")
+  end
+  return msg
+end
+
 -- One profile and its provenance fields from every source; nil, message.
 local function capture(s, run)
-  local parts, err = capture_sources(s, run)
-  if not parts then return nil, err end
+  local parts, err, code, meta = capture_sources(s, run)
+  if not parts then return nil, capture_error(s, err, code, meta) end
   if #parts == 1 then return parts[1].p, parts[1].fields, { parts[1].label } end
   local acc, labels, sources, vias = nil, {}, {}, {}
   local first, last, instances = math.huge, 0, 0
@@ -439,8 +534,8 @@ local function check_capture(s, p, facts)
   local info = p:info()
   local kind_ok = info.kind == "cpu"
   add { name = "cpu_profile", ok = kind_ok, figure = info.kind, threshold = "cpu",
-    message = kind_ok and "a CPU profile" or ("a %s profile, not a CPU profile: go build -pgo rejects it")
-      :format(info.kind) }
+    message = kind_ok and "a CPU profile" or ("a %s profile, not a CPU profile: go build -pgo rejects it; "
+      .. "capture a CPU profile (net/http/pprof serves it at /debug/pprof/profile)"):format(info.kind) }
   if not kind_ok then return checks end
   local edges, emsg, ecode = p:edges()
   if not edges then
@@ -556,17 +651,31 @@ local function blend(new, old, w)
   return m, info
 end
 
--- Write bytes to a new temporary file in dir; returns its path, or nil, message.
-local function write_temp(run, dir, bytes, prefix)
+-- Write bytes (what: "the new profile", ...) to a new temporary file in dir, flushed to the
+-- disk when sync; returns its path, or nil, message. The file stays open, in run.temps,
+-- until it is renamed (done_temp) or main removes it: its open descriptor holds the lock
+-- that tells a concurrent refresh's sweep of stale temporary files that it is live.
+local function write_temp(run, dir, bytes, prefix, what, sync)
   local path, f, code = pgo.fs.tempfile(dir, prefix)
-  if not path then return nil, ("%s: cannot create a temporary file: %s"):format(dir, f), code end
-  run.temps[path] = true
-  local ok, err = f:write(bytes)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    return nil, ("%s: %s"):format(path, tostring(err or cerr))
+  if not path then return nil, ("cannot write %s in %s: %s"):format(what, dir, fs_error(f, code)) end
+  run.temps[path] = f
+  local ok, err, errno = f:write(bytes)
+  if ok then ok, err, errno = f:flush() end
+  if not ok then
+    return nil, ("cannot write %s (%d bytes) to %s: %s"):format(what, #bytes, path, fs_error(err, errno))
+  end
+  if sync then
+    local synced, serr, scode = pgo.fs.fsync(path)
+    if not synced then return nil, ("cannot write %s: %s"):format(what, fs_error(serr, scode)) end
   end
   return path
+end
+
+-- A temporary file of write_temp is in place (renamed): close it, forget it.
+local function done_temp(run, path)
+  local f = run.temps[path]
+  if io.type(f) == "file" then f:close() end
+  run.temps[path] = nil
 end
 
 -- The extra section of the PR body: the checks and the compiler drift (numbers and check
@@ -613,7 +722,10 @@ end
 -- Everything from capture to replace. Fills run.res; returns the exit code.
 local function refresh(s, run)
   local res = run.res
-  local function fail(msg) res.status, res.error = "error", recipe.clean_error(msg) return recipe.EXIT.error end
+  local function fail(msg)
+    res.status, res.error = "error", ("%s; %s not replaced"):format(recipe.clean_error(msg), s.out)
+    return recipe.EXIT.error
+  end
 
   -- the current profile (loaded first: a blend with an unreadable one fails before capturing)
   local before
@@ -749,15 +861,19 @@ local function refresh(s, run)
   local body = pgo.provenance.pr_body(before, final, res.provenance) .. pr_extra(res)
   res.pr_body_markdown = body
 
-  -- temporary files beside their targets, then the replace
-  local tmp, terr = write_temp(run, s.dir, bytes, "pgolua-refresh")
+  -- Temporary files beside their targets, then the replace. Both are written before
+  -- either is renamed, so a full disk fails the run with the target untouched; the
+  -- profile is flushed to the disk first, which leaves only the small PR body's write and
+  -- the rename between the body's temporary file appearing and the profile's going away
+  -- (a kill -9 there leaves both; see docs/reliability.md).
+  local tmp, terr = write_temp(run, s.dir, bytes, "pgolua-refresh", "the new profile", true)
   if not tmp then return fail(terr) end
   local check, cerr = pgo.load(tmp)           -- what is on disk is what was checked
   if not check then return fail("the written temporary file does not load back: " .. tostring(cerr)) end
   check:close()
   local body_tmp
   if s.pr_body and s.pr_body ~= "-" and not s.dry_run then
-    body_tmp, terr = write_temp(run, pgo.fs.dirname(s.pr_body), body, "pgolua-refresh-pr")
+    body_tmp, terr = write_temp(run, pgo.fs.dirname(s.pr_body), body, "pgolua-refresh-pr", "the PR body")
     if not body_tmp then return fail(terr) end
   end
   if s.pr_body == "-" then res.pr_body = "-" end
@@ -765,18 +881,19 @@ local function refresh(s, run)
     res.status = "dry_run"
     return recipe.EXIT.ok
   end
-  local ok, rerr = pgo.fs.replace(tmp, s.out)
-  if not ok then return fail(("%s: cannot replace: %s"):format(s.out, rerr)) end
-  run.temps[tmp] = nil
+  local ok, rerr, rcode = pgo.fs.replace(tmp, s.out)
+  if not ok then return fail(("cannot replace %s: %s"):format(s.out, fs_error(rerr, rcode))) end
+  done_temp(run, tmp)
   res.status = "replaced"
   if body_tmp then
-    local bok, brerr = pgo.fs.replace(body_tmp, s.pr_body)
+    local bok, brerr, bcode = pgo.fs.replace(body_tmp, s.pr_body)
     if not bok then
       res.status = "error"
-      res.error = ("%s was replaced, but the PR body was not written: %s: %s"):format(s.out, s.pr_body, brerr)
+      res.error = ("%s was replaced, but the PR body was not written: %s: %s"):format(s.out,
+        s.pr_body, fs_error(brerr, bcode))
       return recipe.EXIT.error
     end
-    run.temps[body_tmp] = nil
+    done_temp(run, body_tmp)
     res.pr_body = s.pr_body
   end
   return recipe.EXIT.ok
@@ -843,7 +960,10 @@ local function main(args)
   local run = { temps = {}, notes = s.notes, res = { out = s.out, src = s.src or false,
     dry_run = s.dry_run or false } }
   local done, exit = xpcall(refresh, debug.traceback, s, run)
-  for path in pairs(run.temps) do os.remove(path) end          -- every failure path
+  for path, f in pairs(run.temps) do                            -- every failure path
+    if io.type(f) == "file" then f:close() end
+    os.remove(path)
+  end
   local res = run.res
   if not done then                                              -- Ctrl-C, or a bug
     local msg = tostring(exit)

@@ -22,6 +22,12 @@
 //	/fail/inuse            Go's "already in use" answer: 500 + X-Go-Pprof: 1
 //	/fail/slow             nothing for 60 s (until the client goes away)
 //	/fail/cut              200, Content-Length larger than the body, connection closed
+//	/fail/reset            200, half the profile, then a TCP reset (SO_LINGER 0)
+//	/fail/drip?chunk=B&every=MS[&delay=MS]   the profile, B bytes every MS milliseconds
+//	                       (Content-Length set), after nothing at all for delay: slow but
+//	                       complete, or slower than the client's timeout
+//	/fail/gzip-bomb        ~1 MiB of gzip that inflates to 1.1 GiB of valid protobuf
+//	/fail/heap             the fake server's own heap profile (inuse_space), 200
 //	/fail/big?bytes=N[&length=1]   N bytes of body, with Content-Length when length=1
 //	/fail/redirect-file    302 to file:///etc/hostname
 //	/fail/redirect-loop    302 to itself
@@ -31,6 +37,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
@@ -45,6 +52,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"syscall"
@@ -58,6 +66,9 @@ type server struct {
 	mu     sync.Mutex
 	record *os.File
 	flaky  map[string]int
+
+	bombOnce sync.Once
+	bomb     []byte // /fail/gzip-bomb's body, built on first use
 }
 
 type recorded struct {
@@ -169,6 +180,46 @@ func (s *server) parca(w http.ResponseWriter, r *http.Request) {
 		"pprof": base64.StdEncoding.EncodeToString(s.gz), "total": "0", "filtered": "42"})
 }
 
+// bombMember is one gzip member inflating to bombMemberSize bytes: a field pprof's
+// decoders skip (number 20, varint 0; the three bytes A0 01 00) over and over, so the
+// inflated stream stays a well-formed profile and only the decompressed-size limit can
+// stop it. Its size is a multiple of three so concatenated members keep the records
+// whole.
+const bombMemberSize = 3 << 24 // 48 MiB
+
+// gzipBomb builds /fail/gzip-bomb's body: a sample_type field (a profile's usual first
+// bytes), then members up to 1.1 GiB inflated, past the 1 GiB default limit.
+func gzipBomb() []byte {
+	var head, member bytes.Buffer
+	zw := gzip.NewWriter(&head)
+	zw.Write([]byte{0x0a, 0x00}) // sample_type: an empty ValueType
+	zw.Close()
+	zw, _ = gzip.NewWriterLevel(&member, gzip.BestCompression)
+	records := bytes.Repeat([]byte{0xa0, 0x01, 0x00}, bombMemberSize/3)
+	zw.Write(records)
+	zw.Close()
+	out := head.Bytes()
+	const total = 1100 << 20
+	for inflated := 2; inflated < total; inflated += bombMemberSize {
+		out = append(out, member.Bytes()...)
+	}
+	return out
+}
+
+// hijack takes the connection over from net/http; nil after answering 500 itself.
+func hijack(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "no hijack", 500)
+		return nil, nil
+	}
+	conn, buf, err := hj.Hijack()
+	if err != nil {
+		return nil, nil
+	}
+	return conn, buf
+}
+
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	s.log(r, body)
@@ -209,13 +260,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Write(s.gz)
 		}
 	case "/fail/cut":
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			http.Error(w, "no hijack", 500)
-			return
-		}
-		conn, buf, err := hj.Hijack()
-		if err != nil {
+		conn, buf := hijack(w)
+		if conn == nil {
 			return
 		}
 		half := len(s.gz) / 2
@@ -224,6 +270,56 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		buf.Write(s.gz[:half])
 		buf.Flush()
 		conn.Close()
+	case "/fail/reset":
+		conn, buf := hijack(w)
+		if conn == nil {
+			return
+		}
+		half := len(s.gz) / 2
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"+
+			"Content-Length: %d\r\n\r\n", len(s.gz))
+		buf.Write(s.gz[:half])
+		buf.Flush()
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetLinger(0) // close sends RST, not FIN: "connection reset by peer"
+		}
+		conn.Close()
+	case "/fail/drip":
+		chunk, _ := strconv.Atoi(q.Get("chunk"))
+		every, _ := strconv.Atoi(q.Get("every"))
+		chunk, every = max(chunk, 1), max(every, 1)
+		if delay, _ := strconv.Atoi(q.Get("delay")); delay > 0 &&
+			!wait(r, time.Duration(delay)*time.Millisecond) {
+			return
+		}
+		pprofHeaders(w)
+		w.Header().Set("Content-Length", strconv.Itoa(len(s.gz)))
+		flusher, _ := w.(http.Flusher)
+		for off := 0; off < len(s.gz); off += chunk {
+			if off > 0 && !wait(r, time.Duration(every)*time.Millisecond) {
+				return
+			}
+			if _, err := w.Write(s.gz[off:min(off+chunk, len(s.gz))]); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+	case "/fail/gzip-bomb":
+		s.bombOnce.Do(func() { s.bomb = gzipBomb() })
+		pprofHeaders(w)
+		w.Write(s.bomb)
+	case "/fail/heap":
+		// what /debug/pprof/heap serves: a gzip-compressed heap profile whose sample
+		// types are alloc_objects, alloc_space, inuse_objects, inuse_space
+		var b bytes.Buffer
+		if err := pprof.Lookup("heap").WriteTo(&b, 0); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		pprofHeaders(w)
+		w.Write(b.Bytes())
 	case "/fail/big":
 		n, _ := strconv.Atoi(q.Get("bytes"))
 		if q.Get("length") == "1" {

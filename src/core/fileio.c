@@ -1,13 +1,19 @@
 /* fileio.c: whole-file reads with a size cap; temp files, fsync and rename. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "pgolua/fileio.h"
+
+/* The random part of a temporary file's name: TEMP_SUFFIX_LEN characters of this set. */
+static const char temp_alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+enum { TEMP_SUFFIX_LEN = 6 };
 
 /* Map errno to a stable code and a hint. */
 static bool fail_errno(pgo_error *err, int e, const char *what, const char *path) {
@@ -24,8 +30,8 @@ static bool fail_errno(pgo_error *err, int e, const char *what, const char *path
   return pgo_fail(err, code, "%s %s: %s%s", what, path, strerror(e), hint);
 }
 
-bool pgo_read_file(const char *path, uint64_t max, unsigned char **data, size_t *len,
-                   pgo_error *err) {
+bool pgo_read_file(const char *path, uint64_t max, const char *limit_name, unsigned char **data,
+                   size_t *len, pgo_error *err) {
   bool is_stdin = strcmp(path, "-") == 0;
   int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail_errno(err, errno, "cannot open", path);
@@ -56,7 +62,7 @@ bool pgo_read_file(const char *path, uint64_t max, unsigned char **data, size_t 
     n += (size_t)r;
     if (n > max) {
       ok = pgo_fail(err, "too_large", "%s is larger than %llu bytes, the size limit; raise the"
-                    " limit (max_decompressed) if the file is genuine", path, (unsigned long long)max);
+                    " limit (%s) if the file is genuine", path, (unsigned long long)max, limit_name);
       break;
     }
   }
@@ -74,26 +80,84 @@ void pgo_dirname(const char *path, char *out, size_t cap) {
   snprintf(out, cap, "%.*s", (int)(slash - path), path);
 }
 
+/* Whether name is a temporary file name of the family: "." family, then nothing or "-"
+ * and a word of [a-z0-9-], then "." and TEMP_SUFFIX_LEN characters of temp_alphabet.
+ * The family "pgolua" holds ".pgolua.x1y2z3", ".pgolua-fetch.x1y2z3" and
+ * ".pgolua-refresh-pr.x1y2z3", not ".pgoluax.x1y2z3" nor ".pgolua-fetch.notes.txt". */
+static bool is_temp_name(const char *name, const char *family) {
+  size_t flen = strlen(family);
+  if (name[0] != '.' || strncmp(name + 1, family, flen) != 0) return false;
+  const char *word = name + 1 + flen, *dot = strrchr(word, '.');
+  if (dot == NULL || (dot != word && word[0] != '-')) return false;
+  for (const char *c = word; c < dot; c++) {
+    if (*c != '-' && strchr(temp_alphabet, *c) == NULL) return false;
+  }
+  const char *suffix = dot + 1;
+  for (int i = 0; i < TEMP_SUFFIX_LEN; i++) {
+    if (suffix[i] == '\0' || strchr(temp_alphabet, suffix[i]) == NULL) return false;
+  }
+  return suffix[TEMP_SUFFIX_LEN] == '\0';
+}
+
+size_t pgo_temp_sweep(const char *dir, const char *family, long min_age_seconds) {
+  DIR *d = opendir(dir);
+  if (d == NULL) return 0;               /* best effort: the caller's own open reports */
+  int dfd = dirfd(d);
+  time_t now = time(NULL);
+  uid_t me = geteuid();
+  size_t removed = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (!is_temp_name(e->d_name, family)) continue;
+    struct stat named, opened;
+    /* lstat first: a symbolic link, a FIFO or a device with our name is not ours, and
+     * opening a device can have effects of its own */
+    if (fstatat(dfd, e->d_name, &named, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(named.st_mode) ||
+        named.st_uid != me || named.st_nlink != 1 || now - named.st_mtime < min_age_seconds)
+      continue;
+    int fd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    /* The lock is free only when no open descriptor of its creator is left: the kernel
+     * drops it when the creator exits, SIGKILL included. Held, the file is live. */
+    if (fstat(fd, &opened) == 0 && opened.st_dev == named.st_dev &&
+        opened.st_ino == named.st_ino && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+        unlinkat(dfd, e->d_name, 0) == 0)
+      removed++;
+    close(fd);
+  }
+  closedir(d);
+  return removed;
+}
+
 int pgo_tempfile(const char *dir, const char *prefix, char *out, size_t cap, pgo_error *err) {
-  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  /* Leftovers of killed runs with pgolua's own names go first (see fileio.h); names
+   * derived from a user's file (pgo_write_atomic's) are never swept. */
+  if (strncmp(prefix, PGO_TEMP_FAMILY, strlen(PGO_TEMP_FAMILY)) == 0)
+    pgo_temp_sweep(dir, PGO_TEMP_FAMILY, PGO_TEMP_STALE_SECONDS);
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   /* the name only needs to be unlikely to collide; O_EXCL makes it safe */
   uint64_t seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
   for (int attempt = 0; attempt < 100; attempt++) {
-    char suffix[7];
-    for (int i = 0; i < 6; i++) {
+    char suffix[TEMP_SUFFIX_LEN + 1];
+    for (int i = 0; i < TEMP_SUFFIX_LEN; i++) {
       seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-      suffix[i] = alphabet[(seed >> 33) % (sizeof alphabet - 1)];
+      suffix[i] = temp_alphabet[(seed >> 33) % (sizeof temp_alphabet - 1)];
     }
-    suffix[6] = '\0';
+    suffix[TEMP_SUFFIX_LEN] = '\0';
     int w = snprintf(out, cap, "%s/.%s.%s", dir, prefix, suffix);
     if (w < 0 || (size_t)w >= cap) {
       pgo_fail(err, "invalid", "the directory name %s is too long", dir);
       return -1;
     }
     int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) return fd;
+    if (fd >= 0) {
+      /* Marks the file live for pgo_temp_sweep as long as a descriptor of this open
+       * stays open. Advisory and best effort: where flock is unsupported (ENOLCK on
+       * some network file systems) a sweeper cannot lock either, and keeps the file. */
+      (void)flock(fd, LOCK_EX | LOCK_NB);
+      return fd;
+    }
     if (errno != EEXIST) {
       fail_errno(err, errno, "cannot create a temporary file in", dir);
       return -1;
@@ -103,6 +167,9 @@ int pgo_tempfile(const char *dir, const char *prefix, char *out, size_t cap, pgo
   return -1;
 }
 
+/* Flush a directory's entries so a rename in it survives a crash. Its failure is not
+ * reported: it runs after the rename, when the target is already replaced and an error
+ * would say otherwise, and some file systems refuse fsync on directories (EINVAL). */
 static void fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) { fsync(fd); close(fd); }
@@ -137,10 +204,12 @@ bool pgo_write_atomic(const char *path, const void *data, size_t len, unsigned m
     p += w;
     left -= (size_t)w;
   }
-  if (ok && fsync(fd) != 0) ok = fail_errno(err, errno, "cannot flush", tmp);
   struct stat st;
   if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) mode = st.st_mode & 07777;  /* keep it */
+  /* the mode before the fsync, so a crash after the rename cannot leave the 0600 of a
+   * temporary file on the target */
   if (ok && fchmod(fd, (mode_t)mode) != 0) ok = fail_errno(err, errno, "cannot set the mode of", tmp);
+  if (ok && fsync(fd) != 0) ok = fail_errno(err, errno, "cannot flush", tmp);
   if (close(fd) != 0 && ok) ok = fail_errno(err, errno, "cannot close", tmp);
   if (ok) ok = pgo_replace(tmp, path, err);
   if (!ok) unlink(tmp);

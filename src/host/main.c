@@ -509,6 +509,14 @@ int main(int argc, char **argv) {
     argc = 1;
     argv = no_args;
   }
+  /* Past the file size limit (ulimit -f, RLIMIT_FSIZE) the kernel sends SIGXFSZ, whose
+   * default action kills the process on the spot: no message, and a half-written
+   * temporary file left behind. Ignored, the write fails with EFBIG instead, which the
+   * file code reports (code no_space, "the file size limit was reached") and cleans up
+   * after. Programs pgolua starts inherit the ignored disposition (exec keeps SIG_IGN):
+   * their writes past the limit fail with EFBIG too, which they report, rather than
+   * dying silently (Go programs ignore SIGXFSZ on their own anyway). */
+  signal(SIGXFSZ, SIG_IGN);
   L = luaL_newstate();
   if (L == NULL) {
     host_message("cannot create state: not enough memory");
