@@ -290,9 +290,6 @@ describe("security: running programs (docs/security.md, 1)", function()
         .. "directory and output file are arguments, never spliced in",
     ["recipes/runbook.lua: local r = pgo.fs.run(argv, { capture = true, stderr = false, max_output = 65536 })"] =
       "git rev-parse / git log with an argument vector; root and path are single arguments",
-    ["recipes/refresh.lua: local p = io.popen(\"cd \" .. recipe.shell_quote(dir) .. \" 2>/dev/null && pwd -P\")"] =
-      "the one shell left: dir single-quoted by recipe.shell_quote (' becomes '\\''), the rest "
-        .. "constant; pgo.fs.realpath(dir) would remove it (refresh.lua's owner)",
     ["src/lua/fsys.c: rc = posix_spawnp(&pid, argv[0], &f.fa, &f.attr, argv, environ);"] =
       "the implementation of pgo.fs.run: argv from a Lua table, never a shell",
   }
@@ -1199,6 +1196,7 @@ describe("security: resource limits (docs/security.md, 7)", function()
       assert.is_nil(b)
       assert.equal("too_large", code)
       assert.truthy(find_plain(msg, "larger than " .. (size - 1) .. " bytes"), msg)
+      assert.truthy(find_plain(msg, "raise the limit (max_size)"), msg)   -- the option to raise
     end)
 
     it("a symbol table claiming more than the file holds is 'invalid', with the offset", function()
@@ -1255,5 +1253,29 @@ describe("security: resource limits (docs/security.md, 7)", function()
         max_decompressed = 10 }
       assert.equal("too_large", acode, amsg)
     end)
+  end)
+end)
+
+describe("security: credentials typed on the command line (docs/security.md, 4)", function()
+  it("refresh warns that --url's credential is visible in ps, and still never shows it", function()
+    local dir = helpers.tmpdir()
+    local _, err, code = helpers.pgolua_run("recipes/refresh.lua --seconds 1 --out "
+      .. helpers.shq(dir .. "/default.pgo")
+      .. " --url 'http://ops:hunter2-secret@127.0.0.1:1/debug?access_token=tok-123456'")
+    helpers.rm_rf(dir)
+    assert.equal(1, code, err)
+    assert.truthy(err:find("carries a credential on the command line, where other users can see it (ps)",
+      1, true), err)
+    assert.truthy(err:find("--auth-env", 1, true), err)
+    assert.is_nil(err:find("hunter2", 1, true), err)
+    assert.is_nil(err:find("tok-123456", 1, true), err)
+  end)
+
+  it("refresh says nothing of the kind for a URL without credentials", function()
+    local dir = helpers.tmpdir()
+    local _, err = helpers.pgolua_run("recipes/refresh.lua --seconds 1 --out "
+      .. helpers.shq(dir .. "/default.pgo") .. " --url http://127.0.0.1:1/")
+    helpers.rm_rf(dir)
+    assert.is_nil(err:find("carries a credential", 1, true), err)
   end)
 end)

@@ -84,7 +84,7 @@ static int profile_load(lua_State *L) {
   pgo_error err;
   unsigned char *data;
   size_t len;
-  if (!pgo_read_file(path, limits.max_decompressed, &data, &len, &err)) {
+  if (!pgo_read_file(path, limits.max_decompressed, "max_decompressed", &data, &len, &err)) {
     return pgolua_push_error(L, &err);
   }
   pgo_profile *p = pgo_profile_decode(data, len, &limits, &err);

@@ -114,7 +114,7 @@ static symbols_scratch *load_input(lua_State *L, bool from_file, uint64_t max,
   if (from_file) {
     unsigned char *buf;
     size_t n;
-    if (!pgo_read_file(arg, max, &buf, &n, err)) { *ok = false; return s; }
+    if (!pgo_read_file(arg, max, "max_size", &buf, &n, err)) { *ok = false; return s; }
     s->data = buf;
     *data = buf;
     *len = n;

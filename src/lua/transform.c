@@ -97,7 +97,7 @@ static int transform_merge(lua_State *L) {
 static pgo_profile *load_file(const char *path, const pgo_limits *limits, pgo_error *err) {
   unsigned char *data;
   size_t len;
-  if (!pgo_read_file(path, limits->max_decompressed, &data, &len, err)) return NULL;
+  if (!pgo_read_file(path, limits->max_decompressed, "max_decompressed", &data, &len, err)) return NULL;
   pgo_profile *p = pgo_profile_decode(data, len, limits, err);
   free(data);
   if (!p) pgo_error_prefix(err, path);

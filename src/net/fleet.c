@@ -54,7 +54,7 @@ static bool fleet_merge_one(fleet_state *s, pgo_fleet_result *r, const pgo_http_
   uint64_t max = s->o->http.max_bytes ? s->o->http.max_bytes : PGO_HTTP_DEFAULT_MAX_BYTES;
   unsigned char *data = NULL;
   size_t len = 0;
-  if (!pgo_read_file(r->temp_path, max, &data, &len, err)) return false;
+  if (!pgo_read_file(r->temp_path, max, "max_bytes", &data, &len, err)) return false;
   pgo_profile *p = pgo_profile_decode(data, len, &s->o->limits, err);
   free(data);
   if (!p) return false;
