@@ -69,7 +69,7 @@ const char *pgo_load_error_name(int kind);
 enum {
   PGO_LOAD_ENGINE_RAW,         /* libcurl opens the connections (CONNECT_ONLY on the multi
                                   handle); requests and responses go over them with
-                                  curl_easy_send/recv and our HTTP/1.1 framing: fast */
+                                  curl_easy_send/recv, framed by src/net/http1.c: fast */
   PGO_LOAD_ENGINE_CURL         /* libcurl does every request (full HTTP semantics) */
 };
 

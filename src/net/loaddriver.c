@@ -12,9 +12,9 @@
  *         request, which on a small machine takes CPU from the server under test.
  *   raw   libcurl opens each connection (CURLOPT_CONNECT_ONLY on the same multi handle:
  *         DNS, TCP, TLS, timeouts), then requests go over it with curl_easy_send() and
- *         responses come back with curl_easy_recv(), framed by the small HTTP/1.1 reader
- *         below (status line, Content-Length, chunked, Connection: close, 1xx, HEAD,
- *         204/304, read-until-close). A closed or failed connection is opened again
+ *         responses come back with curl_easy_recv(), framed by the HTTP/1.1 reader of
+ *         src/net/http1.c (status line, Content-Length, chunked, Connection: close, 1xx,
+ *         HEAD, 204/304, read-until-close). A closed or failed connection is opened again
  *         through the multi handle. About wrk's cost per request (bench/loadtest.sh).
  *
  * No C globals: the run's state lives in a struct on the stack. */
@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <curl/curl.h>
+#include "pgolua/http1.h"
 #include "pgolua/loaddriver.h"
 #include "pgolua/net.h"
 
@@ -116,18 +117,9 @@ const char *pgo_load_error_name(int kind) {
 enum {
   RAW_CONNECTING,              /* libcurl (multi) is opening the connection */
   RAW_SEND,                    /* the request is (partly) sent; rest waits for EPOLLOUT */
-  RAW_HEAD,                    /* reading the response head */
-  RAW_BODY_LEN,                /* Content-Length body: `left` bytes to go */
-  RAW_CHUNK_SIZE,              /* chunked: reading a chunk-size line */
-  RAW_CHUNK_DATA,              /* chunked: `left` bytes of chunk data */
-  RAW_CHUNK_CRLF,              /* chunked: the CRLF after chunk data (`left` bytes) */
-  RAW_TRAILER,                 /* chunked: trailer lines until an empty one */
-  RAW_BODY_EOF,                /* no length: the body ends when the server closes */
+  RAW_RECV,                    /* reading the response (slot.resp frames it) */
   RAW_IDLE                     /* nothing in flight (run over) */
 };
-
-#define RAW_HEAD_CAP 16384      /* response head bytes kept while parsing */
-#define RAW_LINE_CAP 256        /* chunk-size / trailer line */
 
 typedef struct load_slot {
   CURL *easy;
@@ -142,17 +134,12 @@ typedef struct load_slot {
   bool in_epoll;               /* fd registered with our tag */
   bool want_out;               /* registered for EPOLLOUT too */
   bool reused;                 /* the current request went over an already used connection */
-  bool close_after;            /* the response said Connection: close (or HTTP/1.0) */
-  bool no_body;                /* HEAD request, or 1xx/204/304 response */
+  bool close_after;            /* the connection must be reopened after this response */
   bool got_bytes;              /* some of the current response arrived */
   bool retried;                /* the current request was retried once on a fresh connection */
   size_t sent;                 /* request bytes sent so far */
-  uint64_t left;               /* body / chunk bytes to go */
-  int status;
-  size_t head_len;
-  size_t line_len;
-  char *head;                  /* RAW_HEAD_CAP bytes */
-  char line[RAW_LINE_CAP];
+  char *head;                  /* PGO_HTTP1_HEAD_CAP bytes, resp's head buffer */
+  pgo_http1_response resp;     /* the current response, as far as it has arrived */
 } load_slot;
 
 /* The event loop: libcurl's socket and timer callbacks feed an epoll set. Raw-engine
@@ -261,8 +248,9 @@ static bool slot_setup(load_slot *s, const pgo_load_opts *o, const pgo_http_opts
     /* the total timeout would also limit the connection's life: requests time out in
      * the raw loop instead */
     SET(CURLOPT_TIMEOUT_MS, 0L);
-    s->head = malloc(RAW_HEAD_CAP);
+    s->head = malloc(PGO_HTTP1_HEAD_CAP);
     if (!s->head) return pgo_fail(err, "nomem", "out of memory for a connection buffer");
+    pgo_http1_init(&s->resp, s->head, PGO_HTTP1_HEAD_CAP);
   } else {
     if (o->body) {                      /* no "Expect: 100-continue" round trip */
       struct curl_slist *next = curl_slist_append(s->slist, "Expect:");
@@ -308,6 +296,7 @@ typedef struct load_run_state {
   bool stop;
   const char *req;             /* raw engine: the request bytes */
   size_t req_len;
+  bool head_request;           /* raw engine: the method is HEAD (responses have no body) */
   pgo_error *err;
 } load_run_state;
 
@@ -440,7 +429,7 @@ static bool raw_fail(load_run_state *st, load_slot *s, int kind, uint64_t t) {
 /* The response is complete: count it, then the next request (or reconnect first). */
 static bool raw_done(load_run_state *st, load_slot *s, uint64_t t) {
   if (t > st->deadline) st->r->abandoned++;
-  else count_response(st->r, s->status, s->bytes, s->head_len, t - s->t0);
+  else count_response(st->r, s->resp.status, s->bytes, s->resp.head_len, t - s->t0);
   s->active = false;
   st->active--;
   if (s->close_after) {
@@ -485,8 +474,8 @@ static bool raw_send(load_run_state *st, load_slot *s, uint64_t t) {
     }
     s->sent += n;
   }
-  s->state = RAW_HEAD;
-  s->head_len = 0;
+  s->state = RAW_RECV;
+  pgo_http1_begin(&s->resp, st->head_request);
   s->bytes = 0;
   s->got_bytes = false;
   s->close_after = false;
@@ -501,171 +490,17 @@ static bool raw_next(load_run_state *st, load_slot *s, uint64_t t, bool keep_t0)
   return raw_send(st, s, t);
 }
 
-/* Case-insensitive search for a header's value in the head; NULL if absent. The value
- * runs to the end of its line. */
-static const char *head_value(const char *head, size_t len, const char *name, size_t *vlen) {
-  size_t nl = strlen(name);
-  const char *p = memchr(head, '\n', len);          /* skip the status line */
-  const char *end = head + len;
-  while (p && p + 1 < end) {
-    p++;
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    if (!eol) break;
-    if ((size_t)(eol - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-      const char *v = p + nl + 1;
-      while (v < eol && (*v == ' ' || *v == '\t')) v++;
-      const char *ve = eol;
-      while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-      *vlen = (size_t)(ve - v);
-      return v;
-    }
-    p = eol;
-  }
-  return NULL;
-}
-
-static bool has_token(const char *v, size_t n, const char *tok) {
-  size_t tl = strlen(tok);
-  for (size_t i = 0; i + tl <= n; i++)
-    if (strncasecmp(v + i, tok, tl) == 0) return true;
-  return false;
-}
-
-/* The head is complete (head[0..head_len)): decide how the body is framed. Returns the
- * next state, or -1 for a malformed head. */
-static int raw_on_head(load_run_state *st, load_slot *s) {
-  const char *h = s->head;
-  size_t len = s->head_len;
-  int minor = 1, status = 0;
-  if (len < 12 || strncmp(h, "HTTP/1.", 7) != 0) return -1;
-  minor = h[7] - '0';
-  if (h[8] != ' ' || h[9] < '0' || h[9] > '9' || h[10] < '0' || h[10] > '9' ||
-      h[11] < '0' || h[11] > '9')
-    return -1;
-  status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
-  s->status = status;
-  size_t vl;
-  const char *v = head_value(h, len, "Connection", &vl);
-  if (minor == 0) s->close_after = !(v && has_token(v, vl, "keep-alive"));
-  else s->close_after = v && has_token(v, vl, "close");
-  bool head_req = st->o->method && strcmp(st->o->method, "HEAD") == 0;
-  if (status >= 100 && status < 200) return RAW_HEAD;      /* interim: another head follows */
-  if (head_req || status == 204 || status == 304) return RAW_IDLE;   /* no body */
-  v = head_value(h, len, "Transfer-Encoding", &vl);
-  if (v && has_token(v, vl, "chunked")) { s->line_len = 0; return RAW_CHUNK_SIZE; }
-  v = head_value(h, len, "Content-Length", &vl);
-  if (v) {
-    uint64_t n = 0;
-    for (size_t i = 0; i < vl; i++) {
-      if (v[i] < '0' || v[i] > '9' || n > UINT64_MAX / 10) return -1;
-      n = n * 10 + (uint64_t)(v[i] - '0');
-    }
-    s->left = n;
-    return n ? RAW_BODY_LEN : RAW_IDLE;
-  }
-  s->close_after = true;
-  return RAW_BODY_EOF;
-}
-
-/* Feed received bytes to the slot's parser. Returns false on a run failure; sets *done
- * when the response is complete, *bad for a protocol error. */
-static bool raw_feed(load_run_state *st, load_slot *s, const char *p, size_t n, bool *done,
-                     bool *bad) {
-  while (n > 0 && !*done && !*bad) {
-    switch (s->state) {
-    case RAW_HEAD: {
-      size_t take = n;
-      if (s->head_len + take > RAW_HEAD_CAP) take = RAW_HEAD_CAP - s->head_len;
-      if (take == 0) { *bad = true; break; }        /* head larger than RAW_HEAD_CAP */
-      size_t from = s->head_len > 3 ? s->head_len - 3 : 0;
-      memcpy(s->head + s->head_len, p, take);
-      s->head_len += take;
-      char *end = NULL;
-      for (size_t i = from; i + 4 <= s->head_len; i++) {
-        if (memcmp(s->head + i, "\r\n\r\n", 4) == 0) { end = s->head + i + 4; break; }
-      }
-      if (!end) { p += take; n -= take; break; }
-      size_t used = (size_t)(end - s->head) - (s->head_len - take);   /* of this chunk */
-      s->head_len = (size_t)(end - s->head);
-      p += used;
-      n -= used;
-      int next = raw_on_head(st, s);
-      if (next < 0) { *bad = true; break; }
-      if (next == RAW_HEAD) {                       /* 1xx: drop it, read the next head */
-        st->r->header_bytes += s->head_len;
-        s->head_len = 0;
-      } else if (next == RAW_IDLE) {
-        *done = true;
-      } else {
-        s->state = next;
-      }
-      break;
-    }
-    case RAW_BODY_LEN: {
-      uint64_t take = n < s->left ? n : s->left;
-      s->bytes += take;
-      s->left -= take;
-      p += take;
-      n -= (size_t)take;
-      if (s->left == 0) *done = true;
-      break;
-    }
-    case RAW_BODY_EOF:
-      s->bytes += n;
-      n = 0;
-      break;
-    case RAW_CHUNK_DATA: {
-      uint64_t take = n < s->left ? n : s->left;
-      s->bytes += take;
-      s->left -= take;
-      p += take;
-      n -= (size_t)take;
-      if (s->left == 0) { s->state = RAW_CHUNK_CRLF; s->left = 2; }
-      break;
-    }
-    case RAW_CHUNK_CRLF:
-      if (*p != (s->left == 2 ? '\r' : '\n')) { *bad = true; break; }
-      p++; n--;
-      if (--s->left == 0) { s->state = RAW_CHUNK_SIZE; s->line_len = 0; }
-      break;
-    case RAW_CHUNK_SIZE:
-    case RAW_TRAILER: {
-      char c = *p++;
-      n--;
-      if (c != '\n') {
-        if (s->line_len >= RAW_LINE_CAP - 1) { *bad = true; break; }
-        s->line[s->line_len++] = c;
-        break;
-      }
-      size_t l = s->line_len;
-      if (l > 0 && s->line[l - 1] == '\r') l--;
-      s->line_len = 0;
-      if (s->state == RAW_TRAILER) {
-        if (l == 0) *done = true;
-        break;
-      }
-      uint64_t size = 0;
-      size_t i = 0;
-      for (; i < l; i++) {
-        char ch = s->line[i];
-        int d = (ch >= '0' && ch <= '9') ? ch - '0' : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 :
-                (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : -1;
-        if (d < 0) break;                           /* chunk extensions after ';' */
-        if (size > (UINT64_MAX >> 4)) { *bad = true; break; }
-        size = size * 16 + (uint64_t)d;
-      }
-      if (*bad) break;
-      if (i == 0) { *bad = true; break; }
-      if (size == 0) s->state = RAW_TRAILER;
-      else { s->state = RAW_CHUNK_DATA; s->left = size; }
-      break;
-    }
-    default:
-      n = 0;                                        /* bytes with nothing in flight */
-      break;
-    }
-  }
-  return true;
+/* Feed received bytes to the slot's response. Returns PGO_HTTP1_MORE, _DONE or _BAD.
+ * Bytes after a complete response cannot belong to the next one (it is not asked for
+ * yet): the server sent more than it framed, so the connection is not reused. */
+static int raw_feed(load_run_state *st, load_slot *s, const char *p, size_t n) {
+  uint64_t interim = s->resp.interim_head_bytes;
+  size_t used = 0;
+  int rc = pgo_http1_feed(&s->resp, p, n, &used);
+  st->r->header_bytes += s->resp.interim_head_bytes - interim;   /* 1xx heads, as read */
+  s->bytes = s->resp.body_bytes;
+  if (rc == PGO_HTTP1_DONE) s->close_after = s->resp.close_after || used < n;
+  return rc;
 }
 
 /* The connection is readable: drain it (TLS may hold decrypted bytes, so always until
@@ -682,7 +517,10 @@ static bool raw_readable(load_run_state *st, load_slot *s, char *buf, size_t cap
         s->in_epoll = false;
         return true;
       }
-      if (rc == CURLE_OK && s->state == RAW_BODY_EOF) return raw_done(st, s, t);
+      if (rc == CURLE_OK && s->state == RAW_RECV && pgo_http1_at_eof(&s->resp)) {
+        s->close_after = true;
+        return raw_done(st, s, t);
+      }
       if (!s->got_bytes && s->reused && !s->retried) {   /* closed while idle: retry once */
         s->retried = true;
         s->reused = false;
@@ -692,10 +530,9 @@ static bool raw_readable(load_run_state *st, load_slot *s, char *buf, size_t cap
     }
     if (!s->active || s->state == RAW_SEND) continue;   /* stray bytes: ignore */
     s->got_bytes = true;
-    bool done = false, bad = false;
-    raw_feed(st, s, buf, n, &done, &bad);
-    if (bad) return raw_fail(st, s, PGO_LOAD_ERR_NETWORK, t);
-    if (done) {
+    int outcome = raw_feed(st, s, buf, n);
+    if (outcome == PGO_HTTP1_BAD) return raw_fail(st, s, PGO_LOAD_ERR_NETWORK, t);
+    if (outcome == PGO_HTTP1_DONE) {
       s->state = RAW_IDLE;
       s->reused = true;
       if (!raw_done(st, s, t)) return false;
@@ -774,6 +611,7 @@ bool pgo_load_run(const pgo_load_opts *o, pgo_load_result *r, pgo_error *err) {
   st.lp.epfd = -1;
   st.lp.due = UINT64_MAX;
   st.lp.raw = raw;
+  st.head_request = o->method && strcmp(o->method, "HEAD") == 0;
   st.nslots = o->connections;
   if (o->max_requests > 0 && o->max_requests < st.nslots) st.nslots = (size_t)o->max_requests;
   char *req = NULL;

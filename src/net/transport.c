@@ -223,6 +223,7 @@ static size_t xfer_on_header(char *buf, size_t size, size_t nitems, void *ud) {
   while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
   if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {     /* a new response starts */
     x->headers_len = 0;
+    if (x->headers) x->headers[0] = '\0';             /* not the 1xx/redirect's lines */
     x->go_pprof = false;
     x->reason[0] = '\0';
     const char *sp = memchr(buf, ' ', len);            /* "HTTP/1.1 404 Not Found" */
@@ -337,6 +338,7 @@ static bool xfer_reset(pgo_http_xfer *x, pgo_error *err) {
   x->bytes = 0;
   x->head_len = 0;
   x->headers_len = 0;
+  if (x->headers) x->headers[0] = '\0';
   x->go_pprof = false;
   x->mem_len = 0;
   x->over_cap = x->write_failed = x->out_of_memory = false;
@@ -345,6 +347,14 @@ static bool xfer_reset(pgo_http_xfer *x, pgo_error *err) {
   if (x->fd >= 0 && (lseek(x->fd, 0, SEEK_SET) < 0 || ftruncate(x->fd, 0) != 0))
     return pgo_fail(err, "io", "cannot rewind the temporary file: %s", strerror(errno));
   return true;
+}
+
+/* The scheme the attempt used ("http", "https", "file"; libcurl may say it in upper
+ * case) is `name`. */
+static bool transfer_scheme_is(pgo_http_xfer *x, const char *name) {
+  char *scheme = NULL;
+  return curl_easy_getinfo(x->easy, CURLINFO_SCHEME, &scheme) == CURLE_OK && scheme &&
+         strcasecmp(scheme, name) == 0;
 }
 
 /* Turn a finished attempt into x->ok / x->err / x->retryable. */
@@ -377,6 +387,11 @@ static void xfer_classify(pgo_http_xfer *x, CURLcode rc, const pgo_http_opts *o)
                                     : "following redirects is off: max_redirects=0");
     } else if (status != 0 && status < 200) {
       pgo_fail(e, "network", "HTTP %ld: an informational status as the final answer", status);
+    } else if (status == 0 && !transfer_scheme_is(x, "file")) {
+      /* libcurl passes some malformed status lines ("HTTP/20 200") through with status
+       * 0; only file:// has no status */
+      pgo_fail(e, "network", "the server's answer has no valid HTTP status line; is the "
+               "URL's host and port an HTTP server?");
     } else {
       x->ok = true;
     }
@@ -457,6 +472,11 @@ static void xfer_classify(pgo_http_xfer *x, CURLcode rc, const pgo_http_opts *o)
       if (redirects > 0 || status >= 300)
         pgo_fail(e, "redirect", "the server redirected to a URL that is not http or https; "
                  "pgolua follows redirects to http and https only (%s)", detail);
+      else if (transfer_scheme_is(x, "http") || transfer_scheme_is(x, "https"))
+        /* the URL was fine and libcurl spoke HTTP: the answer was not HTTP (an SSH or
+         * database port, an HTTP/0.9 reply) */
+        pgo_fail(e, "network", "the server's answer is not HTTP (%s); is the URL's host and "
+                 "port an HTTP server?", detail);
       else
         pgo_fail(e, "bad_url", "the URL scheme is not allowed (%s)", detail);
       break;
