@@ -473,8 +473,7 @@ local function capture_error(s, msg, code, meta)
   elseif code == "too_large" then
     return msg .. "; refresh.lua's limits are MAX_BYTES and MAX_DECOMPRESSED, in the ADAPT "
       .. "section of your copy"
-  elseif code == "no_space" or (code == "io" and msg:find("cannot write the temporary file", 1, true)) then
-    -- (the transport reports EFBIG, the file size limit, as "io")
+  elseif code == "no_space" then
     return msg .. ("; captures are received in %s, beside --out: free space there or raise the "
       .. "file size limit (ulimit -f)"):format(s.dir)
   elseif code == "truncated" and type(meta) == "table" and math.type(meta.attempts) == "integer" then

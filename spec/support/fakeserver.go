@@ -244,6 +244,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/fail/echo-auth":
 		// a careless server that repeats the credential it rejects
 		http.Error(w, "invalid credentials: "+r.Header.Get("Authorization"), http.StatusUnauthorized)
+	case "/fail/304":
+		w.WriteHeader(http.StatusNotModified)
 	case "/fail/404-html":
 		htmlPage(w, http.StatusNotFound, "404 Not Found")
 	case "/fail/html200":

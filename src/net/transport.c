@@ -380,6 +380,10 @@ static void xfer_classify(pgo_http_xfer *x, CURLcode rc, const pgo_http_opts *o)
       pgo_fail(e, "http_status", "HTTP %ld%s%s: %s", status, x->reason[0] ? " " : "",
                x->reason, excerpt[0] ? excerpt : "(empty body)");
       x->retryable = status >= 500;
+    } else if (status == 304) {
+      pgo_fail(e, "http_status", "HTTP 304%s%s: the server answered a request pgolua never "
+               "makes (a conditional GET) with no body; is a cache or proxy in between?",
+               x->reason[0] ? " " : "", x->reason);
     } else if (status >= 300) {
       pgo_fail(e, "redirect", "HTTP %ld%s%s: a redirect that was not followed (%s)", status,
                x->reason[0] ? " " : "", x->reason,
@@ -411,8 +415,10 @@ static void xfer_classify(pgo_http_xfer *x, CURLcode rc, const pgo_http_opts *o)
         pgo_fail(e, "too_large", "the response is larger than %llu bytes (max_bytes); raise "
                  "max_bytes if the profile is genuine", (unsigned long long)max);
       else if (x->write_failed)
-        pgo_fail(e, x->write_errno == ENOSPC || x->write_errno == EDQUOT ? "no_space" : "io",
-                 "cannot write the temporary file: %s", strerror(x->write_errno));
+        pgo_fail(e, x->write_errno == ENOSPC || x->write_errno == EDQUOT ||
+                    x->write_errno == EFBIG ? "no_space" : "io",
+                 "cannot write the temporary file: %s%s", strerror(x->write_errno),
+                 x->write_errno == EFBIG ? " (the file size limit, ulimit -f)" : "");
       else if (x->out_of_memory)
         pgo_fail(e, "nomem", "out of memory storing the response");
       else
