@@ -21,6 +21,7 @@ packages=(
   zlib1g-dev libcurl4-openssl-dev libedit-dev
   lua-busted lua-argparse lua-cjson
   tmux
+  clang libclang-rt-14-dev llvm-14 valgrind   # make fuzz, fuzz-coverage, valgrind; the regression spec
 )
 # Go 1.23 (bookworm-backports) for PGO builds and the real pprof/preprofile oracles; Go
 # 1.19 for the older pclntab layout; Chromium renders the SVG flame graph in a spec.

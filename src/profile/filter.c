@@ -270,7 +270,8 @@ static bool range_holds(const tag_filter *t, int64_t v, const char *unit) {
 /* Does the label set match the tag filter? buf: scratch for "key:value" strings. */
 static bool tag_filter_match(const tag_filter *t, const pgo_profile *p, const pgo_num_units *u,
                              const pgo_labelset *ls, char **buf, size_t *cap) {
-  const pgo_label *labels = p->labels + ls->start;
+  /* p->labels is NULL in a profile without labels, and NULL + 0 is undefined */
+  const pgo_label *labels = ls->count ? p->labels + ls->start : NULL;
   if (t->has_key && !t->key_known) return false;
   if (t->numeric) {
     for (uint32_t i = 0; i < ls->count; i++) {
@@ -662,11 +663,10 @@ pgo_profile *pgo_profile_filter(const pgo_profile *p, const pgo_filter_options *
         thm = thm || hide;
         if (show && !hide) lbuf[n++] = *l;
       }
-      if (n == set->count) {
-        if (!pgo_profile_labelset(s.q, &lsi, p->labels + set->start, n, &new_ls[ls])) goto nomem;
-      } else if (!pgo_profile_labelset(s.q, &lsi, lbuf, n, &new_ls[ls])) {
-        goto nomem;
-      }
+      /* an unchanged set is passed in place; an empty one from lbuf, since p->labels is
+       * NULL in a profile without labels and NULL + 0 is undefined */
+      const pgo_label *kept_labels = n == set->count && n ? p->labels + set->start : lbuf;
+      if (!pgo_profile_labelset(s.q, &lsi, kept_labels, n, &new_ls[ls])) goto nomem;
     }
     if (!pgo_profile_add_sample(s.q, &smp, stack, new_ls[ls], pgo_sample_values(p, i))) goto nomem;
     kept++;

@@ -315,7 +315,8 @@ static bool location_eq(const void *ctx, uint32_t v) {
   if (r->mapping != k->mapping || r->is_folded != k->is_folded || r->line_count != k->nlines ||
       location_addr_key(k->out, r->address, r->mapping) != k->addr_key)
     return false;
-  const pgo_line *rl = k->out->lines + r->line_start;
+  /* out->lines is NULL while no location has lines, and NULL + 0 is undefined */
+  const pgo_line *rl = r->line_count ? k->out->lines + r->line_start : NULL;
   for (uint32_t i = 0; i < k->nlines; i++)
     if (rl[i].function != k->lines[i].function || rl[i].line != k->lines[i].line) return false;
   /* pprof's key keeps only the last line's column */

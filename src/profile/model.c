@@ -197,6 +197,7 @@ bool pgo_profile_add_sample(pgo_profile *p, pgo_sample_index *s, uint32_t stack,
     pgo_sample_slot *e = &s->slots[i];
     if (!e->index_plus1) break;
     if (e->stack == stack && e->labels == labels) {
+      if (nt == 0) return true;       /* no values to add; p->values may still be NULL */
       int64_t *row = p->values + (size_t)(e->index_plus1 - 1) * nt;
       /* wrapping add: values come from outside and may overflow; never UB */
       for (size_t c = 0; c < nt; c++) row[c] = (int64_t)((uint64_t)row[c] + (uint64_t)values[c]);
