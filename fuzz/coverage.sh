@@ -25,7 +25,8 @@ subject_files() {
     elf_*) echo src/symbols/elf.c src/symbols/pclntab.c src/symbols/buildinfo.c ;;
     gosource_*) echo src/symbols/gosource.c ;;
     net_base64) echo src/net/transport.c ;;
-    net_http*) ls src/net/http1.c 2>/dev/null || echo src/net/transport.c ;;
+    net_http1) echo src/net/http1.c ;;
+    net_http_response) echo src/net/transport.c ;;
     bench_*) echo "fuzz/$1.c" ;;
     *) ls src/*/*.c ;;
   esac
