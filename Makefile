@@ -3,6 +3,9 @@
 #   make          build ./pgolua (-O2 -Wall -Wextra -Werror)
 #   make test     run the specs under ./pgolua (busted --lua=./pgolua)
 #   make asan     build ./pgolua-asan (ASan + UBSan) and run the specs under it
+#   make valgrind build build-valgrind/ (-O1 -g) and run the specs under valgrind memcheck
+#   make fuzz     every libFuzzer target for FUZZ_SECONDS (docs/fuzzing.md); fuzz-coverage
+#   make faults   kill -9 and fault-matrix campaign on refresh.lua (docs/reliability.md)
 #   make bench    benchmarks with ratios against the reference tools, same run
 #   make install  PREFIX=/usr/local (binary, recipes, man page)
 
@@ -36,7 +39,7 @@ ifeq ($(V),1)
 Q =
 endif
 
-.PHONY: all deps test test-integration asan bench fuzz demo top-demo install clean lint
+.PHONY: all deps test test-integration asan bench fuzz fuzz-coverage faults demo top-demo install clean lint
 
 all: $(BIN)
 
@@ -95,6 +98,17 @@ asan:
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 PATH="$(dir $(GO)):$$PATH" \
 	  $(BUSTED) --lua=./pgolua-asan $(BUSTED_ARGS)
 
+# Every pgolua process of the suite (busted's own and each spec's child) runs under
+# memcheck through the wrapper build-valgrind/pgolua-vg; Go programs run natively. The
+# script prints the summary from the logs and fails on any error or definite leak.
+.PHONY: valgrind
+VALGRIND_FLAGS = -O1 -g -fno-omit-frame-pointer
+valgrind:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory BUILD=build-valgrind BIN=build-valgrind/pgolua-vg-bin \
+	  CFLAGS="$(VALGRIND_FLAGS)" build-valgrind/pgolua-vg-bin
+	PATH="$(dir $(GO)):$$PATH" BUSTED="$(BUSTED)" scripts/valgrind-suite.sh $(BUSTED_ARGS)
+
 bench: $(BIN)
 	bench/run.sh
 
@@ -109,9 +123,22 @@ top-demo: $(BIN)
 	./$(BIN) -e 'print(require("pgo").load("examples/profiles/demo.pgo"))'
 	./$(BIN) recipes/top.lua -n 15 examples/profiles/demo.pgo
 
+# Corpora stay in build-fuzz/ between runs (make clean keeps them); a finding fails the run.
 FUZZ_SECONDS ?= 60
 fuzz:
+	@scripts/deps.sh
 	fuzz/run.sh $(FUZZ_SECONDS)
+
+# Line coverage of each target's kept corpus (llvm-cov), the figures of docs/fuzzing.md.
+fuzz-coverage:
+	fuzz/coverage.sh
+
+# Fault injection on recipes/refresh.lua; the report goes to $(BUILD)/faults.md.
+FAULT_RUNS ?= 200
+faults: $(BIN)
+	@mkdir -p $(BUILD)
+	PATH="$(dir $(GO)):$$PATH" nice -n 10 ./$(BIN) scripts/fault-campaign.lua --runs $(FAULT_RUNS) \
+	  --out $(BUILD)/faults.md
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgolua/recipes $(DESTDIR)$(PREFIX)/share/man/man1
