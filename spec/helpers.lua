@@ -58,6 +58,15 @@ end
 
 function helpers.rm_rf(p) os.execute("rm -rf " .. helpers.shq(p)) end
 
+-- The names in a directory, dot files included, sorted.
+function helpers.listing(dir)
+  local out = helpers.run("ls -A " .. helpers.shq(dir))
+  local names = {}
+  for n in out:gmatch("[^\n]+") do names[#names + 1] = n end
+  table.sort(names)
+  return names
+end
+
 -- A profile's content as a table: "leaf;...;root|k=v,..." -> summed values. Two profiles
 -- with the same content give equal tables whatever their ids or sample order.
 function helpers.stack_table(p)

@@ -10,13 +10,7 @@ local servers = require "support.servers"
 local go = helpers.go()
 local q = helpers.shq
 
-local function listing(dir)
-  local out = helpers.run("ls -A " .. q(dir))
-  local names = {}
-  for n in out:gmatch("[^\n]+") do names[#names + 1] = n end
-  table.sort(names)
-  return names
-end
+local listing = helpers.listing
 
 local function refresh(args)
   return helpers.pgolua_run(q(helpers.root .. "/recipes/refresh.lua") .. " " .. args)

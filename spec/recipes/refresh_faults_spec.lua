@@ -31,13 +31,7 @@ local function refresh(args, prefix)
   return helpers.run((prefix or "") .. q(helpers.pgolua) .. " " .. RECIPE .. " " .. args)
 end
 
-local function listing(dir)
-  local out = helpers.run("ls -A " .. q(dir))
-  local names = {}
-  for n in out:gmatch("[^\n]+") do names[#names + 1] = n end
-  table.sort(names)
-  return names
-end
+local listing = helpers.listing
 
 local function temps(dir)
   local out = {}

@@ -22,13 +22,7 @@ local function refresh(args, env, dir)
   return helpers.run(cmd)
 end
 
-local function listing(dir)
-  local out = helpers.run("ls -A " .. q(dir))
-  local names = {}
-  for n in out:gmatch("[^\n]+") do names[#names + 1] = n end
-  table.sort(names)
-  return names
-end
+local listing = helpers.listing
 
 local function copy(src, dst) assert(helpers.run("cp " .. q(src) .. " " .. q(dst)) ~= nil) end
 
