@@ -147,4 +147,4 @@ install: $(BIN)
 	if [ -f docs/pgolua.1 ]; then install -m 644 docs/pgolua.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
 
 clean:
-	rm -rf build build-asan pgolua pgolua-asan
+	rm -rf build build-asan build-valgrind pgolua pgolua-asan

@@ -188,7 +188,7 @@ run_busted() {
   echo "valgrind-suite: logs in $logs"
   local start
   start=$(date +%s)
-  PGOLUA_BIN=build-valgrind/pgolua-vg "$busted" --lua=build-valgrind/pgolua-vg "$@"
+  PGOLUA_BIN=build-valgrind/pgolua-vg PGOLUA_SPEC_SLOWDOWN=${PGOLUA_SPEC_SLOWDOWN:-20} "$busted" --lua=build-valgrind/pgolua-vg "$@"
   busted_status=$?
   elapsed=$(( $(date +%s) - start ))
   echo "$elapsed $busted_status" >"$logs/run.txt"

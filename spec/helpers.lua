@@ -6,6 +6,10 @@ helpers.root = os.getenv("PWD") or "."
 helpers.pgolua = helpers.root .. "/" .. (os.getenv("PGOLUA_BIN") or "pgolua")
 helpers.shared = os.getenv("PGOLUA_SHARED") or (helpers.root .. "/../shared")
 helpers.fixtures = helpers.shared .. "/fixtures"
+-- How much slower than native this run is (make valgrind sets 20): the few specs that
+-- check a behaviour through time (a capture cancelled promptly, a fleet captured at once
+-- rather than one by one) scale their bounds by it. Speed itself is never tested here.
+helpers.slowdown = tonumber(os.getenv("PGOLUA_SPEC_SLOWDOWN")) or 1
 
 function helpers.fixture(rel) return helpers.fixtures .. "/" .. rel end
 

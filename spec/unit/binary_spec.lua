@@ -227,10 +227,9 @@ describe("pgo.symbols_binary", function()
       assert.is_nil(s[".symtab"])
     end)
 
-    it("reads an 8 MB binary in well under a second", function()
-      local t0 = os.clock()
-      assert(sb.binary(BIN("shop")))
-      assert.is_true(os.clock() - t0 < 0.5)
+    it("reads an 8 MB binary (its speed is measured by make bench)", function()
+      local b = assert(sb.binary(BIN("shop")))
+      assert.is_true(#b.functions > 6000)
     end)
 
     it("returns nil, message, code for files it cannot use", function()

@@ -241,9 +241,7 @@ describe("pgo.symbols", function()
         cmds[#cmds + 1] = ("mkdir -p %s && cp -R %s/cmd %s/internal %s/"):format(dst, src, src, dst)
       end
       assert(os.execute(table.concat(cmds, " && ")))
-      local t0 = os.clock()
       local syms = assert(symbols.go_source(root, { include_tests = true }))
-      local dt = os.clock() - t0
       helpers.rm_rf(root)
       assert.equal(800, syms.files)
       assert.equal(54700, syms.lines)
@@ -251,9 +249,6 @@ describe("pgo.symbols", function()
       assert.equal(100 * 20 + 15, #syms.list)
       assert.equal(3500, syms.declarations)
       assert.is_not_nil(syms.functions["example.com/big/c042/internal/pricing.TopK[...]"])
-      if not helpers.pgolua:match("asan") then
-        assert.is_true(dt < 2, ("%.3f s for %d lines"):format(dt, syms.lines))
-      end
     end)
   end)
 

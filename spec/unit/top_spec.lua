@@ -185,7 +185,7 @@ describe("p:top()", function()
   end)
 
   -- #slow: builds a 200k-sample profile in Lua first (about a second)
-  it("aggregates a large profile quickly (no per-sample Lua work) #slow", function()
+  it("aggregates a large profile (speed: make bench) #slow", function()
     local strings = { "", "samples", "count", "cpu", "nanoseconds", "f.go" }
     local nf = 400
     for i = 1, nf do strings[#strings + 1] = "pkg.F" .. i end
@@ -214,9 +214,7 @@ describe("p:top()", function()
     end
     for _, s in ipairs(strings) do add{ { 6, "bytes", s } } end
     local p = assert(pgo.decode(table.concat(parts)))
-    local t0 = os.clock()
     local rows, info = p:top{ n = 10 }
-    local dt = os.clock() - t0
     assert.equal(10, #rows)
     assert.equal(n * 10000000, info.total)
     local all = p:top{ trim = false }
@@ -226,7 +224,6 @@ describe("p:top()", function()
       assert.is_true(r.cum <= info.total)    -- recursion never counts a sample twice
     end
     assert.equal(info.total, flat)
-    assert.is_true(dt < 2, ("p:top took %.2fs on %d samples"):format(dt, n))
   end)
 end)
 

@@ -396,6 +396,30 @@ static int push_run_error(lua_State *L, run_fds *f, int e, const char *fmt, cons
  * result.truncated is true and a program still writing gets SIGPIPE). The child gets the default SIGPIPE disposition, an empty signal mask and none
  * of our descriptors beyond 0-2. Returns {status = exit status | nil, signal = number |
  * nil, output =, truncated =}; nil, message, code when the program cannot be started. */
+/* Whether a program named without a "/" is an executable file in one of PATH's absolute
+ * directories. POSIX lets posix_spawnp report a failed exec only as the child's exit
+ * status 127 (glibc returns ENOENT, but not under every runtime, e.g. valgrind), so the
+ * search is done here to say "not found" the same way everywhere. A PATH holding an
+ * empty or relative entry is left to posix_spawnp (true), since the child resolves it
+ * after its chdir. */
+static bool in_path(const char *name) {
+  const char *path = getenv("PATH");
+  if (!path) path = "/bin:/usr/bin";
+  char buf[PATH_MAX];
+  for (const char *p = path;; ) {
+    const char *end = strchr(p, ':');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n == 0 || p[0] != '/') return true;
+    if (n + 1 + strlen(name) < sizeof buf) {
+      snprintf(buf, sizeof buf, "%.*s/%s", (int)n, p, name);
+      struct stat st;
+      if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0) return true;
+    }
+    if (!end) return false;
+    p = end + 1;
+  }
+}
+
 static int fsys_run(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
@@ -467,7 +491,9 @@ static int fsys_run(lua_State *L) {
   if (rc != 0) return push_run_error(L, &f, rc, "cannot run", argv[0]);
 
   pid_t pid;
-  rc = posix_spawnp(&pid, argv[0], &f.fa, &f.attr, argv, environ);
+  rc = strchr(argv[0], '/') || in_path(argv[0]) ? posix_spawnp(&pid, argv[0], &f.fa, &f.attr, argv,
+                                                               environ)
+                                                : ENOENT;
   if (rc != 0) {
     run_cleanup(&f);
     luaL_pushfail(L);
