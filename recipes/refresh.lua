@@ -54,6 +54,9 @@ local PR_BODY_SUFFIX = ".pr.md"     -- default --pr-body: <out>.pr.md, beside th
 -- profile is a few MiB at most.
 local MAX_BYTES = 256 * 1024 * 1024
 local MAX_DECOMPRESSED = 1024 * 1024 * 1024
+-- A temporary file a killed refresh left beside --out is removed by the next refresh once
+-- it is this old and no live process holds it (pgo.fs.sweep_temps).
+local STALE_TEMP_SECONDS = 600
 local SOURCE_OPTS = { lenient = false }   -- pgo.symbols.go_source options for the stale audit
 local DRIFT_OPTS = nil              -- pgo.audit.drift options ({cdf = 99} by default)
 
@@ -201,9 +204,10 @@ end
 
 -- Fails now, not after a minute of capturing, when dir (where target and the temporary
 -- files beside it go; captures are received there too) takes no new file: creates a
--- temporary file there and removes it. Creating it also removes stale temporary files
--- that killed pgolua runs left in dir (pgo.fs.tempfile; src/core/fileio.c).
+-- temporary file there and removes it. First removes the stale temporary files that
+-- killed pgolua runs left in dir.
 local function probe_dir(dir, target)
+  pgo.fs.sweep_temps(dir, STALE_TEMP_SECONDS)
   local path, f, code = pgo.fs.tempfile(dir, "pgolua-refresh")
   if not path then
     -- "cannot create a temporary file in DIR: REASON; HINT": ours already says DIR

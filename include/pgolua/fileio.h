@@ -14,26 +14,22 @@ bool pgo_read_file(const char *path, uint64_t max, const char *limit_name, unsig
 
 /* pgolua's own temporary file names start with "." PGO_TEMP_FAMILY ("pgolua", e.g.
  * ".pgolua-refresh.k3x9q2"); a process killed (SIGKILL, OOM, power loss) between creating
- * one and renaming or removing it leaves it behind. Such a leftover is "stale" when it is
- * a regular file of ours (same uid, one link), unchanged for PGO_TEMP_STALE_SECONDS, and
- * no open descriptor of its creator holds its lock. The age covers the moments a live
- * owner holds no descriptor (a capture decoded after its download closed the file). */
+ * one and renaming or removing it leaves it behind. pgo_temp_sweep removes such
+ * leftovers; when, and after how long, is the caller's policy (recipes/refresh.lua). */
 #define PGO_TEMP_FAMILY "pgolua"
-#define PGO_TEMP_STALE_SECONDS 600
 
 /* Create a new file in dir, O_EXCL and mode 0600, named "<dir>/.<prefix>.XXXXXX", and take
  * an exclusive flock on it that lasts while this descriptor (or a dup, or a FILE over it)
- * stays open: keep it open until the file is renamed or removed. When prefix starts with
- * PGO_TEMP_FAMILY, first removes the stale leftovers of the whole family in dir
- * (pgo_temp_sweep). Returns the open descriptor (>= 0) and the path in out, or -1 with
- * err set. */
+ * stays open: keep it open until the file is renamed or removed. Returns the open
+ * descriptor (>= 0) and the path in out, or -1 with err set. */
 int pgo_tempfile(const char *dir, const char *prefix, char *out, size_t cap, pgo_error *err);
 
 /* Remove the temporary files "<dir>/.<family>[-word].XXXXXX" that are regular files owned
  * by the effective uid with one link, unchanged for at least min_age_seconds, and not
- * locked (their creator exited or closed them). Best effort: returns how many were
- * removed; never fails. Two processes sweeping the same directory never remove each
- * other's live files: a live file is locked or young. */
+ * locked (their creator exited or closed them). The age covers the moments a live owner
+ * holds no descriptor (a capture decoded after its download closed the file). Best
+ * effort: returns how many were removed; never fails. Two processes sweeping the same
+ * directory never remove each other's live files: a live file is locked or young. */
 size_t pgo_temp_sweep(const char *dir, const char *family, long min_age_seconds);
 
 /* rename(tmp, target), then fsync target's directory so the rename survives a crash. */

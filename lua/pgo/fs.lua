@@ -40,6 +40,14 @@ function fs.tempfile(dir, prefix)
   return fsys.tempfile(dir, prefix)
 end
 
+--- Remove the leftovers of killed pgolua runs in dir: ".pgolua*.XXXXXX" temporary files
+-- of the current user that are regular files with one link, unchanged for
+-- min_age_seconds, and not held open (locked) by a live process. Returns how many.
+function fs.sweep_temps(dir, min_age_seconds)
+  check_string("sweep_temps", 1, dir)
+  return fsys.sweep_temps(dir, min_age_seconds)
+end
+
 --- Write data to path atomically (temporary file beside it, fsync, rename). The mode of an
 -- existing file is kept; a new file gets mode (default 0666 minus the umask).
 function fs.write_atomic(path, data, mode)

@@ -22,7 +22,7 @@ local IS_ROOT = helpers.run("id -u"):match("^0%s") ~= nil
 
 local RECIPE = q(helpers.root .. "/recipes/refresh.lua")
 
--- The stale age of src/core/fileio.c (PGO_TEMP_STALE_SECONDS).
+-- The stale age of recipes/refresh.lua (STALE_TEMP_SECONDS).
 local STALE_SECONDS = 600
 
 -- Run the recipe with an argument string; prefix goes before the command (a ulimit, a

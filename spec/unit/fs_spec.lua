@@ -6,13 +6,7 @@ local function mode_of(path)
   return assert(pgo.fs.stat(path)).mode
 end
 
-local function listing(dir)
-  local out = helpers.run("ls -A " .. helpers.shq(dir))
-  local names = {}
-  for n in out:gmatch("[^\n]+") do names[#names + 1] = n end
-  table.sort(names)
-  return names
-end
+local listing = helpers.listing
 
 describe("pgo.fs", function()
   local dir
@@ -142,6 +136,40 @@ describe("pgo.fs", function()
       local out = helpers.pgolua_run([[-e 'print(require("pgo").fs.isatty(io.stdout))']])
       assert.equal("false\n", out)
       assert.has_error(function() pgo.fs.isatty("x") end)
+    end)
+  end)
+  describe("sweep_temps", function()
+    it("removes only aged, unlocked .pgolua* leftovers of this user", function()
+      local dir = helpers.tmpdir()
+      local q = helpers.shq
+      local function touch(name, age)
+        helpers.write_file(dir .. "/" .. name, "x")
+        if age then helpers.run(("touch -d @%d %s"):format(os.time() - age, q(dir .. "/" .. name))) end
+      end
+      touch(".pgolua-refresh.abc123", 700)     -- stale: swept
+      touch(".pgolua.zz9zz9", 700)             -- stale: swept
+      touch(".pgolua-fetch.def456", 60)        -- young: kept
+      touch(".pgolua-fetch.notes.txt", 700)    -- not a temp name: kept
+      touch(".pgoluax.abc123", 700)            -- another family: kept
+      touch("default.pgo", 700)
+      helpers.run("ln -s default.pgo " .. q(dir .. "/.pgolua.lnk123"))   -- a link: kept
+      local live, f = assert(pgo.fs.tempfile(dir, "pgolua-refresh"))     -- locked while open
+      helpers.run(("touch -d @%d %s"):format(os.time() - 3600, q(live)))
+      assert.equal(2, pgo.fs.sweep_temps(dir, 600))
+      local names = listing(dir)
+      f:close()
+      helpers.rm_rf(dir)
+      local live_name = live:match("[^/]+$")
+      local want = { ".pgolua-fetch.def456", ".pgolua-fetch.notes.txt", ".pgolua.lnk123",
+        ".pgoluax.abc123", "default.pgo", live_name }
+      table.sort(want)
+      assert.same(want, names)
+    end)
+
+    it("returns 0 for a missing directory and raises on a bad age", function()
+      assert.equal(0, pgo.fs.sweep_temps("/nonexistent/pgolua-spec", 600))
+      assert.has_error(function() pgo.fs.sweep_temps("/tmp", -1) end)
+      assert.has_error(function() pgo.fs.sweep_temps("/tmp") end)
     end)
   end)
 end)

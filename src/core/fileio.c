@@ -130,10 +130,6 @@ size_t pgo_temp_sweep(const char *dir, const char *family, long min_age_seconds)
 }
 
 int pgo_tempfile(const char *dir, const char *prefix, char *out, size_t cap, pgo_error *err) {
-  /* Leftovers of killed runs with pgolua's own names go first (see fileio.h); names
-   * derived from a user's file (pgo_write_atomic's) are never swept. */
-  if (strncmp(prefix, PGO_TEMP_FAMILY, strlen(PGO_TEMP_FAMILY)) == 0)
-    pgo_temp_sweep(dir, PGO_TEMP_FAMILY, PGO_TEMP_STALE_SECONDS);
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   /* the name only needs to be unlikely to collide; O_EXCL makes it safe */

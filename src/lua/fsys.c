@@ -539,9 +539,20 @@ static int fsys_run(lua_State *L) {
 
 /* }===================================================================================== */
 
+/* sweep_temps(dir, min_age_seconds) -> n: removes the stale ".pgolua*" temporary files of
+ * killed runs in dir (pgo_temp_sweep: ours, unlocked, unchanged for min_age_seconds). */
+static int fsys_sweep_temps(lua_State *L) {
+  const char *dir = luaL_checkstring(L, 1);
+  lua_Integer age = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, age >= 0, 2, "must not be negative");
+  lua_pushinteger(L, (lua_Integer)pgo_temp_sweep(dir, PGO_TEMP_FAMILY, (long)age));
+  return 1;
+}
+
 static const luaL_Reg fsys_funcs[] = {
   {"replace", fsys_replace},
   {"tempfile", fsys_tempfile},
+  {"sweep_temps", fsys_sweep_temps},
   {"write_atomic", fsys_write_atomic},
   {"remove", fsys_remove},
   {"exists", fsys_exists},
