@@ -387,15 +387,6 @@ static int push_run_error(lua_State *L, run_fds *f, int e, const char *fmt, cons
   return push_errno(L, e, fmt, what);
 }
 
-/* run(argv [, opts]): start argv[1] (searched in PATH when it holds no '/') with argv as
- * its argument vector, stdin on /dev/null, and wait for it. opts: dir (its working
- * directory; relative stdout/stderr paths are still relative to ours), stdout / stderr (a
- * file path, created with mode 0666 minus the umask and truncated, or appended to with
- * append = true; false = discarded; nil = ours), capture = true (stdout returned as
- * result.output, at most max_output bytes, default 1 MiB; past that the pipe is closed,
- * result.truncated is true and a program still writing gets SIGPIPE). The child gets the default SIGPIPE disposition, an empty signal mask and none
- * of our descriptors beyond 0-2. Returns {status = exit status | nil, signal = number |
- * nil, output =, truncated =}; nil, message, code when the program cannot be started. */
 /* Whether a program named without a "/" is an executable file in one of PATH's absolute
  * directories. POSIX lets posix_spawnp report a failed exec only as the child's exit
  * status 127 (glibc returns ENOENT, but not under every runtime, e.g. valgrind), so the
@@ -420,6 +411,15 @@ static bool in_path(const char *name) {
   }
 }
 
+/* run(argv [, opts]): start argv[1] (searched in PATH when it holds no '/') with argv as
+ * its argument vector, stdin on /dev/null, and wait for it. opts: dir (its working
+ * directory; relative stdout/stderr paths are still relative to ours), stdout / stderr (a
+ * file path, created with mode 0666 minus the umask and truncated, or appended to with
+ * append = true; false = discarded; nil = ours), capture = true (stdout returned as
+ * result.output, at most max_output bytes, default 1 MiB; past that the pipe is closed,
+ * result.truncated is true and a program still writing gets SIGPIPE). The child gets the default SIGPIPE disposition, an empty signal mask and none
+ * of our descriptors beyond 0-2. Returns {status = exit status | nil, signal = number |
+ * nil, output =, truncated =}; nil, message, code when the program cannot be started. */
 static int fsys_run(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
@@ -434,7 +434,10 @@ static int fsys_run(lua_State *L) {
     if (lua_rawgeti(L, 1, i) != LUA_TSTRING)
       return luaL_error(L, "bad argument #1 to 'run' (element %d is a %s, not a string)",
                         (int)i, luaL_typename(L, -1));
-    argv[i - 1] = (char *)check_cstring(L, -1, "an argument");
+    size_t len;
+    argv[i - 1] = (char *)lua_tolstring(L, -1, &len);
+    if (strlen(argv[i - 1]) != len)   /* a NUL would silently cut the argument short */
+      return luaL_error(L, "bad argument #1 to 'run' (element %d holds a NUL byte)", (int)i);
     lua_pop(L, 1);
   }
   argv[n] = NULL;
