@@ -8,13 +8,7 @@ local servers = require "support.servers"
 
 local go = helpers.go()
 
-local function listing(dir)
-  local out = helpers.run("ls -A " .. helpers.shq(dir))
-  local names = {}
-  for n in out:gmatch("[^\n]+") do names[#names + 1] = n end
-  table.sort(names)
-  return names
-end
+local listing = helpers.listing
 
 describe("#integration capture from examples/service", function()
   if not go then

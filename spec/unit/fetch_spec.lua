@@ -12,13 +12,7 @@ local go = helpers.go()
 local TINY = helpers.fixture("pprof-examples/tiny.pb.gz")
 local NO_GO = "Go >= 1.21 not found (install golang-1.23-go: make deps); the fake server needs it"
 
-local function listing(dir)
-  local out = helpers.run("ls -A " .. helpers.shq(dir))
-  local names = {}
-  for n in out:gmatch("[^\n]+") do names[#names + 1] = n end
-  table.sort(names)
-  return names
-end
+local listing = helpers.listing
 
 local PREVIOUS = "the previous default.pgo, which no failed fetch may touch\n"
 
