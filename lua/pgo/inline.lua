@@ -118,21 +118,53 @@ function M.parse(text)
   return p
 end
 
--- The "can inline"/"cannot inline" record of a callee as named at a call site: "mix"
--- (same package as the call), "cache.(*RedisCache).Get" (package cache), "fmt.Sprintf"
--- (not compiled with -m=2: nothing).
-local function find_function(parsed, callee, site_pkg)
-  local best
-  for _, f in ipairs(parsed.functions) do
-    local q = last_elem(f.package)
-    local full = q and (q .. "." .. f.name)
-    local same = f.name == callee and f.package == site_pkg
-    if same or full == callee then
-      -- prefer the "can inline" record (a function can have both after PGO re-costing)
-      if not best or (f.can and not best.can) then best = f end
-    end
+-- The "can inline"/"cannot inline" records of one build, indexed once (a diff explains
+-- hundreds of sites against tens of thousands of records). A callee is named at a call site
+-- either bare ("mix", same package as the call) or qualified by the last element of its
+-- package ("cache.(*RedisCache).Get"). Per key: the first record, and the first "can
+-- inline" one (a function can have both after PGO re-costing; the latter is preferred).
+local function function_index(parsed)
+  local idx = parsed.function_index
+  if idx then return idx end
+  idx = {}
+  local function keep(key, i, f)
+    local e = idx[key]
+    if not e then e = { first = i }; idx[key] = e end
+    if f.can and not e.can then e.can = i end
   end
-  return best
+  for i, f in ipairs(parsed.functions) do
+    keep((f.package or "") .. "\0" .. f.name, i, f)
+    local q = last_elem(f.package)
+    if q then keep("\1" .. q .. "." .. f.name, i, f) end
+  end
+  parsed.function_index = idx
+  return idx
+end
+
+-- The record of a callee as named at a call site in package site_pkg; nil when the callee
+-- was not compiled with -m=2 (fmt.Sprintf). Same choice as a scan in input order: the
+-- first "can inline" record among both spellings, else the first record.
+local function find_function(parsed, callee, site_pkg)
+  local idx = function_index(parsed)
+  local a, b = idx[(site_pkg or "") .. "\0" .. callee], idx["\1" .. callee]
+  local function min(x, y) if x and y then return math.min(x, y) end return x or y end
+  local i = min(a and a.can, b and b.can) or min(a and a.first, b and b.first)
+  return i and parsed.functions[i]
+end
+
+-- The -d=pgodebug=1 "hot-budget check" records of one build by position.
+local function hot_at(parsed, pos)
+  local idx = parsed.hot_index
+  if not idx then
+    idx = {}
+    for _, h in ipairs(parsed.hot) do
+      local l = idx[h.pos]
+      if not l then l = {}; idx[h.pos] = l end
+      l[#l + 1] = h
+    end
+    parsed.hot_index = idx
+  end
+  return idx[pos] or {}
 end
 
 local function budget_of(cost)
@@ -151,15 +183,13 @@ local function explain(site, this, that)
     site.reason = sub(site.line, #(site.pos or "") + 3)
     return
   end
-  for _, h in ipairs(this.hot) do
-    if h.pos == site.pos then
-      local short = h.callee:match("([^/]+)$")
-      if h.callee == site.callee or short == site.callee or
-          short:gsub("^[^.]+%.", "") == site.callee then
-        site.reason = h.text
-        site.cost = h.cost
-        site.budget = "hot"
-      end
+  for _, h in ipairs(site.pos and hot_at(this, site.pos) or {}) do
+    local short = h.callee:match("([^/]+)$")
+    if h.callee == site.callee or short == site.callee or
+        short:gsub("^[^.]+%.", "") == site.callee then
+      site.reason = h.text
+      site.cost = h.cost
+      site.budget = "hot"
     end
   end
   local f = find_function(this, site.callee, site.package)

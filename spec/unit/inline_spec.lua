@@ -111,5 +111,46 @@ describe("pgo.inline", function()
       for _, s in ipairs(p.decisions) do kinds[s.kind] = (kinds[s.kind] or 0) + 1 end
       assert.are.equal(2, kinds.pgo_devirtualize)
     end)
+
+  describe("explaining a site", function()
+    -- Two builds of two packages; "mix" is re-costed under PGO, so the PGO build has a
+    -- "cannot inline" record before its "can inline" one, and package b calls it by its
+    -- qualified name.
+    local off = table.concat({
+      "# example.com/a",
+      "a/a.go:3:6: cannot inline mix: function too complex: cost 98 exceeds budget 80",
+      "# example.com/b",
+      "b/b.go:5:6: can inline helper with cost 4 as: func() { }",
+    }, "\n")
+    local on = table.concat({
+      "# example.com/a",
+      "a/a.go:3:6: cannot inline mix: function too complex: cost 98 exceeds budget 80",
+      "a/a.go:3:6: can inline mix with cost 98 as: func() { }",
+      "# example.com/b",
+      "b/b.go:5:6: can inline helper with cost 4 as: func() { }",
+      "b/b.go:9:8: inlining call to a.mix",
+      "b/b.go:10:8: inlining call to helper",
+      "hot-budget check allows inlining for call example.com/a.mix (cost 98) at b/b.go:9:8 in function example.com/b.run",
+    }, "\n")
+
+    it("prefers the hot-budget record, then the can-inline record of either spelling", function()
+      local d = inline.diff(off, on)
+      local q = by_line(d.pgo_only, "b/b.go:9:8: inlining call to a.mix")
+      assert.are.equal("hot", q.budget)
+      assert.are.equal(98, q.cost)
+      assert.matches("^hot%-budget check", q.reason)
+      assert.are.equal("cannot inline mix: function too complex: cost 98 exceeds budget 80", q.other)
+      local h = by_line(d.pgo_only, "b/b.go:10:8: inlining call to helper")
+      assert.are.equal("normal", h.budget)
+      assert.are.equal("can inline helper with cost 4", h.reason)
+    end)
+
+    it("takes the can-inline record over an earlier cannot-inline one", function()
+      local d = inline.diff(off, (on:gsub("\nhot%-budget[^\n]*", "")))
+      local q = by_line(d.pgo_only, "b/b.go:9:8: inlining call to a.mix")
+      assert.are.equal("can inline mix with cost 98", q.reason)
+      assert.are.equal("hot", q.budget)     -- 98 is over the normal budget of 80
+    end)
+  end)
   end)
 end)
