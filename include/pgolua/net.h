@@ -136,7 +136,7 @@ typedef struct pgo_http_progress {
 } pgo_http_progress;
 
 typedef struct pgo_http_run_opts {
-  size_t concurrency;          /* transfers in flight at once; 0 = 16 */
+  size_t concurrency;          /* transfers in flight at once; 0 = all, up to the open-file limit */
   int retries;                 /* extra attempts after a retryable failure */
   long backoff_ms;             /* delay before the first retry, doubled each retry
                                   (at most 30 s), with +-20% jitter */

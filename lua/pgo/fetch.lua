@@ -28,7 +28,9 @@ fetch.defaults = {
   connect_timeout = 10,      -- seconds
   max_bytes = 256 * 1024 * 1024,
   max_redirects = 5,         -- http/https only
-  concurrency = 16,          -- fleet: captures in flight at once
+  concurrency = nil,         -- fleet: captures in flight at once; nil = every instance at
+                             -- once (up to half the open-file limit), so a fleet of any size
+                             -- takes one window
   min_success = 0.8,         -- fleet: fraction (a float) or count (an integer)
 }
 
@@ -536,7 +538,8 @@ end
 -- nil, message, "fleet_failed" (too few successes) | "interrupted" | "nomem", results.
 -- results[i] = {url=, ok=, error=, code=, status=, bytes=, elapsed=, attempts=,
 -- window_start=, window_end=, temp_path= (keep_temp)}; results.succeeded, .failed,
--- .needed, .elapsed (wall seconds of the whole fleet).
+-- .needed, .elapsed (wall seconds of the whole fleet), .span (seconds from the first
+-- successful capture's window start to the last one's end: what the merge covers).
 function fetch.fleet(urls, opts)
   if type(urls) ~= "table" then
     error("bad argument #1 to 'fleet' (table expected, got " .. type(urls) .. ")", 2)
@@ -589,6 +592,14 @@ function fetch.fleet(urls, opts)
   results.succeeded, results.failed, results.needed = succeeded, n - succeeded, need
   results.seconds = seconds
   results.elapsed = net.now() - t0
+  local first, last
+  for _, r in ipairs(results) do
+    if r.ok and r.window_start and r.window_end then
+      first = math.min(first or r.window_start, r.window_start)
+      last = math.max(last or r.window_end, r.window_end)
+    end
+  end
+  results.span = first and (last - first) or nil
   if p == nil then return nil, scrub(a, secrets), b, results end
   if succeeded < need or not p then
     if p then p:close() end

@@ -490,6 +490,24 @@ describe("pgo.fetch", function()
       assert_untouched(dir, dest)
     end)
 
+    it("captures a fleet of 50 in one window by default, and records the span", function()
+      local list = {}
+      for i = 1, 50 do list[i] = srv.url("", (i - 1) % 3 + 1) .. "/?instance=" .. i end
+      local p, results = pgo.fetch.fleet(list, { seconds = 1, dir = dir, quiet = true })
+      assert.is_truthy(p, results)
+      assert.equal(50, results.succeeded)
+      local first, last = math.huge, 0
+      for _, r in ipairs(results) do
+        first = math.min(first, r.window_start)
+        last = math.max(last, r.window_start)
+      end
+      -- every window opens at once; 16 at a time (the old default) would stagger them by
+      -- a whole window per batch
+      assert.truthy(last - first < 0.8 * helpers.slowdown, "windows opened over " .. (last - first) .. " s")
+      assert.truthy(results.span >= 1 and results.span < 1.8 * helpers.slowdown, "span " .. results.span)
+      p:close()
+    end)
+
     it("bounds concurrency", function()
       local p, results = pgo.fetch.fleet(urls(), { seconds = 1, dir = dir, quiet = true,
         concurrency = 1 })

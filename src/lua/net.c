@@ -247,7 +247,7 @@ static void check_run_opts(lua_State *L, int t, pgo_http_run_opts *r, net_progre
     r->backoff_ms = (long)(v * 1000);
   }
   lua_pop(L, 1);
-  r->concurrency = (size_t)opt_int(L, t, "concurrency", 16, 1);
+  r->concurrency = (size_t)opt_int(L, t, "concurrency", 0, 1);   /* 0: all at once */
   r->catch_sigint = opt_bool(L, t, "catch_sigint", true);
   lua_getfield(L, t, "progress");
   if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))

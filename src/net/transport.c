@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -645,6 +646,19 @@ static bool run_progress(run_state *s, double t0) {
   return s->run->progress(s->run->ud, &pr);
 }
 
+/* Transfers in flight when the caller leaves it to us: every one at once, so a fleet takes
+ * one window whatever its size, as far as the open-file limit allows (each transfer holds a
+ * socket and a temporary file; some descriptors stay for the rest of the process). */
+static size_t auto_concurrency(size_t n) {
+  size_t cap = 4096;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    cap = rl.rlim_cur > 96 ? (size_t)(rl.rlim_cur - 64) / 2 : 16;
+  if (cap > 4096) cap = 4096;
+  if (n == 0) return 1;
+  return n < cap ? n : cap;
+}
+
 bool pgo_http_run(pgo_http_xfer *xs, size_t n, const pgo_http_opts *http,
                   const pgo_http_run_opts *run, pgo_error *err) {
   run_state s;
@@ -655,7 +669,7 @@ bool pgo_http_run(pgo_http_xfer *xs, size_t n, const pgo_http_opts *http,
   s.run = run;
   s.multi = curl_multi_init();
   if (!s.multi) return pgo_fail(err, "nomem", "out of memory starting transfers");
-  size_t concurrency = run->concurrency ? run->concurrency : 16;
+  size_t concurrency = run->concurrency ? run->concurrency : auto_concurrency(n);
   double interval = (run->progress_ms > 0 ? run->progress_ms : 250) / 1000.0;
   double t0 = mono_now(), next_progress = t0 + interval;
   s.rng = (uint64_t)(t0 * 1e9) | 1;
