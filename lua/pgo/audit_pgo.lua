@@ -98,18 +98,46 @@ local function weighted_jaccard(a, b)
   return maxs == 0 and 1.0 or mins / maxs
 end
 
---- Call sites whose dominant callee lost its dominance, or whose hottest callee changed.
--- Sites of `old` whose hottest callee has at least `dominant` (default 0.8) of the site's
--- weight, with at least `min_weight` (default 0) weight, and that still exist in `new`
--- with two or more callees in either profile. A row per shift:
---   {caller, offset, callee (old dominant), old_share, new_share, old_weight, new_weight
---    (site totals), new_dominant, new_dominant_share, kind}
--- kind "lost_dominance" when the old dominant's share in new is below `lost` (default
--- 0.5), else "target_changed" when another callee is now the hottest (the devirtualized
--- call would guess a different type or function). Sorted by old site weight descending.
+-- What the devirtualizer would pick at a site, per kind of indirect call the line may hold
+-- (cmd/compile/internal/devirtualize, findHotConcreteCallee): an interface call of method M
+-- goes to the hottest method named M ("M" -> callee); a function-value call to the hottest
+-- callee, unless that is a closure or runtime.memhash_varlen (key "func()"). An edge to a
+-- callee the compiler has no IR for (compiler.no_ir_callee) that is at least as hot as the
+-- pick makes the compiler give up at that site. The profile cannot tell these calls from
+-- several static calls on one line.
+local function picks_of(s)
+  local picks, blocker = {}, -1
+  for _, c in ipairs(s.callees) do
+    if compiler.no_ir_callee(c.callee) and c.weight > blocker then blocker = c.weight end
+  end
+  for _, t in ipairs(s.interface_targets or {}) do
+    if t.weight > blocker and t.weight > 0 then picks[t.method] = t end
+  end
+  local top = s.callees[1]
+  -- a function-value call is devirtualized only to a plain function: the compiler skips a
+  -- hottest closure, method or runtime.memhash_varlen
+  if top and top.kind == "function" and top.callee ~= "runtime.memhash_varlen"
+      and not compiler.no_ir_callee(top.callee) and top.weight > 0 then
+    picks["func()"] = { callee = top.callee, weight = top.weight }
+  end
+  return picks
+end
+
+--- The call sites where the compiler's devirtualization pick changes between two profiles.
+-- For every site in both profiles with two or more callees in either, and per kind of call
+-- (see picks_of), a row when the pick of `old` is not the pick of `new`: the decision the
+-- compiler makes flips, whatever the shares were (a real 78/22 mix that becomes 22/78 is a
+-- flip; a 60/40 mix that stays 55/45 is not). Options: min_weight (default 0: the site's
+-- weight in old), dominant (default 0: the old pick's minimum share of the site), lost
+-- (default 0.5: the share below which the old pick's row is called "lost_dominance"
+-- rather than "target_changed"). A row:
+--   {caller, offset, method ("func()" for a function-value call), callee (old pick),
+--    new_dominant (new pick, or false when no callee qualifies now), old_share, new_share
+--    (of the old pick), old_weight, new_weight (site totals), new_dominant_share, kind}
+-- Sorted by old site weight descending, then caller, offset, method.
 function M.devirt_shift(old, new, opts)
   opts = check_opts(opts, "devirt_shift", { dominant = true, lost = true, min_weight = true })
-  local dominant = check_fraction(opts, "dominant", 0.8, "devirt_shift")
+  local dominant = check_fraction(opts, "dominant", 0, "devirt_shift")
   local lost = check_fraction(opts, "lost", 0.5, "devirt_shift")
   local min_weight = opts.min_weight or 0
   if type(min_weight) ~= "number" then
@@ -120,24 +148,28 @@ function M.devirt_shift(old, new, opts)
   local rows = {}
   for key, s in pairs(a) do
     local t = b[key]
-    if t and s.weight >= min_weight and s.dominant_share >= dominant
-        and (#s.callees > 1 or #t.callees > 1) then
-      local new_share = share_of(t, s.dominant)
-      local kind
-      if new_share < lost then kind = "lost_dominance"
-      elseif t.dominant ~= s.dominant then kind = "target_changed" end
-      if kind then
-        rows[#rows + 1] = { caller = s.caller, offset = s.offset, callee = s.dominant,
-          old_share = s.dominant_share, new_share = new_share, old_weight = s.weight,
-          new_weight = t.weight, new_dominant = t.dominant,
-          new_dominant_share = t.dominant_share, kind = kind }
+    if t and s.weight >= min_weight and (#s.callees > 1 or #t.callees > 1) then
+      local pa, pb = picks_of(s), picks_of(t)
+      for method, was in pairs(pa) do
+        local now = pb[method]
+        local old_share = s.weight ~= 0 and was.weight / s.weight or 0.0
+        if old_share >= dominant and (not now or now.callee ~= was.callee) then
+          local new_share = share_of(t, was.callee)
+          local now_share = now and (t.weight ~= 0 and now.weight / t.weight or 0.0) or 0.0
+          rows[#rows + 1] = { caller = s.caller, offset = s.offset, method = method,
+            callee = was.callee, old_share = old_share, new_share = new_share,
+            old_weight = s.weight, new_weight = t.weight, new_dominant = now and now.callee or false,
+            new_dominant_share = now_share,
+            kind = new_share < lost and "lost_dominance" or "target_changed" }
+        end
       end
     end
   end
   table.sort(rows, function(x, y)
     if x.old_weight ~= y.old_weight then return x.old_weight > y.old_weight end
     if x.caller ~= y.caller then return x.caller < y.caller end
-    return x.offset < y.offset
+    if x.offset ~= y.offset then return x.offset < y.offset end
+    return x.method < y.method
   end)
   return rows
 end

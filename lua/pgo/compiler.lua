@@ -332,6 +332,7 @@ function M.callsites(x, opts)
       s.dominant, s.dominant_weight, s.dominant_share = top.callee, top.weight, top.share
       s.dominant_kind = top.kind
       s.speculate = top.kind ~= "closure" and top.callee ~= "runtime.memhash_varlen"
+        and not M.no_ir_callee(top.callee)
       s.target = s.speculate and top.callee or nil
       sites[#sites + 1] = s
     end
@@ -342,6 +343,15 @@ function M.callsites(x, opts)
     return a.offset < b.offset
   end)
   return sites
+end
+
+--- A callee the compiler has no IR for when it compiles a user package: the runtime's
+-- unexported functions (compiler-inserted helpers, runtime.asyncPreempt, entered by a
+-- signal) and std's internal packages. When such an edge is the hottest at a call site the
+-- devirtualizer gives up there (cmd/compile/internal/devirtualize: findHotConcreteCallee).
+function M.no_ir_callee(name)
+  return name:find("^runtime%.[a-z(]") ~= nil or name:find("^internal/") ~= nil
+    or name:find(".", 1, true) == nil          -- an assembly symbol (gcWriteBarrier)
 end
 
 --- The edge list of x (a profile's p:edges(), or x itself).

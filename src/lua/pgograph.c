@@ -268,6 +268,16 @@ static void push_interface_targets(lua_State *L, const pgo_profile *p, const pgo
   lua_pop(L, 1);                                     /* the names seen */
 }
 
+/* A callee the compiler has no IR for when it compiles a user package: the runtime's
+ * unexported functions (compiler-inserted helpers such as runtime.mallocgc, and
+ * runtime.asyncPreempt, entered by a signal), std's internal packages and assembly symbols
+ * without a package (gcWriteBarrier). No user code can
+ * make a function value of them, and findHotConcreteCallee gives up when one is hottest. */
+static bool no_ir_callee(const char *name) {
+  if (strncmp(name, "runtime.", 8) == 0) return (name[8] >= 'a' && name[8] <= 'z') || name[8] == '(';
+  return strncmp(name, "internal/", 9) == 0 || !strchr(name, '.');   /* or an assembly symbol */
+}
+
 /* Push the call sites of the scratch's edges as a table (see p:callsites); only the sites
  * the compiler would speculate on when `speculating_only`. */
 static void push_callsites(lua_State *L, const pgo_profile *p, const scratch *s,
@@ -282,9 +292,12 @@ static void push_callsites(lua_State *L, const pgo_profile *p, const scratch *s,
     pgo_func_kind top_kind = kind_of(p, top->callee);
     /* the compiler devirtualizes to the hottest callee; function-value calls never to a
      * closure (go.dev/issue/61577) nor runtime.memhash_varlen; an interface call's callees
-     * are methods */
-    bool speculate = top_kind != PGO_FN_CLOSURE &&
-                     strcmp(pgo_str(&p->strings, top->callee), "runtime.memhash_varlen") != 0;
+     * are methods. When the hottest is a function the compiler has no IR for (the
+     * runtime's unexported helpers, runtime.asyncPreempt, std internal packages), it gives
+     * up at that site. */
+    const char *top_name = pgo_str(&p->strings, top->callee);
+    bool speculate = top_kind != PGO_FN_CLOSURE && !no_ir_callee(top_name) &&
+                     strcmp(top_name, "runtime.memhash_varlen") != 0;
     if (speculating_only && !speculate) continue;
     lua_createtable(L, 0, 10);
     set_str(L, p, "caller", site->caller);
@@ -341,7 +354,9 @@ static int callsites_common(lua_State *L, bool speculating_only) {
  * an interface or function-value call: the profile cannot tell indirect calls from
  * several static calls on one line, so the rule is: the hottest callee is not a closure
  * (Go 1.22+ skips closures for function values; interface calls only reach methods) and
- * not runtime.memhash_varlen. interface_targets = {{method, callee, weight}...}: per method
+ * not runtime.memhash_varlen, nor a function the compiler has no IR for (the runtime's
+ * unexported functions, runtime.asyncPreempt, std internal packages: it gives up).
+ * interface_targets = {{method, callee, weight}...}: per method
  * name among the callees the hottest method of that name (what an interface call of that
  * method on this line is devirtualized to). */
 static int pgograph_callsites(lua_State *L) { return callsites_common(L, false); }

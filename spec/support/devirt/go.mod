@@ -1,0 +1,3 @@
+module example.com/devirt
+
+go 1.21

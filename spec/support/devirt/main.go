@@ -1,0 +1,97 @@
+// devirt: a program whose hot indirect calls (an interface call, a function-value call, a
+// closure call) go to a mix of targets chosen on the command line, for the specs that
+// check pgolua's devirtualization view against the compiler's (-d=pgodebug=2).
+//
+//	devirt -mix 80 -seconds 2 -o a.pgo   # 80% of the calls to the first target
+package main
+
+import (
+	"flag"
+	"log"
+	"os"
+	"runtime/pprof"
+	"time"
+)
+
+type Shape interface{ Area() float64 }
+
+type Square struct{ side float64 }
+type Circle struct{ r float64 }
+
+func (s Square) Area() float64 { return spin(s.side, 40) }
+func (c Circle) Area() float64 { return spin(c.r, 40) * 3.14159 }
+
+// spin costs about the same whatever the value, so the CPU split follows the call split.
+func spin(x float64, n int) float64 {
+	for i := 0; i < n; i++ {
+		x = x*1.0000001 + 0.5
+	}
+	return x
+}
+
+// sumAreas: the interface call site.
+func sumAreas(shapes []Shape) float64 {
+	t := 0.0
+	for _, s := range shapes {
+		t += s.Area()
+	}
+	return t
+}
+
+func double(x int) int { return int(spin(float64(x), 40)) * 2 }
+func square(x int) int { return int(spin(float64(x), 40)) * x }
+
+// applyAll: the function-value call site.
+func applyAll(fs []func(int) int, x int) int {
+	t := 0
+	for _, f := range fs {
+		t += f(x)
+	}
+	return t
+}
+
+// closures: a function-value call whose targets are closures (never devirtualized).
+func closures(k int) []func(int) int {
+	return []func(int) int{
+		func(x int) int { return int(spin(float64(x+k), 40)) },
+		func(x int) int { return int(spin(float64(x*k), 40)) },
+	}
+}
+
+func main() {
+	mix := flag.Int("mix", 80, "percent of the calls that go to Square / double / the first closure")
+	seconds := flag.Float64("seconds", 2, "how long to run")
+	out := flag.String("o", "cpu.pgo", "CPU profile to write")
+	flag.Parse()
+	shapes := make([]Shape, 100)
+	fs := make([]func(int) int, 100)
+	cl := make([]func(int) int, 100)
+	cs := closures(3)
+	for i := range shapes {
+		if i < *mix {
+			shapes[i], fs[i], cl[i] = Square{1}, double, cs[0]
+		} else {
+			shapes[i], fs[i], cl[i] = Circle{1}, square, cs[1]
+		}
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatal(err)
+	}
+	sink := 0.0
+	for end := time.Now().Add(time.Duration(*seconds * float64(time.Second))); time.Now().Before(end); {
+		sink += sumAreas(shapes)
+		sink += float64(applyAll(fs, 2))
+		sink += float64(applyAll(cl, 2))
+	}
+	pprof.StopCPUProfile()
+	if err := f.Close(); err != nil {
+		log.Fatal(err)
+	}
+	if sink == 42 {
+		println()
+	}
+}
