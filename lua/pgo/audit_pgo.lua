@@ -124,7 +124,7 @@ local function picks_of(s)
 end
 
 --- The call sites where the compiler's devirtualization pick changes between two profiles.
--- For every site in both profiles with two or more callees in either, and per kind of call
+-- For every site in both profiles (one sampled callee on each side is enough), per kind of call
 -- (see picks_of), a row when the pick of `old` is not the pick of `new`: the decision the
 -- compiler makes flips, whatever the shares were (a real 78/22 mix that becomes 22/78 is a
 -- flip; a 60/40 mix that stays 55/45 is not). Options: min_weight (default 0: the site's
@@ -148,7 +148,7 @@ function M.devirt_shift(old, new, opts)
   local rows = {}
   for key, s in pairs(a) do
     local t = b[key]
-    if t and s.weight >= min_weight and (#s.callees > 1 or #t.callees > 1) then
+    if t and s.weight >= min_weight then
       local pa, pb = picks_of(s), picks_of(t)
       for method, was in pairs(pa) do
         local now = pb[method]

@@ -221,9 +221,19 @@ end
 -- secret's first 6 characters (all of a shorter one) and extends as far as the text
 -- agrees with it, so a message cut inside a secret (a body excerpt stops at 200
 -- characters, a page title at 80) loses the part it kept. Secrets under 4 characters are
--- left alone: replacing them would mangle ordinary words.
-local function scrub(s, secrets)
+-- left alone: replacing them would mangle ordinary words. With `cut` (s is the start of a
+-- longer text), a tail of s that begins a secret is replaced too, however short.
+local function scrub(s, secrets, cut)
   if type(s) ~= "string" or not secrets then return s end
+  if cut then
+    for _, secret in ipairs(secrets) do
+      if #secret >= 4 then
+        for k = math.min(#secret, #s), 1, -1 do
+          if s:sub(-k) == secret:sub(1, k) then s = s:sub(1, -k - 1) .. "REDACTED"; break end
+        end
+      end
+    end
+  end
   for _, secret in ipairs(secrets) do
     if #secret >= 4 then
       local seed = secret:sub(1, 6)
@@ -243,6 +253,17 @@ local function scrub(s, secrets)
   return s
 end
 fetch._scrub = scrub
+
+-- The start of a response body as one line for a message: secrets are removed from the
+-- raw bytes first (`cut` when the body went on past them), then control bytes and runs of
+-- white space fold to one space, then the line is cut at 200 bytes. Folding or cutting
+-- first could split a secret so that scrub no longer recognises the part left.
+local function excerpt(body, secrets, cut)
+  local s = scrub(body or "", secrets, cut)
+  s = s:gsub("[%c%s]+", " "):gsub("^ ", ""):gsub(" $", "")
+  if #s > 200 then s = s:sub(1, 200) .. "..." end
+  return s
+end
 
 -- ---- credentials -----------------------------------------------------------------------
 
@@ -307,8 +328,11 @@ function fetch.auth_headers(opts)
     if value == "" then return nil, "the " .. where .. " is empty", "auth" end
   end
   if value then
-    if value:find("[%z\r\n]") then
-      return nil, "the " .. where .. " holds a line break or NUL byte inside the credential", "auth"
+    if value:find("%c") then
+      -- a tab or line break would be sent raw, or split the header; and a message folds
+      -- control characters, so the scrubber could no longer find the credential in it
+      return nil, "the " .. where .. " holds a control character (line break, tab, NUL) " ..
+        "inside the credential", "auth"
     end
     secrets[#secrets + 1] = value
     local header
@@ -400,20 +424,24 @@ end
 -- ---- messages --------------------------------------------------------------------------------
 
 -- The message for a failed capture, plainer for Go's own pprof errors (X-Go-Pprof: 1).
-local function explain(msg, code, go_pprof, status, body, seconds, content_type)
-  if code ~= "http_status" then return msg end
+local function explain(msg, code, go_pprof, status, body, seconds, content_type, secrets, cut)
+  if code ~= "http_status" or not status or status < 400 then return msg end
+  body = scrub(body or "", secrets, cut)
+  local reason = msg:match("^HTTP %d+( [^:]*):") or ""
   if not go_pprof then
-    local b = body or ""
-    if (content_type or ""):find("html", 1, true) or b:match("^%s*<") then
-      local title = b:match("<[Tt][Ii][Tt][Ll][Ee][^>]*>%s*(.-)%s*</") or ""
+    if (content_type or ""):find("html", 1, true) or body:match("^%s*<") then
+      local title = body:match("<[Tt][Ii][Tt][Ll][Ee][^>]*>%s*(.-)%s*</") or ""
       title = title:gsub("[%c]", " "):sub(1, 80)
-      return ("HTTP %d%s: the server answered with an HTML page%s, not a profile; is the " ..
-        "path right? (net/http/pprof serves /debug/pprof/profile)"):format(status,
-        msg:match("^HTTP %d+( [^:]*)") or "", title ~= "" and (' titled "' .. title .. '"') or "")
+      local advice = (status == 401 or status == 403)
+        and "the server wants credentials this request did not carry, or refused them"
+        or "is the path right? (net/http/pprof serves /debug/pprof/profile)"
+      return ("HTTP %d%s: the server answered with an HTML page%s, not a profile; %s")
+        :format(status, reason, title ~= "" and (' titled "' .. title .. '"') or "", advice)
     end
-    return msg
+    local head = excerpt(body, nil, false)
+    return ("HTTP %d%s: %s"):format(status, reason, head ~= "" and head or "(empty body)")
   end
-  body = (body or ""):gsub("%s+$", ""):gsub("[%c]", " ")
+  body = excerpt(body, nil, false)
   if status == 500 and body:find("Could not enable CPU profiling", 1, true) then
     return "profiling already in use: the process is already taking a CPU profile (another " ..
       "capture, or a continuous profiler such as pyroscope-go or Datadog inside the service); " ..
@@ -501,7 +529,7 @@ function fetch.profile(url, opts)
   meta.content_type = src.headers and src.headers["content-type"]
   if not resp then
     msg = explain(msg, code, info and info.go_pprof, info and info.status,
-      info and info.body_head, seconds, meta.content_type)
+      info and info.body_head, seconds, meta.content_type, secrets, info and info.body_head_cut)
     return nil, scrub(shown .. ": " .. msg, secrets), code, meta
   end
   local tmp = resp.temp_path
@@ -585,9 +613,10 @@ function fetch.fleet(urls, opts)
       succeeded = succeeded + 1
     else
       r.error = scrub(shown[i] .. ": " ..
-        explain(r.error, r.code, r.go_pprof, r.status, r.body_head, seconds), secrets)
+        explain(r.error, r.code, r.go_pprof, r.status, r.body_head, seconds, nil, secrets,
+          r.body_head_cut), secrets)
     end
-    r.body_head = nil
+    r.body_head, r.body_head_cut = nil, nil
   end
   results.succeeded, results.failed, results.needed = succeeded, n - succeeded, need
   results.seconds = seconds

@@ -272,6 +272,18 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		buf.Write(s.gz[:half])
 		buf.Flush()
 		conn.Close()
+	case "/fail/badchunk":
+		// a 200 whose chunked body breaks at once: a chunk size line that is not hex
+		conn, buf := hijack(w)
+		if conn == nil {
+			return
+		}
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"+
+			"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
+		buf.Flush()
+		conn.Close()
+	case "/fail/401-html":
+		htmlPage(w, http.StatusUnauthorized, "Sign in")
 	case "/fail/reset":
 		conn, buf := hijack(w)
 		if conn == nil {

@@ -18,8 +18,8 @@
 //	/slow                 the same after one second (a progress line gets shown)
 //	/echo/500             500, the body repeats the request URI and every header value
 //	/echo/401             401, the same body
-//	/echo/cut             500, 190 bytes of filler, then the Authorization header value
-//	                      (a 200-character excerpt of the body cuts it in the middle)
+//	/echo/cut             500, 190 bytes of filler (?pad=N: N bytes), then the Authorization
+//	                      header value (a 200-character excerpt of the body cuts it in the middle)
 //	/echo/html            404 HTML page whose <title> repeats the Authorization header
 //	/redirect?to=URL      302 to URL, whatever its scheme (gopher://, dict://, file://)
 //
@@ -45,6 +45,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -96,7 +97,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/echo/cut":
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusInternalServerError)
-		fmt.Fprintf(w, "%s%s\n", strings.Repeat("x", 190), r.Header.Get("Authorization"))
+		pad := 190
+		if n, err := strconv.Atoi(r.URL.Query().Get("pad")); err == nil && n >= 0 && n < 4096 {
+			pad = n
+		}
+		fmt.Fprintf(w, "%s%s\n", strings.Repeat("x", pad), r.Header.Get("Authorization"))
 	case "/echo/html":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)

@@ -732,6 +732,30 @@ describe("#integration security: secrets (docs/security.md, 4)", function()
     assert_clean("stderr", err)
   end)
 
+  it("never shows the first characters of a token that an excerpt's cut lands in", function()
+    -- "Bearer " is 7 bytes: with pad bytes of filler before it, the 200-byte excerpt keeps
+    -- 193 - pad characters of the token
+    for pad = 188, 192 do
+      local out, err = capture(http.base .. "/echo/cut?pad=" .. pad, nil, "env")
+      assert.truthy(find_plain(out, "\thttp_status\t"), out .. err)
+      local kept = 193 - pad
+      assert.truthy(find_plain(out, "xBearer " .. ("REDACTED"):sub(1, kept) .. "..."), out)   -- redacted, then cut
+      assert.is_nil(out:find("x" .. S.env:sub(1, kept), 1, true), "pad " .. pad .. ":\n" .. out)
+      assert.is_nil(err:find("x" .. S.env:sub(1, kept), 1, true), err)
+    end
+  end)
+
+  it("refuses a credential holding a tab or another control character, before sending it", function()
+    for _, bad in ipairs { "ab\tcdefgh", "abcd\1efgh", "abcdefgh\127" } do
+      local out = pgolua_chunk(([[
+        local p, msg, code = require("pgo").fetch.profile(%q, { quiet = true, auth_env = "SPEC_TOKEN" })
+        print(p, msg, code)]]):format(http.base .. "/echo/401"), "SPEC_TOKEN=" .. q(bad) .. " ")
+      assert.truthy(find_plain(out, "holds a control character"), out)
+      assert.truthy(find_plain(out, "\tauth"), out)
+    end
+    assert.is_nil(http.requests():find("abcd", 1, true))        -- nothing was sent
+  end)
+
   it("never shows them on success: meta, provenance, PR body", function()
     local out, err = capture(secret_url(http.base, "/debug/pprof/profile"), nil, "env")
     assert.truthy(find_plain(out, "ok\t"), out .. err)

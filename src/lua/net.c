@@ -324,6 +324,8 @@ static void push_response(lua_State *L, const pgo_http_xfer *x) {
   if (x->window_end > 0) set_num(L, "window_end", x->window_end);
   lua_pushlstring(L, (const char *)x->head, x->head_len);
   lua_setfield(L, -2, "body_head");
+  lua_pushboolean(L, x->head_len == sizeof x->head);   /* the body went on past it */
+  lua_setfield(L, -2, "body_head_cut");
 }
 
 /* }================================================================================== */
@@ -411,6 +413,8 @@ static void push_fleet_results(lua_State *L, const pgo_fleet_result *r, size_t n
       lua_setfield(L, -2, "code");
       lua_pushlstring(L, (const char *)r[i].head, r[i].head_len);
       lua_setfield(L, -2, "body_head");
+      lua_pushboolean(L, r[i].head_len == sizeof r[i].head);
+      lua_setfield(L, -2, "body_head_cut");
     }
     pgolua_set_int(L, "status", r[i].status);
     lua_pushboolean(L, r[i].go_pprof);

@@ -459,8 +459,9 @@ static void xfer_classify(pgo_http_xfer *x, CURLcode rc, const pgo_http_opts *o)
       x->retryable = true;
       break;
     case CURLE_PEER_FAILED_VERIFICATION:
-      pgo_fail(e, "tls", "the server's TLS certificate did not verify (%s); give the right "
-               "CA bundle (ca_file) or, only for a test server, insecure=true", detail);
+      pgo_fail(e, "tls", "the server's TLS certificate did not verify (%s): it is not signed "
+               "by a certificate authority this machine trusts; give pgolua the CA "
+               "certificate that signed it, or fix the server's certificate chain", detail);
       break;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
@@ -505,6 +506,10 @@ static void xfer_classify(pgo_http_xfer *x, CURLcode rc, const pgo_http_opts *o)
       if (x->bytes > 0)
         pgo_fail(e, "truncated", "the connection broke in the middle of the body after %llu "
                  "bytes (%s)", (unsigned long long)x->bytes, detail);
+      else if (status != 0)     /* the status line and headers came, then the body broke */
+        pgo_fail(e, "truncated", "the server answered HTTP %ld, then the body broke before "
+                 "any of it arrived (%s); a proxy or the service failed mid-answer", status,
+                 detail);
       else
         pgo_fail(e, "network", "the connection failed before an answer (%s)", detail);
       x->retryable = true;
