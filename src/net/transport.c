@@ -783,6 +783,10 @@ bool pgo_http_request_run(const pgo_http_request *req, const pgo_http_opts *o,
   bool ran = pgo_http_run(x, 1, o, &r, &e);
   bool ok = ran && x->ok;
   if (x->fd >= 0) {
+    /* flushed before the caller may rename it into place (net.h promises it) */
+    if (ok && fsync(x->fd) != 0 && errno != EINVAL)
+      ok = pgo_fail(&x->err, errno == ENOSPC || errno == EDQUOT ? "no_space" : "io",
+                    "cannot flush the temporary file %s: %s", temp_path, strerror(errno));
     if (close(x->fd) != 0 && ok)
       ok = pgo_fail(&x->err, "io", "cannot close the temporary file: %s", strerror(errno));
     x->fd = -1;
