@@ -73,6 +73,25 @@ describe("pgo.load()", function()
     assert.same(a:info(), b:info())
   end)
 
+  it("refuses a FIFO, a device and a link to a device at once, naming what it is", function()
+    local dir = helpers.tmpdir()
+    assert(os.execute("mkfifo " .. helpers.shq(dir .. "/default.pgo") .. " && ln -s /dev/zero " ..
+      helpers.shq(dir .. "/zero.pgo")))
+    -- in a child with a time limit: before the fix, opening the FIFO waited for a writer
+    local out, err, status = helpers.run("timeout 20 " .. helpers.shq(helpers.pgolua) .. " -e " ..
+      helpers.shq(("local pgo = require 'pgo'; for _, f in ipairs { %q, %q, '/dev/null' } do " ..
+        "print(select(3, pgo.load(f)), (select(2, pgo.load(f)))) end")
+        :format(dir .. "/default.pgo", dir .. "/zero.pgo")))
+    helpers.rm_rf(dir)
+    assert.equal(0, status, err)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal(3, #lines, out)
+    assert.matches("^not_regular\t.*default%.pgo is a named pipe %(FIFO%), not a regular file", lines[1])
+    assert.matches("^not_regular\t.*zero%.pgo is a device", lines[2])
+    assert.matches("^not_regular\t/dev/null is a device", lines[3])
+  end)
+
   it("reads standard input for '-'", function()
     local out, err, code = helpers.pgolua_run(
       "-e 'print(require(\"pgo\").load(\"-\"):info().totals[1])'",

@@ -33,12 +33,31 @@ static bool fail_errno(pgo_error *err, int e, const char *what, const char *path
 bool pgo_read_file(const char *path, uint64_t max, const char *limit_name, unsigned char **data,
                    size_t *len, pgo_error *err) {
   bool is_stdin = strcmp(path, "-") == 0;
-  int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever; nothing but a
+   * regular file is read (a FIFO, a device such as /dev/zero or a socket is refused) */
+  int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return fail_errno(err, errno, "cannot open", path);
   struct stat st;
   if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     if (!is_stdin) close(fd);
     return fail_errno(err, EISDIR, "cannot read", path);
+  }
+  if (!is_stdin) {
+    if (fstat(fd, &st) != 0) {
+      int e = errno;
+      close(fd);
+      return fail_errno(err, e, "cannot read", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+      close(fd);
+      return pgo_fail(err, "not_regular", "%s is %s, not a regular file; pgolua reads only "
+                      "regular files (a symbolic link to one is fine)", path,
+                      S_ISFIFO(st.st_mode) ? "a named pipe (FIFO)"
+                      : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                      : S_ISSOCK(st.st_mode) ? "a socket" : "a special file");
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
   }
   size_t cap = (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
                    ? (size_t)st.st_size + 1 : 65536;
