@@ -18,6 +18,10 @@ typedef struct pgo_error {
 /* Fill err (if not NULL) and return false, so callers can `return pgo_fail(...)`. */
 bool pgo_fail(pgo_error *err, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The one errno table of the program: fill err with "<what> <path>: <strerror(e)><hint>"
+ * and a stable code (not_found, permission, is_directory, read_only, no_space,
+ * cross_device, nomem, io); returns false. */
+bool pgo_fail_errno(pgo_error *err, int e, const char *what, const char *path);
 /* Prefix an existing message with "<prefix>: ". */
 void pgo_error_prefix(pgo_error *err, const char *prefix);
 

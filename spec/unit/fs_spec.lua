@@ -52,6 +52,20 @@ describe("pgo.fs", function()
   end)
 
   describe("replace()", function()
+    it("says cross_device, as documented, when the temporary file is on another file system", function()
+      local shm = "/dev/shm"
+      local a = helpers.run("stat -c %d " .. helpers.shq(shm) .. " " .. helpers.shq(dir))
+      local d1, d2 = a:match("^(%d+)\n(%d+)")
+      if not d1 or d1 == d2 then pending("no second file system (/dev/shm) here") return end
+      local tmp = shm .. "/pgolua-spec-" .. tostring(os.time())
+      helpers.write_file(tmp, "new")
+      local ok, msg, code = pgo.fs.replace(tmp, dir .. "/target")
+      os.remove(tmp)
+      assert.is_nil(ok)
+      assert.equal("cross_device", code)
+      assert.truthy(msg:find("one file system", 1, true), msg)
+    end)
+
     it("renames the temp file over the target and keeps the target's mode", function()
       local target = dir .. "/default.pgo"
       helpers.write_file(target, "old")

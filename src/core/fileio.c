@@ -15,20 +15,6 @@
 static const char temp_alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 enum { TEMP_SUFFIX_LEN = 6 };
 
-/* Map errno to a stable code and a hint. */
-static bool fail_errno(pgo_error *err, int e, const char *what, const char *path) {
-  const char *code = "io", *hint = "";
-  switch (e) {
-    case ENOENT: code = "not_found"; hint = "; check the path"; break;
-    case EACCES: case EPERM: code = "permission"; hint = "; check the file's permissions"; break;
-    case EISDIR: code = "is_directory"; hint = "; name a file, not a directory"; break;
-    case EROFS: code = "read_only"; hint = "; the file system is mounted read-only"; break;
-    case ENOSPC: case EDQUOT: code = "no_space"; hint = "; free some disk space"; break;
-    case EFBIG: code = "no_space"; hint = "; the file size limit was reached"; break;
-    default: break;
-  }
-  return pgo_fail(err, code, "%s %s: %s%s", what, path, strerror(e), hint);
-}
 
 bool pgo_read_file(const char *path, uint64_t max, const char *limit_name, unsigned char **data,
                    size_t *len, pgo_error *err) {
@@ -36,17 +22,17 @@ bool pgo_read_file(const char *path, uint64_t max, const char *limit_name, unsig
   /* O_NONBLOCK: opening a FIFO for reading would wait for a writer forever; nothing but a
    * regular file is read (a FIFO, a device such as /dev/zero or a socket is refused) */
   int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return fail_errno(err, errno, "cannot open", path);
+  if (fd < 0) return pgo_fail_errno(err, errno, "cannot open", path);
   struct stat st;
   if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     if (!is_stdin) close(fd);
-    return fail_errno(err, EISDIR, "cannot read", path);
+    return pgo_fail_errno(err, EISDIR, "cannot read", path);
   }
   if (!is_stdin) {
     if (fstat(fd, &st) != 0) {
       int e = errno;
       close(fd);
-      return fail_errno(err, e, "cannot read", path);
+      return pgo_fail_errno(err, e, "cannot read", path);
     }
     if (!S_ISREG(st.st_mode)) {
       close(fd);
@@ -74,7 +60,7 @@ bool pgo_read_file(const char *path, uint64_t max, const char *limit_name, unsig
     ssize_t r = read(fd, buf + n, cap - n);
     if (r < 0) {
       if (errno == EINTR) continue;
-      ok = fail_errno(err, errno, "cannot read", path);
+      ok = pgo_fail_errno(err, errno, "cannot read", path);
       break;
     }
     if (r == 0) break;
@@ -174,7 +160,7 @@ int pgo_tempfile(const char *dir, const char *prefix, char *out, size_t cap, pgo
       return fd;
     }
     if (errno != EEXIST) {
-      fail_errno(err, errno, "cannot create a temporary file in", dir);
+      pgo_fail_errno(err, errno, "cannot create a temporary file in", dir);
       return -1;
     }
   }
@@ -191,7 +177,7 @@ static void fsync_dir(const char *dir) {
 }
 
 bool pgo_replace(const char *tmp, const char *target, pgo_error *err) {
-  if (rename(tmp, target) != 0) return fail_errno(err, errno, "cannot rename onto", target);
+  if (rename(tmp, target) != 0) return pgo_fail_errno(err, errno, "cannot rename onto", target);
   char dir[4096];
   pgo_dirname(target, dir, sizeof dir);
   fsync_dir(dir);
@@ -213,7 +199,7 @@ bool pgo_write_atomic(const char *path, const void *data, size_t len, unsigned m
     ssize_t w = write(fd, p, left);
     if (w < 0) {
       if (errno == EINTR) continue;
-      ok = fail_errno(err, errno, "cannot write", tmp);
+      ok = pgo_fail_errno(err, errno, "cannot write", tmp);
       break;
     }
     p += w;
@@ -223,9 +209,9 @@ bool pgo_write_atomic(const char *path, const void *data, size_t len, unsigned m
   if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) mode = st.st_mode & 07777;  /* keep it */
   /* the mode before the fsync, so a crash after the rename cannot leave the 0600 of a
    * temporary file on the target */
-  if (ok && fchmod(fd, (mode_t)mode) != 0) ok = fail_errno(err, errno, "cannot set the mode of", tmp);
-  if (ok && fsync(fd) != 0) ok = fail_errno(err, errno, "cannot flush", tmp);
-  if (close(fd) != 0 && ok) ok = fail_errno(err, errno, "cannot close", tmp);
+  if (ok && fchmod(fd, (mode_t)mode) != 0) ok = pgo_fail_errno(err, errno, "cannot set the mode of", tmp);
+  if (ok && fsync(fd) != 0) ok = pgo_fail_errno(err, errno, "cannot flush", tmp);
+  if (close(fd) != 0 && ok) ok = pgo_fail_errno(err, errno, "cannot close", tmp);
   if (ok) ok = pgo_replace(tmp, path, err);
   if (!ok) unlink(tmp);
   return ok;

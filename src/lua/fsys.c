@@ -38,24 +38,12 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-/* Push nil, "<what> <path>: <strerror>", code for errno e; returns 3. The codes are those of
- * src/core/fileio.c. */
+/* Push nil, "<what> <path>: <strerror>", code for errno e (pgo_fail_errno's table, the
+ * program's only one); returns 3. */
 static int push_errno(lua_State *L, int e, const char *what, const char *path) {
-  const char *code = "io";
-  switch (e) {
-    case ENOENT: case ENOTDIR: code = "not_found"; break;
-    case EACCES: case EPERM: code = "permission"; break;
-    case EISDIR: code = "is_directory"; break;
-    case EROFS: code = "read_only"; break;
-    case ENOSPC: case EDQUOT: case EFBIG: code = "no_space"; break;
-    case EXDEV: code = "cross_device"; break;
-    case ENOMEM: code = "nomem"; break;
-    default: break;
-  }
-  luaL_pushfail(L);
-  lua_pushfstring(L, "%s %s: %s", what, path, strerror(e));
-  lua_pushstring(L, code);
-  return 3;
+  pgo_error err;
+  pgo_fail_errno(&err, e, what, path);
+  return pgolua_push_error(L, &err);
 }
 
 /* An optional file mode argument (e.g. 420 = 0644, or the string "644"); -1 when absent. */

@@ -785,8 +785,7 @@ bool pgo_http_request_run(const pgo_http_request *req, const pgo_http_opts *o,
   if (x->fd >= 0) {
     /* flushed before the caller may rename it into place (net.h promises it) */
     if (ok && fsync(x->fd) != 0 && errno != EINVAL)
-      ok = pgo_fail(&x->err, errno == ENOSPC || errno == EDQUOT ? "no_space" : "io",
-                    "cannot flush the temporary file %s: %s", temp_path, strerror(errno));
+      ok = pgo_fail_errno(&x->err, errno, "cannot flush the temporary file", temp_path);
     if (close(x->fd) != 0 && ok)
       ok = pgo_fail(&x->err, "io", "cannot close the temporary file: %s", strerror(errno));
     x->fd = -1;
