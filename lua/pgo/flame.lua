@@ -423,13 +423,4 @@ function M.write(p, path, opts)
   return true
 end
 
--- pgo.report.flamegraph(p, path, opts): the same as write, for callers who look for it in
--- the report module. Installed when pgo.report is loadable and lacks it.
-do
-  local ok, report = pcall(require, "pgo.report")
-  if ok and type(report) == "table" and report.flamegraph == nil then
-    report.flamegraph = M.write
-  end
-end
-
 return M

@@ -261,7 +261,10 @@ describe("pgo.flame.svg()", function()
   end)
 
   it("is also pgo.report.flamegraph", function()
-    assert.equal(flame.write, pgo.report.flamegraph)
+    local dir = helpers.tmpdir()
+    assert.is_true(pgo.report.flamegraph(tiny(), dir .. "/r.svg", { icicle = true }))
+    assert.equal(flame.svg(tiny(), { icicle = true }), helpers.read_file(dir .. "/r.svg"))
+    helpers.rm_rf(dir)
   end)
 end)
 
