@@ -1,6 +1,7 @@
 -- README.md and docs/api.md against the binary: every `pgo.` name they mention exists,
--- and every ```lua example compiles (the ones that only need the examples/ directory
--- also run). Names are checked, not the prose, so the documents can change freely.
+-- every ```lua block compiles, README's REPL session runs and prints what it shows, its
+-- library screen compiles, its banner is the binary's. Names and examples are checked,
+-- not the prose, so the documents can change freely.
 local helpers = require "helpers"
 local pgo = require "pgo"
 
@@ -63,6 +64,41 @@ describe("documentation against the binary", function()
     -- the version differs between builds (README: "<git describe>"); the rest must not
     assert.equal(banner:gsub("^pgolua %S+", "pgolua VERSION"),
       readme_banner:gsub("^pgolua <git describe>", "pgolua VERSION"))
+  end)
+
+  it("README's REPL session gives the outputs it shows", function()
+    local block = read("README.md"):match("\n(    %$ %./pgolua\n.-)\n\n")
+    assert.is_string(block, "README.md has no REPL session")
+    local inputs, expected = {}, {}
+    for line in block:gmatch("[^\n]+") do
+      line = line:sub(5)
+      local typed = line:match("^pgo> (.*)")
+      if typed then
+        inputs[#inputs + 1] = typed
+        expected[#inputs] = {}
+      elseif #inputs > 0 then
+        table.insert(expected[#inputs], line)
+      end
+    end
+    assert.is_true(#inputs >= 3)
+    local out = helpers.run("cd " .. helpers.shq(helpers.root) .. " && " .. helpers.shq(helpers.pgolua) .. " -i",
+      table.concat(inputs, "\n") .. "\n")
+    -- tabs and runs of spaces compare equal
+    local function norm(s) return (s:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")) end
+    local seen = norm(out)
+    for i, lines in ipairs(expected) do
+      for _, l in ipairs(lines) do
+        assert.truthy(seen:find(norm(l), 1, true), ("answer to %q: %q not in the output:\n%s")
+          :format(inputs[i], l, out))
+      end
+    end
+  end)
+
+  it("README's library screen compiles as Lua", function()
+    local block = read("README.md"):match("## The library in one screen\n\n(.-)\n\n[^ ]")
+    assert.is_string(block)
+    local fn, err = load(block:gsub("\n    ", "\n"):sub(5), "=README", "t", {})
+    assert.is_function(fn, err)
   end)
 
   it("README's stale one-liner passes go_source's failure through", function()
