@@ -241,15 +241,17 @@ local function share_text(v, total)
   return string.format("%.2f%%", total > 0 and v * 100 / total or 0)
 end
 
+-- The hover text of a frame: for a merged one, what was merged first.
+local function with_merged(f, s)
+  if not f.merged then return s end
+  return string.format("%d callees narrower than the threshold, merged (largest: %s); %s",
+    f.merged_count, table.concat(f.merged, ", "), s)
+end
+
 -- Hover text of a plain frame: name, then cum and flat with their shares.
 local function plain_info(f, fmt, total)
-  local s = string.format("cum %s (%s), flat %s (%s)", fmt(f.value),
-    share_text(f.value, total), fmt(f.self), share_text(f.self, total))
-  if f.merged then
-    s = string.format("%d callees narrower than the threshold, merged (largest: %s); %s",
-      f.merged_count, table.concat(f.merged, ", "), s)
-  end
-  return s
+  return with_merged(f, string.format("cum %s (%s), flat %s (%s)", fmt(f.value),
+    share_text(f.value, total), fmt(f.self), share_text(f.self, total)))
 end
 
 -- Hover text of a differential frame: shares in both profiles and the change in points.
@@ -261,12 +263,7 @@ local function diff_info(f, total, other_total, labels)
     return string.format("%s %.2f%% (%s %.2f%%, %+.2f pts)", what, a, labels.other, b,
       labels.sign * (a - b))
   end
-  local s = part("cum", f.value, o.value) .. ", " .. part("flat", f.self, o.self)
-  if f.merged then
-    s = string.format("%d callees narrower than the threshold, merged (largest: %s); %s",
-      f.merged_count, table.concat(f.merged, ", "), s)
-  end
-  return s
+  return with_merged(f, part("cum", f.value, o.value) .. ", " .. part("flat", f.self, o.self))
 end
 
 local STYLE = 'text{font-family:Verdana,sans-serif;font-size:%dpx;fill:#000}'

@@ -63,7 +63,9 @@ local function find_entry(name)
   end
   local found = {}
   for _, line in ipairs(LINES) do
-    if names(line, name) and not line:match("^#") then found[#found + 1] = line:match("^%s*(.-)%s*$") end
+    if names(line, name) and not line:match("^#") then
+      found[#found + 1] = line:match("^%s*(.-)%s*$")
+    end
     if #found >= 8 then break end
   end
   if #found > 0 then return table.concat(found, "\n") end

@@ -124,7 +124,8 @@ function M.results(...)
   local vals = table.pack(...)
   local n = vals.n
   local report = type(vals[1]) == "string" and vals[1]:find("\n", 1, true) ~= nil
-  while report and n > 1 and type(vals[n]) == "table" and getmeta(vals[n]) == nil and next(vals[n]) == nil do
+  while report and n > 1 and type(vals[n]) == "table" and getmeta(vals[n]) == nil
+    and next(vals[n]) == nil do
     n = n - 1
   end
   local parts = {}
