@@ -30,7 +30,8 @@ BIN       ?= pgolua
 # ---- sources: every .c under src/, plus generated code ------------------------------
 SRCS      := $(wildcard src/*/*.c)
 LUA_SRCS  := $(shell find lua -name '*.lua' | LC_ALL=C sort)
-GEN_SRCS  := $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/embedded_lua.c $(BUILD)/gen/version.c
+GEN_SRCS  := $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/embedded_lua.c $(BUILD)/gen/version.c \
+             $(BUILD)/gen/embedded_docs.c
 OBJS      := $(patsubst %.c,$(BUILD)/%.o,$(SRCS)) $(patsubst %.c,%.o,$(GEN_SRCS))
 VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 
@@ -65,6 +66,12 @@ $(BUILD)/gen/embedded_lua.c: $(LUA_SRCS) scripts/embed-lua.sh
 	@mkdir -p $(BUILD)/gen
 	@echo "EMBED lua/"
 	$(Q)scripts/embed-lua.sh lua $(LUA_SRCS) > $@.tmp && mv $@.tmp $@
+
+# docs/api.md in the binary, for pgo.help and the REPL's help().
+$(BUILD)/gen/embedded_docs.c: docs/api.md scripts/embed-docs.sh
+	@mkdir -p $(BUILD)/gen
+	@echo "EMBED docs/"
+	$(Q)scripts/embed-docs.sh api=docs/api.md > $@.tmp && mv $@.tmp $@
 
 # Rebuilt when the version string changes, so --version never lies.
 $(BUILD)/gen/version.c: FORCE

@@ -7,6 +7,7 @@ int luaopen_pgo_profile(lua_State *L);   /* src/lua/profile.c */
 int luaopen_pgo_fsys(lua_State *L);      /* src/lua/fsys.c    */
 int luaopen_pgo_symbols(lua_State *L);   /* src/lua/symbols.c: ELF, pclntab, buildinfo, Go source */
 int luaopen_pgo_net(lua_State *L);       /* src/lua/net.c: libcurl capture, fleet, load driver */
+int luaopen_pgo_docs(lua_State *L);      /* src/lua/docs.c: docs/api.md, for pgo.help */
 
 #include <lauxlib.h>
 /* Extra pgo.profile methods, defined in other binding files and merged by profile.c. */

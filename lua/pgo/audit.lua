@@ -352,8 +352,10 @@ end
 --   unknown = { names that look like test functions of a scan without tests } }
 -- Flat goes to the innermost (inlined) function of a sample's leaf location, as in
 -- pprof; cum counts a sample once per function however often it recurs in the stack.
-M.stale = public(function(p, syms, opts)
+M.stale = public(function(p, syms, opts, code)
   check_profile("stale", p)
+  -- stale(p, pgo.symbols.go_source(dir)): a failed scan's nil, message, code pass through
+  if syms == nil and type(opts) == "string" then return nil, opts, code end
   if type(syms) ~= "table" or type(syms.functions) ~= "table" then
     arg_error("stale", 2, "symbols from pgo.symbols.go_source expected, got " .. type(syms))
   end

@@ -299,6 +299,7 @@ end
 
 local function is_set(x) return type(x) == "table" and x._pgo_bench_set == true end
 M._is_set = is_set
+M.is_set = is_set
 
 -- Read one file's text into set s under the given label.
 local function read_into(s, text, label, path)

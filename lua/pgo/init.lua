@@ -90,7 +90,7 @@ lazy.flame = "pgo.flame"
 --   pgo.inline    -gcflags=-m=2 inline diff
 --   pgo.loadtest  live load A/B (over pgo.core.net)
 for _, name in ipairs { "symbols", "audit", "fetch", "backends", "fs", "provenance", "bench",
-  "inline", "loadtest", "compiler" } do
+  "inline", "loadtest", "compiler", "recipe", "help", "symbols_binary" } do
   lazy[name] = "pgo." .. name
 end
 
@@ -99,7 +99,9 @@ function pgo.preprofile(p, ...) return require("pgo.compiler").preprofile(p, ...
 function pgo.buildinfo(path, ...) return require("pgo.symbols").buildinfo(path, ...) end
 function pgo.load_test(opts) return require("pgo.loadtest").load_test(opts) end
 function pgo.ab_load(opts) return require("pgo.loadtest").ab_load(opts) end
+-- __lazy lists them for the REPL's completion and pgo.help before they are loaded.
 setmetatable(pgo, {
+  __lazy = lazy,
   __index = function(t, k)
     local name = lazy[k]
     if not name then return nil end

@@ -1,5 +1,6 @@
 --- pgo.repl: how the interactive prompt shows values.
 --
+-- results(...) is the text printed for all the values a line returns (see below);
 -- format(value [, opts]) returns the text the prompt prints for one value:
 --   * strings, numbers, booleans, nil, functions: as print() shows them;
 --   * a value whose metatable has __tostring (a profile, a table with a class): tostring();
@@ -112,6 +113,26 @@ function M.format(value, opts)
   local o = {}
   for k, d in pairs(DEFAULTS) do o[k] = opts and opts[k] or d end
   return render(value, o, 0, "", {})
+end
+
+--- The text the prompt prints for the results of a line: each value through format,
+-- separated by tabs. When the first result is a report (text of several lines, as
+-- pgo.report.top returns), empty tables after it (its empty list of warnings) are left
+-- out. A last result that is a string ending in a newline gets no blank line.
+-- @treturn string (the prompt adds the final newline)
+function M.results(...)
+  local vals = table.pack(...)
+  local n = vals.n
+  local report = type(vals[1]) == "string" and vals[1]:find("\n", 1, true) ~= nil
+  while report and n > 1 and type(vals[n]) == "table" and getmeta(vals[n]) == nil
+    and next(vals[n]) == nil do
+    n = n - 1
+  end
+  local parts = {}
+  for i = 1, n do parts[i] = M.format(vals[i]) end
+  local text = table.concat(parts, "\t")
+  if n >= 1 and type(vals[n]) == "string" then text = text:gsub("\n$", "") end
+  return text
 end
 
 return M

@@ -492,6 +492,9 @@ local function tags_impl(p, opts)
   return table.concat(out, "\n") .. "\n", warnings
 end
 
+--- pgo.report.flamegraph(p, path [, opts]): pgo.flame.write, for who looks for it here.
+function M.flamegraph(p, path, opts) return require("pgo.flame").write(p, path, opts) end
+
 M.top_data = public(top_data_impl)
 M.top = public(top_impl)
 M.top_json = public(top_json_impl)

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <editline/readline.h>
 
@@ -38,8 +39,8 @@
 /* Results of repl_getline and repl_read_chunk besides the lua_load statuses. */
 enum { REPL_EOF = -1, REPL_CANCEL = -2 };
 
-/* Registry key (its address) of pgo.repl.format, when it loaded. */
-static const char repl_format_key = 'f';
+/* Registry key (its address) of pgo.repl.results, when it loaded. */
+static const char repl_results_key = 'f';
 
 /* Per-loop settings, on the C stack of pgolua_repl. */
 struct repl {
@@ -244,20 +245,26 @@ static int repl_read_chunk(lua_State *L, struct repl *r) {
  * Printing
  * =================================================================================== */
 
-/* Prints its arguments as the prompt shows values: each through pgo.repl.format when it
- * loaded, then all with the global print. */
+/* Prints its arguments as the prompt shows values: the text of pgo.repl.results when it
+ * loaded (which leaves out what a printing function returns besides its text), else
+ * all of them with the global print. */
 static int repl_show(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &repl_format_key) == LUA_TFUNCTION) {
-    for (int i = 1; i <= n; i++) {
-      lua_pushvalue(L, -1);                /* format */
-      lua_pushvalue(L, i);
-      lua_call(L, 1, 1);
-      lua_replace(L, i);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &repl_results_key) == LUA_TFUNCTION) {
+    size_t len;
+    const char *text;
+    lua_insert(L, 1);
+    lua_call(L, n, 1);
+    text = lua_tolstring(L, -1, &len);
+    if (text != NULL) {
+      fwrite(text, 1, len, stdout);
+      fputs("\n", stdout);
+      fflush(stdout);
     }
+    return 0;
   }
-  lua_pop(L, 1);                           /* format (or nil) */
+  lua_pop(L, 1);                           /* not a function */
   lua_getglobal(L, "print");
   lua_insert(L, 1);
   lua_call(L, n, 0);
@@ -301,8 +308,9 @@ static void repl_eval(lua_State *L) {
  * Completion
  * =================================================================================== */
 
-/* Searching never runs Lua code: fields are read raw, following __index only through
- * tables (method tables of userdata and classes, the string library for strings). */
+/* Searching runs no Lua code but require: fields are read raw, following __index only
+ * through tables (method tables of userdata and classes, the string library for
+ * strings); a field listed in the metatable's __lazy (pgo's modules) is loaded. */
 #define REPL_INDEX_CHAIN 8                    /* __index tables followed at most */
 
 static const char *const repl_keywords[] = {
@@ -339,6 +347,21 @@ static int repl_follow_index(lua_State *L) {
   return 0;
 }
 
+/* Pushes the __lazy table of the metatable of the value on top of the stack (modules
+ * loaded on first use, by field name: see lua/pgo/init.lua) and returns 1, or pushes
+ * nothing and returns 0. */
+static int repl_push_lazy(lua_State *L) {
+  if (!lua_getmetatable(L, -1))
+    return 0;
+  lua_pushliteral(L, "__lazy");
+  lua_rawget(L, -2);
+  lua_remove(L, -2);                       /* the metatable */
+  if (lua_type(L, -1) == LUA_TTABLE)
+    return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
 /* Replaces the value on top of the stack by its field name[0..len), read without
  * running code; nil when there is none. */
 static void repl_field(lua_State *L, const char *name, size_t len) {
@@ -350,6 +373,18 @@ static void repl_field(lua_State *L, const char *name, size_t len) {
         return;
       }
       lua_pop(L, 1);
+      if (repl_push_lazy(L)) {             /* a module loaded on first use: load it now */
+        int lazy;
+        lua_pushlstring(L, name, len);
+        lazy = lua_rawget(L, -2) == LUA_TSTRING;
+        lua_pop(L, 2);                     /* the module name, __lazy */
+        if (lazy) {
+          lua_pushlstring(L, name, len);
+          lua_gettable(L, -2);             /* runs __index: require */
+          lua_remove(L, -2);
+          return;
+        }
+      }
     }
     if (!repl_follow_index(L)) {
       lua_pushnil(L);
@@ -360,29 +395,43 @@ static void repl_field(lua_State *L, const char *name, size_t len) {
   lua_pushnil(L);
 }
 
+/* Adds to the set at index 'set' every "<head><key>" where key is a string key of the
+ * table on top of the stack that is a name starting with prefix[0..plen); with
+ * 'methods', only keys holding functions. Names starting with '_' (internal) are left
+ * out unless the prefix starts with '_'. The table stays. */
+static void repl_add_keys(lua_State *L, int set, const char *head, size_t hlen,
+                          const char *prefix, size_t plen, int methods) {
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {           /* key at -2, value at -1 */
+    size_t klen;
+    const char *key;
+    if (lua_type(L, -2) == LUA_TSTRING && (!methods || lua_type(L, -1) == LUA_TFUNCTION)) {
+      key = lua_tolstring(L, -2, &klen);
+      if (klen >= plen && memcmp(key, prefix, plen) == 0 && repl_is_name(key, klen) &&
+          (key[0] != '_' || (plen > 0 && prefix[0] == '_'))) {
+        lua_pushlstring(L, head, hlen);
+        lua_pushvalue(L, -3);              /* the key */
+        lua_concat(L, 2);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, set);                /* set[head .. key] = true */
+      }
+    }
+    lua_pop(L, 1);                         /* the value; keep the key for lua_next */
+  }
+}
+
 /* Adds to the set at index 'set' every "<head><key>" where key is a name field of the
- * value on top of the stack (or of its __index tables) starting with prefix[0..plen);
- * with 'methods', only fields holding functions. Pops the value. */
+ * value on top of the stack (or of its __index tables, or a module it loads on first
+ * use) starting with prefix[0..plen); with 'methods', only fields holding functions.
+ * Pops the value. */
 static void repl_add_fields(lua_State *L, int set, const char *head, size_t hlen,
                             const char *prefix, size_t plen, int methods) {
   for (int depth = 0; depth < REPL_INDEX_CHAIN; depth++) {
-    if (lua_type(L, -1) == LUA_TTABLE) {
-      lua_pushnil(L);
-      while (lua_next(L, -2) != 0) {       /* key at -2, value at -1 */
-        size_t klen;
-        const char *key;
-        if (lua_type(L, -2) == LUA_TSTRING && (!methods || lua_type(L, -1) == LUA_TFUNCTION)) {
-          key = lua_tolstring(L, -2, &klen);
-          if (klen >= plen && memcmp(key, prefix, plen) == 0 && repl_is_name(key, klen)) {
-            lua_pushlstring(L, head, hlen);
-            lua_pushvalue(L, -3);          /* the key */
-            lua_concat(L, 2);
-            lua_pushboolean(L, 1);
-            lua_rawset(L, set);            /* set[head .. key] = true */
-          }
-        }
-        lua_pop(L, 1);                     /* the value; keep the key for lua_next */
-      }
+    if (lua_type(L, -1) == LUA_TTABLE)
+      repl_add_keys(L, set, head, hlen, prefix, plen, methods);
+    if (!methods && repl_push_lazy(L)) {
+      repl_add_keys(L, set, head, hlen, prefix, plen, 0);
+      lua_pop(L, 1);
     }
     if (!repl_follow_index(L))
       return;
@@ -390,15 +439,79 @@ static void repl_add_fields(lua_State *L, int set, const char *head, size_t hlen
   lua_pop(L, 1);
 }
 
-/* Protected part of completion. Argument: the word being completed (light userdata, a C
- * string) such as "pri", "string.fo" or "p:to". Returns a set (table) of the complete
- * words that can replace it. */
+/* The word being completed: text, at offset 'start' of the line; 'string' is the offset
+ * just after the quote that opens the string the word is in, or -1. */
+struct repl_word {
+  const char *text;
+  const char *line;
+  int start;
+  int string;
+};
+
+/* The offset just after the quote opening the string that contains offset 'start' of
+ * line, or -1 when 'start' is not inside a '...' or "..." string (backslash escapes are
+ * skipped; a "--" comment ends the search; long brackets are not strings here). */
+static int repl_string_start(const char *line, int start) {
+  char quote = 0;
+  int open = -1;
+  for (int i = 0; i < start && line[i] != '\0'; i++) {
+    char c = line[i];
+    if (quote != 0) {
+      if (c == '\\' && i + 1 < start)
+        i++;
+      else if (c == quote)
+        quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+      open = i + 1;
+    } else if (c == '-' && line[i + 1] == '-') {
+      return -1;
+    }
+  }
+  return quote != 0 ? open : -1;
+}
+
+/* Adds to the set at index 'set' the file names that complete the path typed inside a
+ * string, path[0..plen) followed by text; each candidate replaces only text (the path
+ * minus its first plen bytes), and a directory ends in '/'. */
+static void repl_add_files(lua_State *L, int set, const char *path, size_t plen,
+                           const char *text) {
+  const char *full;
+  char *m;
+  lua_pushlstring(L, path, plen);
+  lua_pushstring(L, text);
+  lua_concat(L, 2);
+  full = lua_tostring(L, -1);
+  for (int state = 0; (m = rl_filename_completion_function(full, state)) != NULL; state++) {
+    struct stat st;
+    int dir = stat(m, &st) == 0 && S_ISDIR(st.st_mode) && m[strlen(m) - 1] != '/';
+    if (strlen(m) >= plen && memcmp(m, path, plen) == 0) {
+      lua_pushstring(L, m + plen);
+      if (dir)
+        lua_pushliteral(L, "/");
+      lua_concat(L, dir ? 2 : 1);
+      lua_pushboolean(L, 1);
+      lua_rawset(L, set);
+    }
+    free(m);
+  }
+  lua_pop(L, 1);                           /* full */
+}
+
+/* Protected part of completion. Argument: the word being completed (light userdata, a
+ * struct repl_word) such as "pri", "string.fo", "p:to", or a file name in a string.
+ * Returns a set (table) of the complete words that can replace it. */
 static int repl_collect(lua_State *L) {
-  const char *text = (const char *)lua_touserdata(L, 1);
+  const struct repl_word *w = (const struct repl_word *)lua_touserdata(L, 1);
+  const char *text = w->text;
   const char *sep = NULL, *name = text;
   int set;
   lua_newtable(L);
   set = lua_gettop(L);
+  if (w->string >= 0) {                    /* inside a string: a file name */
+    repl_add_files(L, set, w->line + w->string, (size_t)(w->start - w->string), text);
+    return 1;
+  }
   for (const char *c = text; *c != '\0'; c++)
     if (*c == '.' || *c == ':')
       sep = c;
@@ -438,14 +551,18 @@ static char **repl_complete(const char *text, int start, int end) {
   char **matches = NULL;
   size_t n = 0, i;
   int top;
-  (void)start;
+  struct repl_word word;
   (void)end;
-  rl_attempted_completion_over = 1;        /* never fall back to file names */
+  rl_attempted_completion_over = 1;        /* no default completion: ours only */
   if (L == NULL || !lua_checkstack(L, 4))
     return NULL;
+  word.text = text;
+  word.line = rl_line_buffer;
+  word.start = start;
+  word.string = repl_string_start(rl_line_buffer, start);
   top = lua_gettop(L);
   lua_pushcfunction(L, repl_collect);
-  lua_pushlightuserdata(L, (void *)text);
+  lua_pushlightuserdata(L, &word);
   if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TTABLE)
     goto done;
   lua_pushnil(L);
@@ -570,10 +687,12 @@ void pgolua_repl(lua_State *L) {
   if (repl_require(L, "pgo", "pgo", "the global 'pgo' is not set"))
     lua_pop(L, 1);
   if (repl_require(L, "pgo.repl", NULL, "values print plainly")) {
-    lua_getfield(L, -1, "format");
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &repl_format_key);
+    lua_getfield(L, -1, "results");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &repl_results_key);
     lua_pop(L, 1);                         /* the module */
   }
+  if (repl_require(L, "pgo.help", "help", "help() is not available"))
+    lua_pop(L, 1);
 
   while ((status = repl_read_chunk(L, &r)) != REPL_EOF) {
     if (status == LUA_OK)

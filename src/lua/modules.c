@@ -17,6 +17,7 @@ static const luaL_Reg c_modules[] = {
   {"pgo.fsys", luaopen_pgo_fsys},
   {"pgo.core.symbols", luaopen_pgo_symbols},
   {"pgo.core.net", luaopen_pgo_net},
+  {"pgo.core.docs", luaopen_pgo_docs},
   {NULL, NULL}
 };
 
