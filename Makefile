@@ -175,7 +175,9 @@ install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(RECIPE_DIR) $(DESTDIR)$(MAN1DIR)
 	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/pgolua
 	install -m 644 $(RECIPES) $(DESTDIR)$(RECIPE_DIR)/
-	install -m 644 docs/pgolua.1 $(DESTDIR)$(MAN1DIR)/pgolua.1
+	sed -e 's|@RECIPE_DIR@|$(RECIPE_DIR)|g' -e 's|@VERSION@|$(VERSION)|g' docs/pgolua.1 \
+	  > $(DESTDIR)$(MAN1DIR)/pgolua.1
+	chmod 644 $(DESTDIR)$(MAN1DIR)/pgolua.1
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
