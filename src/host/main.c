@@ -23,8 +23,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "pgolua/lua_modules.h"
-#include "pgolua/repl.h"
+#include "lua/lua_modules.h"
+#include "repl.h"
 #include "recipes.h"
 
 /* The name in messages ("pgolua: ..."); fixed rather than argv[0] so output is stable. */

@@ -7,7 +7,7 @@
 
 #include <lauxlib.h>
 
-#include "pgolua/embedded.h"
+#include "lua/embedded.h"
 #include "recipes.h"
 
 /* The installed recipe directory, derived from PREFIX by the Makefile. */

@@ -8,9 +8,10 @@
 #include <zlib.h>
 #include <curl/curl.h>
 #include <protobuf-c/protobuf-c.h>
-#include "pgolua/embedded.h"
-#include "pgolua/lua_modules.h"
-#include "pgolua/lua_bind.h"
+#include "pgolua/version.h"
+#include "embedded.h"
+#include "lua_modules.h"
+#include "lua_bind.h"
 
 static const luaL_Reg c_modules[] = {
   {"pgo.profile", luaopen_pgo_profile},

@@ -14,6 +14,5 @@ struct pgolua_embedded_file {
 /* Terminated by an entry whose module is NULL. */
 extern const struct pgolua_embedded_file pgolua_embedded_files[];
 extern const struct pgolua_embedded_file pgolua_embedded_recipes[];
-extern const char pgolua_version[];
 
 #endif
