@@ -1,13 +1,13 @@
 /* recipes.c: where `pgolua NAME` finds recipe NAME (the rules are in recipes.h). On-disk
  * recipes beside the binary or under PGOLUA_RECIPE_DIR override the copies compiled into
  * the binary, so a copied or installed binary runs every recipe without any file. */
-#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
 
 #include "lua/embedded.h"
+#include "lua/lua_modules.h"
 #include "recipes.h"
 
 /* The installed recipe directory, derived from PREFIX by the Makefile. */
@@ -18,19 +18,11 @@
 /* Pushes "<directory of the executable>/recipes" (a source tree, or a binary copied with
  * its recipes beside it); nil when /proc/self/exe is not readable. */
 static void push_exe_recipe_dir(lua_State *L) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  char *slash = NULL;
-  if (n > 0) {
-    exe[n] = '\0';
-    slash = strrchr(exe, '/');
-  }
-  if (slash == NULL) {
-    lua_pushnil(L);
-    return;
-  }
-  *slash = '\0';
+  const char *exe = pgolua_push_exe_dir(L);
+  if (exe == NULL)
+    return;                                /* the nil stays */
   lua_pushfstring(L, "%s/recipes", exe);
+  lua_remove(L, -2);                       /* the directory */
 }
 
 static const struct pgolua_embedded_file *embedded_recipe(const char *name) {

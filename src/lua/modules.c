@@ -62,10 +62,7 @@ static int library_searcher(lua_State *L) {
   return 1;
 }
 
-/* Pushes the lua/ search template of the source tree the binary sits in (lua/pgo/init.lua
- * beside it), or nil. When there is one it also goes first on package.path, so that
- * package.searchpath finds the files a spec or an editor expects. */
-static void push_source_tree(lua_State *L) {
+const char *pgolua_push_exe_dir(lua_State *L) {
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   char *slash = NULL;
@@ -75,17 +72,29 @@ static void push_source_tree(lua_State *L) {
   }
   if (slash == NULL) {
     lua_pushnil(L);
-    return;
+    return NULL;
   }
   *slash = '\0';
+  return lua_pushstring(L, exe);
+}
+
+/* Pushes the lua/ search template of the source tree the binary sits in (lua/pgo/init.lua
+ * beside it), or nil. When there is one it also goes first on package.path, so that
+ * package.searchpath finds the files a spec or an editor expects. */
+static void push_source_tree(lua_State *L) {
+  const char *exe = pgolua_push_exe_dir(L);
+  if (exe == NULL)
+    return;                            /* the nil stays */
   const char *probe = lua_pushfstring(L, "%s/lua/pgo/init.lua", exe);
   bool found = access(probe, R_OK) == 0;
   lua_pop(L, 1);
   if (!found) {
+    lua_pop(L, 1);
     lua_pushnil(L);
     return;
   }
   const char *tree = lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua", exe, exe);
+  lua_remove(L, -2);                   /* the directory */
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "path");
   lua_pushfstring(L, "%s;%s", tree, lua_tostring(L, -1));
