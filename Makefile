@@ -7,7 +7,9 @@
 #   make fuzz     every libFuzzer target for FUZZ_SECONDS (docs/fuzzing.md); fuzz-coverage
 #   make faults   kill -9 and fault-matrix campaign on refresh.lua (docs/reliability.md)
 #   make bench    benchmarks with ratios against the reference tools, same run
-#   make install  PREFIX=/usr/local (binary, recipes, man page)
+#   make install  PREFIX=/usr/local (binary, recipes, man page); make uninstall removes them
+#   make dist     build/pgolua-VERSION.tar.gz (the source with its VERSION file)
+#   make deb      build/pgolua_VERSION_ARCH.deb; make deb-check installs it in a clean root
 
 # ---- knobs a user may override ------------------------------------------------------
 CC        ?= cc
@@ -19,7 +21,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS    ?= $(OPT)
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) \
-             -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+             -Iinclude -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LIBS      = $(PKG_LIBS) -lm $(EXTRA_LIBS)
 BUSTED    ?= busted
 GO        ?= $(firstword $(wildcard /usr/lib/go-1.23/bin/go) $(shell command -v go))
@@ -30,17 +32,28 @@ BIN       ?= pgolua
 # ---- sources: every .c under src/, plus generated code ------------------------------
 SRCS      := $(wildcard src/*/*.c)
 LUA_SRCS  := $(shell find lua -name '*.lua' | LC_ALL=C sort)
-GEN_SRCS  := $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/embedded_lua.c $(BUILD)/gen/version.c \
-             $(BUILD)/gen/embedded_docs.c
+RECIPES   := $(sort $(wildcard recipes/*.lua))
+GEN_SRCS  := $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/embedded_lua.c \
+             $(BUILD)/gen/embedded_recipes.c $(BUILD)/gen/embedded_docs.c $(BUILD)/gen/version.c
 OBJS      := $(patsubst %.c,$(BUILD)/%.o,$(SRCS)) $(patsubst %.c,%.o,$(GEN_SRCS))
-VERSION   := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+# The VERSION file of a release tarball (make dist), else git's description. Under root
+# (sudo make install) git refuses a tree another user owns ("dubious ownership") unless
+# told it is safe; GIT_OPTIONAL_LOCKS=0 keeps --dirty from rewriting the index as root.
+VERSION   := $(shell cat VERSION 2>/dev/null || GIT_OPTIONAL_LOCKS=0 git -c safe.directory='$(CURDIR)' \
+               describe --tags --always --dirty 2>/dev/null || echo unknown)
+# Where `make install` puts the recipes; compiled in, so a binary built for one PREFIX
+# finds the on-disk recipes there (they override the copies compiled into the binary).
+RECIPE_DIR = $(PREFIX)/share/pgolua/recipes
+BINDIR     = $(PREFIX)/bin
+MAN1DIR    = $(PREFIX)/share/man/man1
 
 Q = @
 ifeq ($(V),1)
 Q =
 endif
 
-.PHONY: all deps test test-integration asan bench fuzz fuzz-coverage faults demo top-demo install clean lint
+.PHONY: all deps test test-integration asan bench fuzz fuzz-coverage faults demo top-demo install \
+        uninstall dist deb deb-check clean lint
 
 all: $(BIN)
 
@@ -52,6 +65,14 @@ $(BUILD)/%.o: %.c Makefile $(BUILD)/gen/profile.pb-c.h
 	@mkdir -p $(dir $@)
 	@echo "CC $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The recipe directory follows PREFIX: a change of PREFIX rebuilds recipes.o.
+$(BUILD)/src/host/recipes.o: EXTRA_CFLAGS += -DPGOLUA_RECIPE_DIR='"$(RECIPE_DIR)"'
+$(BUILD)/src/host/recipes.o: $(BUILD)/gen/prefix
+$(BUILD)/gen/prefix: FORCE
+	@mkdir -p $(BUILD)/gen
+	@echo '$(RECIPE_DIR)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c Makefile
 	@echo "CC $<"
@@ -72,6 +93,11 @@ $(BUILD)/gen/embedded_docs.c: docs/api.md scripts/embed-docs.sh
 	@mkdir -p $(BUILD)/gen
 	@echo "EMBED docs/"
 	$(Q)scripts/embed-docs.sh api=docs/api.md > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/embedded_recipes.c: $(RECIPES) scripts/embed-lua.sh
+	@mkdir -p $(BUILD)/gen
+	@echo "EMBED recipes/"
+	$(Q)scripts/embed-lua.sh --array pgolua_embedded_recipes recipes $(RECIPES) > $@.tmp && mv $@.tmp $@
 
 # Rebuilt when the version string changes, so --version never lies.
 $(BUILD)/gen/version.c: FORCE
@@ -147,11 +173,41 @@ faults: $(BIN)
 	PATH="$(dir $(GO)):$$PATH" nice -n 10 ./$(BIN) scripts/fault-campaign.lua --runs $(FAULT_RUNS) \
 	  --out $(BUILD)/faults.md
 
+# After `make`, `sudo make install` (same PREFIX) finds everything up to date and writes
+# nothing inside the tree: the version string is the same under root (see VERSION).
+# Everything installed is listed once, in INSTALLED, for uninstall.
+INSTALLED = $(BINDIR)/pgolua $(MAN1DIR)/pgolua.1 $(addprefix $(RECIPE_DIR)/,$(notdir $(RECIPES)))
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pgolua/recipes $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pgolua
-	if ls recipes/*.lua >/dev/null 2>&1; then install -m 644 recipes/*.lua $(DESTDIR)$(PREFIX)/share/pgolua/recipes/; fi
-	if [ -f docs/pgolua.1 ]; then install -m 644 docs/pgolua.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(RECIPE_DIR) $(DESTDIR)$(MAN1DIR)
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/pgolua
+	install -m 644 $(RECIPES) $(DESTDIR)$(RECIPE_DIR)/
+	sed -e 's|@RECIPE_DIR@|$(RECIPE_DIR)|g' -e 's|@VERSION@|$(VERSION)|g' docs/pgolua.1 \
+	  > $(DESTDIR)$(MAN1DIR)/pgolua.1
+	chmod 644 $(DESTDIR)$(MAN1DIR)/pgolua.1
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(RECIPE_DIR) $(DESTDIR)$(PREFIX)/share/pgolua 2>/dev/null
+
+# A tarball of the committed tree plus a VERSION file, so its builds know their version.
+dist:
+	@mkdir -p $(BUILD)
+	@git diff --quiet HEAD || echo "dist: uncommitted changes are not in the tarball" >&2
+	git archive --prefix=pgolua-$(VERSION)/ -o $(BUILD)/pgolua-$(VERSION).tar HEAD
+	mkdir -p $(BUILD)/dist/pgolua-$(VERSION) && echo '$(VERSION)' > $(BUILD)/dist/pgolua-$(VERSION)/VERSION
+	tar -rf $(BUILD)/pgolua-$(VERSION).tar -C $(BUILD)/dist pgolua-$(VERSION)/VERSION
+	gzip -f $(BUILD)/pgolua-$(VERSION).tar
+	rm -rf $(BUILD)/dist
+	@echo "dist: $(BUILD)/pgolua-$(VERSION).tar.gz"
+
+# A Debian package of this build for PREFIX=/usr (scripts/mkdeb.sh); deb-check installs it
+# with apt in a clean Debian root and runs `pgolua top` there (scripts/clean-root.sh).
+deb:
+	$(MAKE) --no-print-directory PREFIX=/usr BUILD=build-deb BIN=build-deb/pgolua build-deb/pgolua
+	scripts/mkdeb.sh build-deb/pgolua '$(VERSION)' $(BUILD) BUILD=build-deb
+
+deb-check: deb
+	scripts/clean-root.sh $(BUILD)/pgolua_*.deb
 
 clean:
-	rm -rf build build-asan build-valgrind pgolua pgolua-asan
+	rm -rf build build-asan build-valgrind build-deb pgolua pgolua-asan

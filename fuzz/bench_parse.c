@@ -25,7 +25,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
-#include "pgolua/lua_modules.h"
+#include "lua/lua_modules.h"
 
 enum {
   COUNTERS = 1 << 16,                  /* Lua line-pair counters */

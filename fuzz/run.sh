@@ -15,7 +15,7 @@
 # (the functions below); only running it directly fuzzes.
 
 FUZZ_OUT=build-fuzz
-FUZZ_DEFINES="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -I$FUZZ_OUT/gen"
+FUZZ_DEFINES="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc -I$FUZZ_OUT/gen"
 FUZZ_WARN="-Wall -Wextra -Werror -Wshadow -Wno-unused-parameter"
 
 # Write standard input to file $1 only when that changes it, atomically: a concurrent

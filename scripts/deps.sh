@@ -21,6 +21,7 @@ packages=(
   zlib1g-dev libcurl4-openssl-dev libedit-dev
   lua-busted lua-argparse lua-cjson
   tmux
+  lua-yaml jq debootstrap       # specs: CI samples (YAML, jq as on a runner), the .deb in a clean root
   clang libclang-rt-14-dev llvm-14 valgrind   # make fuzz, fuzz-coverage, valgrind; the regression spec
 )
 # Go 1.23 (bookworm-backports) for PGO builds and the real pprof/preprofile oracles; Go

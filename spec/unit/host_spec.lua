@@ -4,6 +4,13 @@ local helpers = require("spec.helpers")
 
 local run, shq = helpers.pgolua_run, helpers.shq
 
+-- The recipes of the source tree by name ("ab doctor ..."), as the binary lists them.
+local function recipe_names()
+  local names = {}
+  for _, f in ipairs(helpers.listing("recipes")) do names[#names + 1] = f:match("^(.+)%.lua$") end
+  return table.concat(names, " ")
+end
+
 describe("pgolua command line", function()
   local dir
 
@@ -256,11 +263,13 @@ describe("pgolua command line", function()
       assert.matches("^pgolua: unrecognized option '%-%-frobnicate'", err)
     end)
 
-    it("prints the usage on stdout with --help", function()
+    it("prints the usage and the recipes built in on stdout with --help and -h", function()
       local out, err, code = run("--help")
       assert.are.equal(0, code)
       assert.are.equal("", err)
       assert.matches("^usage: pgolua", out)
+      assert.truthy(out:find("\nRecipes: " .. recipe_names() .. "\n", 1, true), out)
+      assert.are.same({out, "", 0}, {run("-h")})
     end)
   end)
 
@@ -289,11 +298,21 @@ describe("pgolua command line", function()
       assert.are.equal("hello recipe\trecipes/hello.lua\n", out)
     end)
 
-    it("prefers an existing file over a recipe of the same name", function()
+    it("prefers the recipe over a file of the same name; ./NAME and NAME.lua run the file", function()
       local bin = installed_copy()
       helpers.write_file(dir .. "/hello", 'print("the file")')
-      local out = helpers.run("cd " .. shq(dir) .. " && " .. shq(bin) .. " hello")
-      assert.are.equal("the file\n", out)
+      helpers.write_file(dir .. "/hello.lua", 'print("the .lua file")')
+      local cd = "cd " .. shq(dir) .. " && " .. shq(bin)
+      assert.are.equal("hello recipe\trecipes/hello.lua\n", (helpers.run(cd .. " hello")))
+      assert.are.equal("the file\n", (helpers.run(cd .. " ./hello")))
+      assert.are.equal("the .lua file\n", (helpers.run(cd .. " hello.lua")))
+    end)
+
+    it("runs a plain NAME that is no recipe as the file NAME, as lua(1) does", function()
+      helpers.write_file(dir .. "/myscript", 'print("my script", ...)')
+      local out, _, code = helpers.run("cd " .. shq(dir) .. " && " .. shq(helpers.pgolua) .. " myscript x")
+      assert.are.equal("my script\tx\n", out)
+      assert.are.equal(0, code)
     end)
 
     it("says 'cannot open' and where it looked for an unknown name", function()
@@ -303,6 +322,7 @@ describe("pgolua command line", function()
       assert.matches("^pgolua: cannot open no_such_recipe_xyz", err)
       assert.matches("no recipe 'no_such_recipe_xyz'", err, 1, true)
       assert.matches("/usr/local/share/pgolua/recipes", err, 1, true)
+      assert.matches("among the recipes built in: " .. recipe_names() .. ";", err, 1, true)
     end)
 
     it("does not look up recipes for a path", function()

@@ -1,7 +1,7 @@
 /* main.c: the pgolua command line, compatible with lua(1) of Lua 5.4.
  *
  *   pgolua [options] [script [args]]
- *   pgolua [options] RECIPE [args]        runs recipes/RECIPE.lua
+ *   pgolua [options] RECIPE [args]        runs the recipe RECIPE (recipes.c)
  *
  * The shape is the one of lua.c: main() creates the state and runs host_main() in
  * protected mode; host_main() scans the options, opens the libraries, builds 'arg', runs
@@ -9,8 +9,8 @@
  * Every chunk runs through pgolua_docall(), which adds a traceback to errors and turns
  * Ctrl-C into the Lua error "interrupted!".
  *
- * Ours on top of lua(1): a script name that is not a file is looked up as a recipe,
- * --version prints the versions of pgolua and of the libraries it links, --help.
+ * Ours on top of lua(1): a plain script name is looked up as a recipe first (recipes.c),
+ * --version prints the versions of pgolua and of the libraries it links, -h/--help.
  */
 #include <limits.h>
 #include <signal.h>
@@ -23,16 +23,12 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "pgolua/lua_modules.h"
-#include "pgolua/repl.h"
+#include "lua/lua_modules.h"
+#include "repl.h"
+#include "recipes.h"
 
 /* The name in messages ("pgolua: ..."); fixed rather than argv[0] so output is stable. */
 #define HOST_NAME "pgolua"
-
-/* Installed recipes; `make install` copies the recipes there (PREFIX=/usr/local). */
-#ifndef PGOLUA_RECIPE_DIR
-#define PGOLUA_RECIPE_DIR "/usr/local/share/pgolua/recipes"
-#endif
 
 /* Option flags collected by host_scan_args(). */
 enum {
@@ -41,7 +37,7 @@ enum {
   HOST_OPT_VERSION = 1 << 2,   /* -v */
   HOST_OPT_NOENV = 1 << 3,     /* -E */
   HOST_OPT_VERSION_EXIT = 1 << 4, /* --version */
-  HOST_OPT_HELP = 1 << 5       /* --help */
+  HOST_OPT_HELP = 1 << 5       /* -h, --help */
 };
 
 /* What the command line asks for, filled by host_scan_args(). */
@@ -137,26 +133,31 @@ static int host_report(lua_State *L, int status) {
   return status;
 }
 
-/* Prints the usage text on 'out'. */
-static void host_usage(FILE *out) {
+/* Prints the usage text on 'out'; with 'L', the recipes built in too. */
+static void host_usage(FILE *out, lua_State *L) {
   fprintf(out,
       "usage: %s [options] [script [args]]\n"
-      "       %s [options] RECIPE [args]   (runs recipes/RECIPE.lua)\n"
+      "       %s [options] RECIPE [args]   (RECIPE --help: the recipe's own help)\n"
       "Options:\n"
       "  -e chunk  run the Lua code 'chunk'\n"
       "  -i        interactive mode after running 'script'\n"
       "  -l mod    require 'mod' and set it as global 'mod'\n"
       "  -l g=mod  require 'mod' and set it as global 'g'\n"
-      "  -v        print version information\n"
+      "  -v        print version information, then go on (script, -e, prompt)\n"
       "  -E        ignore environment variables (PGOLUA_INIT, LUA_INIT, LUA_PATH, ...)\n"
       "  -W        turn warnings on\n"
       "  --        stop handling options\n"
       "  -         stop handling options and run the standard input\n"
       "  --version print version information and exit\n"
-      "  --help    print this text and exit\n"
+      "  -h        print this text and the recipes built in, and exit\n"
+      "  --help    the same as -h\n"
       "Without a script: the interactive prompt when stdin is a terminal, else stdin runs.\n"
       "PGOLUA_INIT (else LUA_INIT_5_4, else LUA_INIT) runs first: code, or @file.\n",
       HOST_NAME, HOST_NAME);
+  if (L != NULL) {
+    fprintf(out, "Recipes: %s\n", host_push_recipe_names(L));
+    lua_pop(L, 1);
+  }
   fflush(out);
 }
 
@@ -167,7 +168,7 @@ static void host_bad_option(char **argv, int bad) {
     fprintf(stderr, "%s: '%s' needs an argument\n", HOST_NAME, opt);
   else
     fprintf(stderr, "%s: unrecognized option '%s'\n", HOST_NAME, opt);
-  host_usage(stderr);
+  host_usage(stderr, NULL);
 }
 
 /* Prints the versions (several lines) on stdout. Leaves the stack as it was. */
@@ -221,6 +222,13 @@ static int host_scan_args(char **argv, int argc, struct host_args *a) {
           a->bad = i;
           return 0;
         }
+        break;
+      case 'h':
+        if (opt[2] != '\0') {
+          a->bad = i;
+          return 0;
+        }
+        a->flags |= HOST_OPT_HELP;
         break;
       case 'E': case 'W': case 'i': case 'v':
         if (opt[2] != '\0') {              /* no argument allowed */
@@ -344,62 +352,6 @@ static int host_run_options(lua_State *L, char **argv, int script) {
   return 1;
 }
 
-/* Pushes "<directory of the executable>/recipes" (a source tree), or, when that does not
- * exist, "<directory of the executable>/../share/pgolua/recipes" (an installed binary,
- * whatever its PREFIX); nil when /proc/self/exe is not readable. */
-static void host_push_exe_recipe_dir(lua_State *L) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  char *slash;
-  if (n <= 0) {
-    lua_pushnil(L);
-    return;
-  }
-  exe[n] = '\0';
-  slash = strrchr(exe, '/');
-  if (slash == NULL) {
-    lua_pushnil(L);
-    return;
-  }
-  *slash = '\0';
-  const char *dir = lua_pushfstring(L, "%s/recipes", exe);
-  if (access(dir, X_OK) != 0) {
-    lua_pop(L, 1);
-    lua_pushfstring(L, "%s/../share/pgolua/recipes", exe);
-  }
-}
-
-/* Pushes the file to run for the script word 'name': 'name' itself when it exists or is
- * not a plain name (it has a '/'), else the first readable NAME.lua in the recipe
- * directories (next to the executable, then PGOLUA_RECIPE_DIR), else 'name' again with
- * *missing set so the load error can say where recipes were looked for. */
-static void host_push_script_path(lua_State *L, const char *name, int *missing) {
-  const char *ext;
-  size_t len = strlen(name);
-  *missing = 0;
-  if (strchr(name, '/') != NULL || access(name, F_OK) == 0 || len == 0) {
-    lua_pushstring(L, name);
-    return;
-  }
-  ext = (len > 4 && strcmp(name + len - 4, ".lua") == 0) ? "" : ".lua";
-  host_push_exe_recipe_dir(L);
-  lua_pushstring(L, PGOLUA_RECIPE_DIR);
-  for (int dir = -2; dir <= -1; dir++) {   /* the two directories just pushed */
-    if (lua_isnil(L, dir))
-      continue;
-    const char *path = lua_pushfstring(L, "%s/%s%s", lua_tostring(L, dir), name, ext);
-    if (access(path, R_OK) == 0) {
-      lua_replace(L, -3);                  /* keep the path... */
-      lua_pop(L, 1);                       /* ...drop the other directory */
-      return;
-    }
-    lua_pop(L, 1);                         /* not there */
-  }
-  lua_pop(L, 2);                           /* the directories */
-  lua_pushstring(L, name);
-  *missing = 1;
-}
-
 /* Pushes arg[1..#arg], the script's arguments. Returns how many. */
 static int host_push_script_args(lua_State *L) {
   int n;
@@ -413,21 +365,13 @@ static int host_push_script_args(lua_State *L) {
   return n;
 }
 
-/* Loads the script (stdin when 'path' is NULL) and calls it with its arguments. When the
- * name was neither a file nor a recipe ('missing'), the error says where recipes were
- * searched. Errors are reported; returns the status. */
-static int host_run_script(lua_State *L, const char *path, int missing) {
-  int status = luaL_loadfile(L, path);
+/* Loads the script (stdin when 'path' is NULL; 'kind' as host_push_script returned) and
+ * calls it with its arguments. Errors are reported; returns the status. */
+static int host_run_script(lua_State *L, const char *path, enum host_script_kind kind) {
+  int status = path == NULL ? luaL_loadfile(L, NULL) : host_load_script(L, path, kind);
   if (status == LUA_OK) {
     int n = host_push_script_args(L);
     status = pgolua_docall(L, n, 0);
-  } else if (status == LUA_ERRFILE && missing) {
-    host_push_exe_recipe_dir(L);
-    lua_pushfstring(L, "%s (no recipe '%s' either: looked in %s%s%s)", lua_tostring(L, -2),
-                    path, lua_isnil(L, -1) ? "" : lua_tostring(L, -1),
-                    lua_isnil(L, -1) ? "" : " and ", PGOLUA_RECIPE_DIR);
-    lua_replace(L, -3);                    /* replace the message */
-    lua_pop(L, 1);                         /* the directory */
   }
   return host_report(L, status);
 }
@@ -438,7 +382,7 @@ static int host_main(lua_State *L) {
   int argc = (int)lua_tointeger(L, 1);
   char **argv = (char **)lua_touserdata(L, 2);
   const char *path = NULL;                 /* the script to run; NULL for stdin */
-  int missing = 0;
+  enum host_script_kind kind = HOST_SCRIPT_FILE;
   struct host_args a;
 
   luaL_checkversion(L);
@@ -447,7 +391,7 @@ static int host_main(lua_State *L) {
     return 0;
   }
   if (a.flags & HOST_OPT_HELP) {
-    host_usage(stdout);
+    host_usage(stdout, L);
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -468,7 +412,7 @@ static int host_main(lua_State *L) {
     if (strcmp(name, "-") == 0 && strcmp(argv[a.script - 1], "--") != 0)
       lua_pushnil(L);                      /* "-": stdin */
     else
-      host_push_script_path(L, name, &missing);
+      kind = host_push_script(L, name);
     path = lua_tostring(L, -1);
   }
   host_create_arg(L, argv, argc, a.script, path);
@@ -479,7 +423,7 @@ static int host_main(lua_State *L) {
     return 0;
   if (!host_run_options(L, argv, a.script))
     return 0;
-  if (a.script < argc && host_run_script(L, path, missing) != LUA_OK)
+  if (a.script < argc && host_run_script(L, path, kind) != LUA_OK)
     return 0;
 
   if (a.flags & HOST_OPT_INTERACTIVE) {

@@ -27,7 +27,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-#include "pgolua/repl.h"
+#include "repl.h"
 
 #define REPL_PROMPT "pgo> "
 #define REPL_PROMPT2 "pgo>> "

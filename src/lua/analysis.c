@@ -7,8 +7,8 @@
 #include <lauxlib.h>
 #include "pgolua/aggregate.h"
 #include "pgolua/filter.h"
-#include "pgolua/lua_bind.h"
-#include "pgolua/lua_profile.h"
+#include "lua_bind.h"
+#include "lua_profile.h"
 
 /* ---- option helpers ------------------------------------------------------------------ */
 

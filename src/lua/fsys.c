@@ -33,8 +33,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "pgolua/fileio.h"
-#include "pgolua/lua_bind.h"
-#include "pgolua/lua_profile.h"
+#include "lua_bind.h"
+#include "lua_profile.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <lauxlib.h>
 #include "pgolua/gosource.h"
-#include "pgolua/lua_profile.h"
+#include "lua_profile.h"
 
 #define GOSOURCE_TMP_META "pgo.gosource.tmp"
 

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <lauxlib.h>
 #include "pgolua/loaddriver.h"
+#include "lua_bind.h"
 
 extern const luaL_Reg pgolua_loadtest_funcs[];
 
@@ -130,6 +131,7 @@ static bool loadtest_should_stop(void *ud) {
 /* load_run(opts) -> result | nil, message, code */
 static int loadtest_run(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  pgolua_curl_init(L);
   pgo_load_opts o;
   memset(&o, 0, sizeof o);
   o.url = opt_string(L, 1, "url", NULL);

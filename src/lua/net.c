@@ -26,9 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <lauxlib.h>
-#include "pgolua/embedded.h"
-#include "pgolua/lua_bind.h"
-#include "pgolua/lua_profile.h"
+#include "pgolua/version.h"
+#include "lua_bind.h"
+#include "lua_profile.h"
 #include "pgolua/net.h"
 
 #define NET_XFER_META "pgo.net.xfer"
@@ -349,9 +349,24 @@ static int results_gc(lua_State *L) {
   return 0;
 }
 
+/* Registry key of the state's one curl_global_init (reference counted by libcurl and
+ * released at process exit). */
+#define NET_CURL_READY "pgolua.curl"
+
+void pgolua_curl_init(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, NET_CURL_READY) == LUA_TNIL) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+      luaL_error(L, "libcurl failed to initialise");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, NET_CURL_READY);
+  }
+  lua_pop(L, 1);
+}
+
 /* request{...} -> response | nil, message, code, response */
 static int net_request(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  pgolua_curl_init(L);
   lua_settop(L, 1);
   pgo_http_request req;
   memset(&req, 0, sizeof req);
@@ -435,6 +450,7 @@ static void push_fleet_results(lua_State *L, const pgo_fleet_result *r, size_t n
 /* fleet(urls [, opts]) -> profile | false, results | nil, message, code, results */
 static int net_fleet(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  pgolua_curl_init(L);
   if (lua_isnoneornil(L, 2)) { lua_settop(L, 1); lua_newtable(L); }
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
@@ -543,12 +559,10 @@ static const luaL_Reg net_funcs[] = {
 
 /* }================================================================================== */
 
-/* Initialise libcurl (reference counted; released at process exit), build the metatables
- * of the transfer and fleet-results boxes, and return the module table: net_funcs plus the load driver's functions
- * (src/lua/loadtest.c), version and user_agent. */
+/* Build the metatables of the transfer and fleet-results boxes and return the module
+ * table: net_funcs plus the load driver's functions (src/lua/loadtest.c), version and
+ * user_agent. libcurl is initialised by the first transfer (pgolua_curl_init). */
 int luaopen_pgo_net(lua_State *L) {
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-    return luaL_error(L, "libcurl failed to initialise");
   if (luaL_newmetatable(L, NET_XFER_META)) {
     lua_pushcfunction(L, xfer_gc);
     lua_setfield(L, -2, "__gc");

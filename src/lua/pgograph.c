@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <lauxlib.h>
-#include "pgolua/lua_bind.h"
-#include "pgolua/lua_profile.h"
+#include "lua_bind.h"
+#include "lua_profile.h"
 #include "pgolua/pgograph.h"
 
 #define SCRATCH_META "pgo.pgograph.scratch"

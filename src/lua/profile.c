@@ -4,8 +4,8 @@
 #include <string.h>
 #include <lauxlib.h>
 #include "pgolua/fileio.h"
-#include "pgolua/lua_bind.h"
-#include "pgolua/lua_profile.h"
+#include "lua_bind.h"
+#include "lua_profile.h"
 
 typedef struct { pgo_profile *p; } profile_box;
 

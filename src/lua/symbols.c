@@ -17,8 +17,8 @@
 #include "pgolua/buildinfo.h"
 #include "pgolua/elf.h"
 #include "pgolua/fileio.h"
-#include "pgolua/lua_bind.h"
-#include "pgolua/lua_profile.h"
+#include "lua_bind.h"
+#include "lua_profile.h"
 #include "pgolua/pclntab.h"
 
 #define SCRATCH_META "pgo.core.symbols.scratch"

@@ -10,8 +10,8 @@
 #include <string.h>
 #include "pgolua/edit.h"
 #include "pgolua/fileio.h"
-#include "pgolua/lua_bind.h"
-#include "pgolua/lua_profile.h"
+#include "lua_bind.h"
+#include "lua_profile.h"
 #include "pgolua/merge.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */

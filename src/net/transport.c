@@ -11,9 +11,9 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include "pgolua/embedded.h"
 #include "pgolua/fileio.h"
 #include "pgolua/net.h"
+#include "pgolua/version.h"
 
 /* {==================================================================================
  * Ctrl-C

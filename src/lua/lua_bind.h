@@ -9,6 +9,11 @@ int luaopen_pgo_symbols(lua_State *L);   /* src/lua/symbols.c: ELF, pclntab, bui
 int luaopen_pgo_net(lua_State *L);       /* src/lua/net.c: libcurl capture, fleet, load driver */
 int luaopen_pgo_docs(lua_State *L);      /* src/lua/docs.c: docs/api.md, for pgo.help */
 
+/* Initialises libcurl for this state before its first transfer (src/lua/net.c); loading
+ * pgo.core.net (for pgo.version, the user agent, base64) does not. Raises when libcurl
+ * cannot initialise. */
+void pgolua_curl_init(lua_State *L);
+
 #include <lauxlib.h>
 /* Extra pgo.profile methods, defined in other binding files and merged by profile.c. */
 extern const luaL_Reg pgolua_profile_analysis_methods[];   /* src/lua/analysis.c */
