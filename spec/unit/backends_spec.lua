@@ -461,6 +461,21 @@ describe("pgo.backends", function()
       assert.truthy(msg:find("Parca has no data", 1, true), msg)
     end)
 
+    it("net.requests: every answer reaches on_done; an error it raises is raised again", function()
+      local net = require "pgo.core.net"
+      local seen = {}
+      assert.is_true(net.requests({ { url = srv.base .. "/debug/pprof/profile" },
+        { url = srv.base .. "/fail/404-html" } }, { concurrency = 2 }, function(i, resp)
+        seen[i] = resp.body and #resp.body or resp.code
+      end))
+      assert.equal(#helpers.read_file(TINY), seen[1])
+      assert.equal("http_status", seen[2])
+      assert.has_error(function()
+        net.requests({ { url = srv.base .. "/debug/pprof/profile" } }, {}, function() error("boom") end)
+      end)
+      assert.has_error(function() net.requests({ { url = "gopher://x" } }, {}, print) end)
+    end)
+
     it("pprof: fills the path and captures", function()
       local p, meta = pgo.backends.pprof { url = srv.base, seconds = 1, quiet = true }
       assert.is_truthy(p, meta)
