@@ -298,26 +298,22 @@ local function pyroscope_routes(base, ptype, selector, max_nodes, go_pgo, limits
     if body:find("exceeds the limit", 1, true) then return "split" end
     return split_on_cut(resp)
   end
-  local legacy = {
-    name = "SelectMergeProfile", headers = headers, on_error = on_error,
-    url = join(base, "/querier.v1.QuerierService/SelectMergeProfile"),
-  }
-  -- Pyroscope's range is inclusive and in milliseconds: an open end stops 1 ms short.
-  function legacy.request(from, to, open_end)
-    if open_end then to = to - 0.001 end
-    return { url = legacy.url, method = "POST", body = backends.pyroscope_request(ptype, selector,
-      from, to, max_nodes, go_pgo, "SelectMergeProfile") }
+  -- One Connect call as a route. Pyroscope's range is inclusive and in milliseconds: an
+  -- open end stops 1 ms short.
+  local function rpc_route(rpc)
+    local r = { name = rpc, headers = headers, on_error = on_error,
+      url = join(base, "/querier.v1.QuerierService/" .. rpc) }
+    function r.request(from, to, open_end)
+      if open_end then to = to - 0.001 end
+      return { url = r.url, method = "POST", body = backends.pyroscope_request(ptype, selector,
+        from, to, max_nodes, go_pgo, rpc) }
+    end
+    return r
   end
+  local legacy = rpc_route("SelectMergeProfile")
   function legacy.read(body) return profile.decode(body, limits_) end
-  local modern = {
-    name = "SelectMergeStacktraces", headers = headers, fallback = legacy,
-    url = join(base, "/querier.v1.QuerierService/SelectMergeStacktraces"),
-  }
-  function modern.request(from, to, open_end)
-    if open_end then to = to - 0.001 end
-    return { url = modern.url, method = "POST", body = backends.pyroscope_request(ptype, selector,
-      from, to, max_nodes, go_pgo, "SelectMergeStacktraces") }
-  end
+  local modern = rpc_route("SelectMergeStacktraces")
+  modern.fallback = legacy
   function modern.read(body)
     if body == "" then return profile.decode(body, limits_) end   -- no data: "empty"
     local pprof, err = pb_field(body, 5)     -- SelectMergeStacktracesResponse.pprof

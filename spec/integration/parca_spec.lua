@@ -54,11 +54,7 @@ describe("#parca pgo.backends against a real Parca", function()
     assert.is_truthy(sliced, meta)
     assert.equal(3, #meta.slices)
     assert.equal("api", meta.route)
-    local sum = {}
-    for _, s in ipairs(meta.slices) do
-      for i, v in ipairs(s.totals or {}) do sum[i] = (sum[i] or 0) + v end
-    end
-    assert.same(totals(sliced), sum)
+    assert.same(totals(sliced), profilers.slice_totals(meta))
     local whole = parca_itself(parca.base, from, to)
     assert.is_true(totals(whole)[1] > 0)
     assert.same(totals(whole), totals(sliced))

@@ -23,13 +23,7 @@ function profilers.build(name)
   return (out:gsub("%s+$", ""))
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = servers._read
 
 -- A free loopback port: one the fake server was given and has let go (a race with another
 -- process taking it in between makes the start fail loudly, nothing worse).
@@ -109,6 +103,15 @@ function profilers.start_pyroscope(bin, service_url, seconds)
     error("pyroscope-server did not start:\n" .. log)
   end
   return servers._new_handle(dir, pid, st.addrs)
+end
+
+--- The sum of meta.slices[i].totals (pgo.backends' slices): what was merged, per value.
+function profilers.slice_totals(meta)
+  local sum = {}
+  for _, s in ipairs(meta.slices) do
+    for i, v in ipairs(s.totals or {}) do sum[i] = (sum[i] or 0) + v end
+  end
+  return sum
 end
 
 return profilers

@@ -250,13 +250,7 @@ describe("pgo.backends", function()
       for i = n + 1, #all do out[#out + 1] = all[i] end
       return out
     end
-    local function sum_slices(meta)
-      local t = {}
-      for _, s in ipairs(meta.slices) do
-        for i, v in ipairs(s.totals or {}) do t[i] = (t[i] or 0) + v end
-      end
-      return t
-    end
+    local sum_slices = require("support.profilers").slice_totals
 
     it("pyroscope: POSTs SelectMergeStacktraces (PPROF) with the exact path, headers and body", function()
       local p, meta = pgo.backends.pyroscope { url = srv.base .. "/", tenant = "team-a",
