@@ -16,6 +16,7 @@ local net = require "pgo.core.net"
 local fsys = require "pgo.fsys"
 local profile = require "pgo.profile"
 local fetch = require "pgo.fetch"
+local plan = require "pgo.fetch_plan"
 
 local backends = {}
 
@@ -62,12 +63,12 @@ function backends.parse_time(t, now)
   return secs
 end
 
---- RFC 3339 in UTC ("2026-01-02T03:04:05Z"; with a fraction when t has one).
+--- RFC 3339 in UTC ("2026-01-02T03:04:05Z"; with milliseconds when t has a fraction).
+-- t is rounded to the millisecond first, so 100.9996 is ...:41Z, not a second early.
 function backends.rfc3339(t)
-  local whole = math.floor(t)
-  local s = os.date("!%Y-%m-%dT%H:%M:%S", whole)
-  local frac = t - whole
-  if frac > 0.0005 then s = s .. ("%.3f"):format(frac):sub(2) end
+  local ms = math.floor(t * 1000 + 0.5)
+  local s = os.date("!%Y-%m-%dT%H:%M:%S", ms // 1000)
+  if ms % 1000 ~= 0 then s = s .. (".%03d"):format(ms % 1000) end
   return s .. "Z"
 end
 
@@ -115,7 +116,7 @@ local function transport(opts, headers, dir)
   local d = fetch.defaults
   return {
     headers = headers, dir = dir,
-    timeout = opts.timeout or 120, connect_timeout = opts.connect_timeout or d.connect_timeout,
+    timeout = opts.timeout or 60, connect_timeout = opts.connect_timeout or d.connect_timeout,
     max_bytes = opts.max_bytes or d.max_bytes, max_redirects = fetch._max_redirects(opts),
     insecure = opts.insecure or false, ca_file = opts.ca_file,
     retries = opts.retries or d.retries, backoff = opts.backoff or d.backoff,
@@ -129,35 +130,6 @@ local function limits(opts)
     max_stack_depth = opts.max_stack_depth }
 end
 
-local function meta_of(name, shown, resp, from, to)
-  resp = resp or {}
-  return { backend = name, url = shown, status = resp.status, bytes = resp.bytes,
-    elapsed = resp.elapsed, attempts = resp.attempts, window_start = from, window_end = to }
-end
-
--- The JSON error body of Connect (Pyroscope: {"code":"unauthenticated","message":...}) or
--- grpc-gateway (Parca: {"code":3,"message":...}), as "code: message"; nil otherwise.
-local function json_error(body)
-  local ok, cjson = pcall(require, "cjson.safe")
-  if not ok or type(body) ~= "string" or not body:match("^%s*{") then return nil end
-  local t = cjson.decode(body)
-  if type(t) ~= "table" or t.message == nil then return nil end
-  local c = t.code
-  if type(c) == "number" and c == math.floor(c) then c = ("%d"):format(c) end
-  return tostring(c) .. ": " .. tostring(t.message)
-end
-
-local function http_failure(name, shown, msg, code, info, secrets, hint)
-  if code == "http_status" and info then
-    local je = json_error(info.body_head)
-    if je then
-      msg = ("HTTP %d from %s: %s"):format(info.status, name, je)
-      if hint then msg = msg .. hint(info.status, je) end
-    end
-  end
-  return nil, fetch._scrub(shown .. ": " .. msg, secrets), code
-end
-
 local function warn_insecure(opts, shown)
   if opts.insecure then
     io.stderr:write(("pgolua: WARNING: TLS VERIFICATION IS OFF (insecure=true) for %s: " ..
@@ -166,7 +138,7 @@ local function warn_insecure(opts, shown)
   end
 end
 
--- ---- protobuf for the Pyroscope request ------------------------------------------------------
+-- ---- protobuf, just enough for the requests and the answers' envelopes ------------------------
 
 local function varint(n)
   local out = {}
@@ -182,21 +154,275 @@ end
 local function pb_varint(field, v) return varint(field << 3) .. varint(v) end
 local function pb_bytes(field, s) return varint(field << 3 | 2) .. varint(#s) .. s end
 
---- The binary querier.v1.SelectMergeProfileRequest for opts (exposed for the specs):
--- 1 profile_typeID, 2 label_selector, 3 start (ms), 4 end (ms), 5 max_nodes,
--- 6 stack_trace_selector {2 go_pgo {1 keep_locations, 2 aggregate_callees}}.
-function backends.pyroscope_request(profile_type, selector, from, to, max_nodes, go_pgo)
+-- The value of the first length-delimited field `want` of the protobuf message s, or
+-- false when s has none; nil, message when s is not a well-formed message.
+local function pb_field(s, want)
+  local pos, n = 1, #s
+  local function read_varint()
+    local v, shift = 0, 0
+    while true do
+      if pos > n or shift > 63 then return nil end
+      local b = s:byte(pos)
+      pos = pos + 1
+      v = v | ((b & 0x7f) << shift)
+      if b < 0x80 then return v end
+      shift = shift + 7
+    end
+  end
+  while pos <= n do
+    local key = read_varint()
+    if not key then return nil, "a truncated field key" end
+    local field, wire = key >> 3, key & 7
+    if wire == 0 then
+      if not read_varint() then return nil, "a truncated varint" end
+    elseif wire == 1 or wire == 5 then
+      pos = pos + (wire == 1 and 8 or 4)
+      if pos > n + 1 then return nil, "a truncated fixed-size field" end
+    elseif wire == 2 then
+      local len = read_varint()
+      if not len or len < 0 or len > n - pos + 1 then return nil, "a truncated field" end
+      if field == want then return s:sub(pos, pos + len - 1) end
+      pos = pos + len
+    else
+      return nil, ("an unsupported wire type %d"):format(wire)
+    end
+  end
+  return false
+end
+backends._pb_field = pb_field
+
+local UINT32_MAX = 0xffffffff
+
+-- go_pgo as {keep_locations=, aggregate_callees=} with the defaults filled in; raises on
+-- anything the server would misread (a fraction is an internal error there; a negative
+-- number becomes a 10-byte varint that wraps to "keep everything").
+local function check_go_pgo(g, fname)
+  if g == nil then return nil end
+  if type(g) ~= "table" then
+    error(("bad option 'go_pgo' to '%s' (a table {keep_locations=, aggregate_callees=} " ..
+      "expected, got %s)"):format(fname, type(g)), 4)
+  end
+  for k in pairs(g) do
+    if k ~= "keep_locations" and k ~= "aggregate_callees" then
+      error(("bad option 'go_pgo' to '%s' (unknown field '%s': keep_locations or " ..
+        "aggregate_callees)"):format(fname, tostring(k)), 4)
+    end
+  end
+  local keep = g.keep_locations == nil and 5 or g.keep_locations
+  if math.type(keep) ~= "integer" or keep < 0 or keep > UINT32_MAX then
+    error(("bad option 'go_pgo.keep_locations' to '%s' (an integer from 0 to %d expected, " ..
+      "got %s)"):format(fname, UINT32_MAX, tostring(keep)), 4)
+  end
+  local agg = g.aggregate_callees
+  if agg == nil then agg = false end
+  if type(agg) ~= "boolean" then
+    error(("bad option 'go_pgo.aggregate_callees' to '%s' (boolean expected, got %s)")
+      :format(fname, type(agg)), 4)
+  end
+  return { keep_locations = keep, aggregate_callees = agg }
+end
+
+local PYROSCOPE_RPCS = { SelectMergeStacktraces = true, SelectMergeProfile = true }
+
+--- The binary request body of a Pyroscope merge (exposed for the specs). rpc:
+-- "SelectMergeStacktraces" (the default: querier.v1.SelectMergeStacktracesRequest with
+-- format = PROFILE_FORMAT_PPROF: 1 profile_typeID, 2 label_selector, 3 start (ms), 4 end
+-- (ms), 5 max_nodes, 6 format, 7 stack_trace_selector) or "SelectMergeProfile" (the
+-- deprecated call every server since 1.0 has: the same but 6 stack_trace_selector and no
+-- format). stack_trace_selector = {2 go_pgo {1 keep_locations, 2 aggregate_callees}};
+-- go_pgo is checked as pyroscope{} checks it (aggregate_callees defaults to false).
+function backends.pyroscope_request(profile_type, selector, from, to, max_nodes, go_pgo, rpc)
+  rpc = rpc or "SelectMergeStacktraces"
+  if not PYROSCOPE_RPCS[rpc] then
+    error(("bad argument #7 to 'pyroscope_request' (SelectMergeStacktraces or " ..
+      "SelectMergeProfile expected, got %s)"):format(tostring(rpc)), 2)
+  end
+  go_pgo = check_go_pgo(go_pgo, "pyroscope_request")
   local parts = {
     pb_bytes(1, profile_type), pb_bytes(2, selector),
-    pb_varint(3, math.floor(from * 1000)), pb_varint(4, math.floor(to * 1000)),
+    pb_varint(3, math.floor(from * 1000 + 0.5)), pb_varint(4, math.floor(to * 1000 + 0.5)),
   }
   if max_nodes then parts[#parts + 1] = pb_varint(5, max_nodes) end
+  local sel_field = 6
+  if rpc == "SelectMergeStacktraces" then
+    parts[#parts + 1] = pb_varint(6, 4)          -- PROFILE_FORMAT_PPROF
+    sel_field = 7
+  end
   if go_pgo then
-    local g = pb_varint(1, go_pgo.keep_locations or 5) ..
-      pb_varint(2, go_pgo.aggregate_callees == false and 0 or 1)
-    parts[#parts + 1] = pb_bytes(6, pb_bytes(2, g))
+    local g = pb_varint(1, go_pgo.keep_locations) .. pb_varint(2, go_pgo.aggregate_callees and 1 or 0)
+    parts[#parts + 1] = pb_bytes(sel_field, pb_bytes(2, g))
   end
   return table.concat(parts)
+end
+
+--- Parca's binary parca.query.v1alpha1.QueryRequest for a merge (exposed for the specs):
+-- 1 mode = MODE_MERGE (2), 3 merge {1 query, 2 start, 3 end (Timestamp {1 seconds,
+-- 2 nanos})}, 5 report_type = REPORT_TYPE_PPROF (1). With open_end the end is 1 ns
+-- before `to` (Parca's range is inclusive; the next slice starts at `to`).
+function backends.parca_request(query, from, to, open_end)
+  local function ts(t, before)
+    local ms = math.floor(t * 1000 + 0.5)
+    local nanos = (ms % 1000) * 1000000
+    if before then ms, nanos = ms - 1, ((ms - 1) % 1000) * 1000000 + 999999 end
+    return pb_varint(1, ms // 1000) .. (nanos > 0 and pb_varint(2, nanos) or "")
+  end
+  return pb_varint(1, 2) .. pb_bytes(3, pb_bytes(1, query) .. pb_bytes(2, ts(from)) ..
+    pb_bytes(3, ts(to, open_end))) .. pb_varint(5, 1)
+end
+
+-- RFC 3339 of the nanosecond before t (t on a whole millisecond).
+local function rfc3339_before(t)
+  local ms = math.floor(t * 1000 + 0.5) - 1
+  return os.date("!%Y-%m-%dT%H:%M:%S", ms // 1000) .. (".%03d999999Z"):format(ms % 1000)
+end
+
+-- ---- routes: how one slice of a window is asked for and read -----------------------------------
+--
+-- route.name, route.headers (added to the shared ones), route.request(from, to) ->
+-- {url=, method=, body=}, route.read(body) -> profile | nil, message, code | false (the
+-- server does not speak this route: use route.fallback), route.on_error(response) ->
+-- "fallback" | "split" | nil (see pgo.fetch_plan).
+
+-- A slower or cut-off answer for a long slice: ask for halves.
+local function split_on_cut(resp)
+  local c = resp.code
+  if c == "timeout" or c == "network" or c == "truncated" or resp.status == 504 then
+    return "split"
+  end
+end
+
+local function pyroscope_routes(base, ptype, selector, max_nodes, go_pgo, limits_)
+  local headers = { "Content-Type: application/proto", "Connect-Protocol-Version: 1" }
+  local function on_error(resp)
+    local body = resp.body_head or ""
+    if body:find("exceeds the limit", 1, true) then return "split" end
+    return split_on_cut(resp)
+  end
+  -- One Connect call as a route. Pyroscope's range is inclusive and in milliseconds: an
+  -- open end stops 1 ms short.
+  local function rpc_route(rpc)
+    local r = { name = rpc, headers = headers, on_error = on_error,
+      url = join(base, "/querier.v1.QuerierService/" .. rpc) }
+    function r.request(from, to, open_end)
+      if open_end then to = to - 0.001 end
+      return { url = r.url, method = "POST", body = backends.pyroscope_request(ptype, selector,
+        from, to, max_nodes, go_pgo, rpc) }
+    end
+    return r
+  end
+  local legacy = rpc_route("SelectMergeProfile")
+  function legacy.read(body) return profile.decode(body, limits_) end
+  local modern = rpc_route("SelectMergeStacktraces")
+  modern.fallback = legacy
+  function modern.read(body)
+    if body == "" then return profile.decode(body, limits_) end   -- no data: "empty"
+    local pprof, err = pb_field(body, 5)     -- SelectMergeStacktracesResponse.pprof
+    if pprof == nil then return nil, "the answer is not a SelectMergeStacktracesResponse: " .. err, "invalid" end
+    if pprof == false then return false end  -- a server before 2.2: no PPROF format
+    local bytes, err2 = pb_field(pprof, 1)   -- PprofProfile.profile
+    if bytes == nil then return nil, "the answer's pprof field: " .. err2, "invalid" end
+    return profile.decode(bytes or "", limits_)
+  end
+  function modern.on_error(resp)
+    -- a server without the call at all (404) or that refuses it as unimplemented
+    if resp.status == 404 or resp.status == 501 or
+      (resp.body_head or ""):find('"unimplemented"', 1, true) then
+      return "fallback"
+    end
+    return on_error(resp)
+  end
+  return modern
+end
+
+-- grpc-web frames (flag byte, 4-byte big-endian length, payload): the QueryResponse's
+-- pprof bytes, or nil, message, code from the trailer's grpc-status.
+local GRPC_TOO_LARGE = 8   -- RESOURCE_EXHAUSTED
+local function grpc_web_pprof(body, headers)
+  local msg, status, message
+  local pos = 1
+  while pos <= #body do
+    if pos + 4 > #body then return nil, "a truncated grpc-web frame header", "invalid" end
+    local flag, len = string.unpack(">BI4", body, pos)
+    pos = pos + 5
+    if len > #body - pos + 1 then return nil, "a truncated grpc-web frame", "invalid" end
+    local payload = body:sub(pos, pos + len - 1)
+    pos = pos + len
+    if flag & 0x80 ~= 0 then
+      status = tonumber(payload:match("grpc%-status:%s*(%d+)"))
+      message = payload:match("grpc%-message:%s*([^\r\n]*)")
+    elseif not msg then
+      msg = payload
+    end
+  end
+  status = status or tonumber(headers["grpc-status"] or "")
+  message = message or headers["grpc-message"]
+  if status and status ~= 0 then
+    message = (message or ""):gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+    return nil, ("grpc-status %d: %s"):format(status, message),
+      status == GRPC_TOO_LARGE and "too_large" or "http_status"
+  end
+  if not msg then return nil, "a grpc-web answer without a message", "invalid" end
+  local pprof, err = pb_field(msg, 6)        -- QueryResponse.pprof
+  if pprof == nil then return nil, "the QueryResponse: " .. err, "invalid" end
+  if pprof == false then return nil, "a QueryResponse without a pprof report", "invalid" end
+  return pprof
+end
+
+local function parca_routes(base, query, limits_)
+  local grpc_web = {
+    name = "grpc-web", headers = { "Content-Type: application/grpc-web+proto", "X-Grpc-Web: 1" },
+    url = join(base, "/parca.query.v1alpha1.QueryService/Query"), on_error = split_on_cut,
+  }
+  function grpc_web.request(from, to, open_end)
+    local msg = backends.parca_request(query, from, to, open_end)
+    return { url = grpc_web.url, method = "POST", body = string.pack(">BI4", 0, #msg) .. msg }
+  end
+  function grpc_web.read(body, headers)
+    local bytes, msg, code = grpc_web_pprof(body, headers or {})
+    if not bytes then
+      if code == "too_large" then
+        msg = msg .. " (the merged profile is larger than Parca's gRPC message limit even on " ..
+          "the grpc-web route: narrow the query's label matchers, or a shorter max_window " ..
+          "if the window spans many deployments)"
+      end
+      return nil, msg, code
+    end
+    return profile.decode(bytes, limits_)
+  end
+  local gateway = {
+    name = "api", headers = { "Accept: application/json" }, fallback = grpc_web,
+  }
+  function gateway.request(from, to, open_end)
+    return { url = join(base, "/api/profiles/query") ..
+      "?mode=MODE_MERGE&reportType=REPORT_TYPE_PPROF" ..
+      "&merge.query=" .. qenc(query) ..
+      "&merge.start=" .. qenc(backends.rfc3339(from)) ..
+      "&merge.end=" .. qenc(open_end and rfc3339_before(to) or backends.rfc3339(to)),
+      method = "GET" }
+  end
+  gateway.url = join(base, "/api/profiles/query")
+  function gateway.read(body)
+    local cjson = require "cjson.safe"
+    local doc, jerr = cjson.decode(body)
+    if type(doc) ~= "table" then
+      return nil, ("Parca's answer is not JSON (%s)"):format(tostring(jerr)), "invalid"
+    end
+    if type(doc.pprof) ~= "string" then
+      return nil, 'Parca answered without a "pprof" field (is this a Parca query API?)', "invalid"
+    end
+    local bytes, berr = net.base64_decode(doc.pprof)
+    if not bytes then return nil, 'the "pprof" field: ' .. berr, "invalid" end
+    return profile.decode(bytes, limits_)
+  end
+  function gateway.on_error(resp)
+    -- the gateway reaches Parca's gRPC server with gRPC's default 4 MiB receive limit: a
+    -- bigger merge comes back as 429 (RESOURCE_EXHAUSTED); grpc-web allows more
+    if resp.status == 429 or (resp.body_head or ""):find("larger than max", 1, true) then
+      return "fallback"
+    end
+    return split_on_cut(resp)
+  end
+  return gateway
 end
 
 -- ---- backends -----------------------------------------------------------------------------------
@@ -230,119 +456,86 @@ function backends.file(opts)
   return p, meta
 end
 
---- Grafana Pyroscope: POST <url>/querier.v1.QuerierService/SelectMergeProfile with a
--- binary protobuf body (Content-Type: application/proto; the answer is the merged
--- profile as plain pprof). opts: url (base, may carry a path prefix), profile_type
--- (default "process_cpu:cpu:nanoseconds:cpu:nanoseconds"), selector (default "{}"),
--- from / to (default now-1h / now; at most 24 h apart on a default server), max_nodes,
--- go_pgo = {keep_locations = 5, aggregate_callees = true} (Pyroscope >= 1.7 trims stacks
--- for PGO), tenant (X-Scope-OrgID), and the transport options.
+-- The options pyroscope{} and parca{} share: transport, auth, window and planning.
+local function job_of(fname, name, opts, first_route)
+  local from, to = window(opts, fname)
+  local shown = fetch.redact(first_route.url)
+  local headers, secrets, acode = fetch.auth_headers(opts)
+  if not headers then return nil, shown .. ": " .. secrets, acode end
+  for _, v in ipairs(fetch._url_secrets(first_route.url)) do secrets[#secrets + 1] = v end
+  warn_insecure(opts, shown)
+  local req = transport(opts, headers, nil)
+  req.accept_encoding = true
+  return {
+    backend = fname, name = name, shown = shown, secrets = secrets, transport = req,
+    route = first_route, from = from, to = to, plan = plan.options(opts, fname),
+  }
+end
+
+--- Grafana Pyroscope: POST <url>/querier.v1.QuerierService/SelectMergeStacktraces with
+-- format PROFILE_FORMAT_PPROF (binary protobuf, Connect), falling back to the deprecated
+-- SelectMergeProfile on a server that lacks it (before 2.2). opts: url (base, may carry a
+-- path prefix), profile_type (default "process_cpu:cpu:nanoseconds:cpu:nanoseconds"),
+-- selector (default "{}"), from / to (default now-1h / now), max_nodes, go_pgo =
+-- {keep_locations = 5, aggregate_callees = false} (server-side trimming for PGO,
+-- Pyroscope >= 1.7), tenant (X-Scope-OrgID, for a multi-tenant server), the planning
+-- options of pgo.fetch_plan (max_window default 24 h: Pyroscope's max_query_length) and
+-- the transport options (auth_type = "basic" with auth_env / auth_file holding
+-- user:password for Grafana Cloud).
 function backends.pyroscope(opts)
   check_table("pyroscope", opts)
   check_url("pyroscope", opts.url)
-  local from, to = window(opts, "pyroscope")
   local ptype = opts.profile_type or "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
   local selector = opts.selector or "{}"
   if type(ptype) ~= "string" or type(selector) ~= "string" then
     error("bad option to 'pyroscope' (profile_type and selector must be strings)", 2)
   end
-  if opts.max_nodes ~= nil and math.type(opts.max_nodes) ~= "integer" then
-    error("bad option 'max_nodes' to 'pyroscope' (integer expected)", 2)
+  if opts.max_nodes ~= nil and (math.type(opts.max_nodes) ~= "integer" or opts.max_nodes < 0) then
+    error("bad option 'max_nodes' to 'pyroscope' (a non-negative integer expected)", 2)
   end
-  local url = join(opts.url, "/querier.v1.QuerierService/SelectMergeProfile")
-  local shown = fetch.redact(url)
-  local headers, secrets, acode = fetch.auth_headers(opts)
-  if not headers then return nil, shown .. ": " .. secrets, acode end
-  for _, v in ipairs(fetch._url_secrets(url)) do secrets[#secrets + 1] = v end
-  headers[#headers + 1] = "Content-Type: application/proto"
-  headers[#headers + 1] = "Connect-Protocol-Version: 1"
-  if opts.tenant then
-    if type(opts.tenant) ~= "string" or opts.tenant:find("[%c]") then
-      error("bad option 'tenant' to 'pyroscope' (a string without control characters expected)", 2)
+  if opts.tenant ~= nil and (type(opts.tenant) ~= "string" or opts.tenant:find("[%c]")) then
+    error("bad option 'tenant' to 'pyroscope' (a string without control characters expected)", 2)
+  end
+  local route = pyroscope_routes(opts.url, ptype, selector, opts.max_nodes,
+    check_go_pgo(opts.go_pgo, "pyroscope"), limits(opts))
+  local job, msg, code = job_of("pyroscope", "Pyroscope", opts, route)
+  if not job then return nil, msg, code end
+  if opts.tenant then job.transport.headers[#job.transport.headers + 1] = "X-Scope-OrgID: " .. opts.tenant end
+  job.hint = function(je)
+    if je:find("no org id", 1, true) then
+      return " (multi-tenant Pyroscope: set tenant=, sent as X-Scope-OrgID)"
     end
-    headers[#headers + 1] = "X-Scope-OrgID: " .. opts.tenant
+    return ""
   end
-  warn_insecure(opts, shown)
-  local req = transport(opts, headers, opts.dir or (opts.dest and fsys.dirname(opts.dest)) or ".")
-  req.url, req.method, req.prefix, req.accept_encoding = url, "POST", "pgolua-pyroscope", true
-  req.body = backends.pyroscope_request(ptype, selector, from, to, opts.max_nodes, opts.go_pgo)
-  local resp, msg, code, info = net.request(req)
-  local meta = meta_of("pyroscope", shown, resp or info, from, to)
-  if not resp then
-    local _, m, c = http_failure("Pyroscope", shown, msg, code, info, secrets, function(_, je)
-      if je:find("no org id", 1, true) then
-        return " (multi-tenant Pyroscope: set tenant=, sent as X-Scope-OrgID)"
-      end
-      return ""
-    end)
-    return nil, m, c, meta
+  job.empty = function(from, to)
+    return ("Pyroscope has no %s data for %s between %s and %s (an empty profile); " ..
+      "check the selector, the profile type and the time range"):format(ptype, selector,
+      backends.rfc3339(from), backends.rfc3339(to))
   end
-  local tmp = resp.temp_path
-  local p, dmsg, dcode = profile.load(tmp, limits(opts))
-  if opts.keep_temp then meta.temp_path = tmp else os.remove(tmp) end
-  if not p then
-    if dcode == "empty" then
-      return nil, ("%s: Pyroscope has no %s data for %s between %s and %s (an empty profile); " ..
-        "check the selector, the profile type and the time range"):format(shown, ptype, selector,
-        backends.rfc3339(from), backends.rfc3339(to)), "empty", meta
-    end
-    if dmsg:sub(1, #tmp) == tmp then dmsg = dmsg:sub(#tmp + 1) else dmsg = ": " .. dmsg end
-    return nil, fetch._scrub(shown .. dmsg, secrets), dcode, meta
-  end
-  return p, meta
+  return plan.run(job)
 end
 
---- Parca: GET <url>/api/profiles/query?mode=MODE_MERGE&reportType=REPORT_TYPE_PPROF&
--- merge.query=...&merge.start=...&merge.end=... (grpc-gateway JSON; the profile comes
--- as base64 of gzip pprof in the "pprof" field). opts: url, query (a profile type with
+--- Parca: GET <url>/api/profiles/query?mode=MODE_MERGE&reportType=REPORT_TYPE_PPROF&...
+-- (grpc-gateway JSON; base64 of gzip pprof in "pprof"), and when the merge is too big for
+-- the gateway (429: gRPC's 4 MiB limit) the grpc-web route POST
+-- <url>/parca.query.v1alpha1.QueryService/Query. opts: url, query (a profile type with
 -- matchers) or profile_type (default "process_cpu:samples:count:cpu:nanoseconds:delta")
--- plus selector (default "{}"), from / to, and the transport options.
+-- plus selector (default "{}"), from / to, the planning options of pgo.fetch_plan and the
+-- transport options (timeout default 60 s: Parca's write timeout; a slice cut off by it is
+-- asked for in halves).
 function backends.parca(opts)
   check_table("parca", opts)
   check_url("parca", opts.url)
-  local from, to = window(opts, "parca")
   local query = opts.query or ((opts.profile_type or "process_cpu:samples:count:cpu:nanoseconds:delta")
     .. (opts.selector or "{}"))
   if type(query) ~= "string" then error("bad option 'query' to 'parca' (string expected)", 2) end
-  local url = join(opts.url, "/api/profiles/query") ..
-    "?mode=MODE_MERGE&reportType=REPORT_TYPE_PPROF" ..
-    "&merge.query=" .. qenc(query) ..
-    "&merge.start=" .. qenc(backends.rfc3339(from)) ..
-    "&merge.end=" .. qenc(backends.rfc3339(to))
-  local shown = fetch.redact(url)
-  local headers, secrets, acode = fetch.auth_headers(opts)
-  if not headers then return nil, shown .. ": " .. secrets, acode end
-  for _, v in ipairs(fetch._url_secrets(url)) do secrets[#secrets + 1] = v end
-  headers[#headers + 1] = "Accept: application/json"
-  warn_insecure(opts, shown)
-  local req = transport(opts, headers, nil)
-  req.url, req.method, req.accept_encoding = url, "GET", true
-  local resp, msg, code, info = net.request(req)
-  local meta = meta_of("parca", shown, resp or info, from, to)
-  if not resp then
-    local _, m, c = http_failure("Parca", shown, msg, code, info, secrets)
-    return nil, m, c, meta
+  local job, msg, code = job_of("parca", "Parca", opts, parca_routes(opts.url, query, limits(opts)))
+  if not job then return nil, msg, code end
+  job.empty = function(from, to)
+    return ("Parca has no data for %s between %s and %s"):format(query,
+      backends.rfc3339(from), backends.rfc3339(to))
   end
-  local cjson = require "cjson.safe"
-  local doc, jerr = cjson.decode(resp.body)
-  if type(doc) ~= "table" then
-    return nil, ("%s: Parca's answer is not JSON (%s)"):format(shown, tostring(jerr)), "invalid", meta
-  end
-  if type(doc.pprof) ~= "string" then
-    return nil, shown .. ": Parca answered without a \"pprof\" field (is this a Parca query API?)",
-      "invalid", meta
-  end
-  local bytes, berr = net.base64_decode(doc.pprof)
-  if not bytes then return nil, shown .. ": the \"pprof\" field: " .. berr, "invalid", meta end
-  local p, dmsg, dcode = profile.decode(bytes, limits(opts))
-  if not p then
-    if dcode == "empty" then
-      dmsg = ("Parca has no data for %s between %s and %s"):format(query,
-        backends.rfc3339(from), backends.rfc3339(to))
-    end
-    return nil, fetch._scrub(shown .. ": " .. dmsg, secrets), dcode, meta
-  end
-  return p, meta
+  return plan.run(job)
 end
 
 --- Any source: a string ("http(s)://..." or "host:port" -> pprof; "file://..." or a path ->

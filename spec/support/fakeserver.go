@@ -32,8 +32,12 @@
 //	/fail/redirect-file    302 to file:///etc/hostname
 //	/fail/redirect-loop    302 to itself
 //	/fail/redirect-ok      302 to /debug/pprof/profile
-//	/querier.v1.QuerierService/SelectMergeProfile   Pyroscope (Connect, binary codec)
+//	[/mt|/v1]/querier.v1.QuerierService/SelectMergeStacktraces and .../SelectMergeProfile
+//	                       Pyroscope (Connect, binary codec; see pyroscope() for the prefixes,
+//	                       max_query_length 24h, service_name="none" = no data)
 //	/api/profiles/query    Parca (grpc-gateway JSON, base64 of the gzip profile)
+//	/parca.query.v1alpha1.QueryService/Query   Parca over grpc-web (see parcaFail for the
+//	                       failure selectors; job="none" = no data)
 package main
 
 import (
@@ -41,6 +45,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"flag"
@@ -54,6 +59,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -139,12 +145,65 @@ func gatewayError(w http.ResponseWriter, status, code int, msg string) {
 	json.NewEncoder(w).Encode(map[string]any{"code": code, "message": msg, "details": []any{}})
 }
 
-func (s *server) pyroscope(w http.ResponseWriter, r *http.Request, body []byte) {
+// pbFields reads the top-level fields of a protobuf message: varints by number, and
+// length-delimited values by number (the last of each). Enough for the requests pgolua
+// sends; ok is false for a malformed message.
+func pbFields(b []byte) (varints map[int]uint64, bytesF map[int][]byte, ok bool) {
+	varints, bytesF = map[int]uint64{}, map[int][]byte{}
+	uvarint := func() (uint64, bool) {
+		var v uint64
+		for shift := 0; shift < 64; shift += 7 {
+			if len(b) == 0 {
+				return 0, false
+			}
+			c := b[0]
+			b = b[1:]
+			v |= uint64(c&0x7f) << shift
+			if c < 0x80 {
+				return v, true
+			}
+		}
+		return 0, false
+	}
+	for len(b) > 0 {
+		key, ok := uvarint()
+		if !ok {
+			return nil, nil, false
+		}
+		switch key & 7 {
+		case 0:
+			v, ok := uvarint()
+			if !ok {
+				return nil, nil, false
+			}
+			varints[int(key>>3)] = v
+		case 2:
+			n, ok := uvarint()
+			if !ok || n > uint64(len(b)) {
+				return nil, nil, false
+			}
+			bytesF[int(key>>3)] = b[:n]
+			b = b[n:]
+		default:
+			return nil, nil, false
+		}
+	}
+	return varints, bytesF, true
+}
+
+// maxQueryLength is Pyroscope's default per-tenant max_query_length.
+const maxQueryLength = 24 * time.Hour
+
+// pyroscope answers SelectMergeStacktraces (rpc "stacktraces") and SelectMergeProfile
+// ("profile") as a single-tenant Pyroscope 2.2 does; under the /mt/ prefix as a
+// multi-tenant one (X-Scope-OrgID required); under /v1/ as a server before 2.2, whose
+// SelectMergeStacktraces knows no PPROF format and answers a flame graph.
+func (s *server) pyroscope(w http.ResponseWriter, r *http.Request, body []byte, rpc string) {
 	if r.Method != http.MethodPost {
 		connectError(w, http.StatusMethodNotAllowed, "unimplemented", "POST required")
 		return
 	}
-	if r.Header.Get("X-Scope-OrgID") == "" {
+	if strings.HasPrefix(r.URL.Path, "/mt/") && r.Header.Get("X-Scope-OrgID") == "" {
 		connectError(w, http.StatusUnauthorized, "unauthenticated", "no org id")
 		return
 	}
@@ -152,11 +211,88 @@ func (s *server) pyroscope(w http.ResponseWriter, r *http.Request, body []byte) 
 		connectError(w, http.StatusUnsupportedMediaType, "unknown", "unsupported content type")
 		return
 	}
-	w.Header().Set("Content-Type", "application/proto")
-	if bytes.Contains(body, []byte(`service_name="none"`)) {
-		return // no data in range: 200 with an empty body
+	v, f, ok := pbFields(body)
+	if !ok {
+		connectError(w, http.StatusBadRequest, "invalid_argument", "proto: cannot parse invalid wire-format data")
+		return
 	}
-	w.Write(s.raw)
+	start, end := time.UnixMilli(int64(v[3])), time.UnixMilli(int64(v[4]))
+	switch {
+	case v[3] == 0 || v[4] == 0:
+		connectError(w, http.StatusBadRequest, "invalid_argument", "missing time range in the query")
+		return
+	case start.After(end):
+		connectError(w, http.StatusBadRequest, "invalid_argument", "query start time is after end time")
+		return
+	case end.Sub(start) > maxQueryLength:
+		connectError(w, http.StatusBadRequest, "invalid_argument", fmt.Sprintf(
+			"the query time range exceeds the limit (max_query_length, actual: %s, limit: %s)",
+			end.Sub(start), maxQueryLength))
+		return
+	}
+	w.Header().Set("Content-Type", "application/proto")
+	empty := bytes.Contains(f[2], []byte(`service_name="none"`))
+	var out []byte
+	switch {
+	case rpc == "profile" && !empty:
+		out = s.raw
+	case rpc == "stacktraces" && strings.HasPrefix(r.URL.Path, "/v1/"):
+		out = pbBytes(1, []byte{0x0a, 0x00}) // flamegraph {names: [""]}
+	case rpc == "stacktraces" && v[6] == 4 && !empty: // PROFILE_FORMAT_PPROF
+		out = pbBytes(5, pbBytes(1, s.raw))
+	case rpc == "stacktraces" && v[6] == 4:
+		out = pbBytes(5, nil) // an empty profile
+	}
+	writeMaybeGzip(w, r, out) // no data in range: 200 with an empty body
+}
+
+func pbBytes(field int, b []byte) []byte {
+	out := binary.AppendUvarint(nil, uint64(field)<<3|2)
+	out = binary.AppendUvarint(out, uint64(len(b)))
+	return append(out, b...)
+}
+
+// writeMaybeGzip writes b, gzip-compressed when the client accepts it (as Connect and
+// grpc-gateway servers do).
+func writeMaybeGzip(w http.ResponseWriter, r *http.Request, b []byte) {
+	if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") || len(b) == 0 {
+		w.Write(b)
+		return
+	}
+	w.Header().Set("Content-Encoding", "gzip")
+	zw := gzip.NewWriter(w)
+	zw.Write(b)
+	zw.Close()
+}
+
+// parcaFail answers the selectors that stand for Parca's failure modes, or returns false:
+// size="big" is over the gateway's 4 MiB gRPC limit (429), size="huge" over grpc-web's
+// too, slow="1" is cut off by the 60 s write timeout when the range is over 12 h (the
+// connection closes without an answer).
+func parcaFail(w http.ResponseWriter, query string, span time.Duration, gateway bool) bool {
+	switch {
+	case strings.Contains(query, `size="big"`) && gateway, strings.Contains(query, `size="huge"`) && gateway:
+		gatewayError(w, http.StatusTooManyRequests, 8,
+			"grpc: received message larger than max (5242880 vs. 4194304)")
+		return true
+	case strings.Contains(query, `slow="1"`) && span > 12*time.Hour:
+		if conn, _ := hijack(w); conn != nil {
+			conn.Close()
+		}
+		return true
+	}
+	return false
+}
+
+// parcaProfile is the gzip pprof Parca would merge for query: none for job="none".
+func (s *server) parcaProfile(query string) []byte {
+	if strings.Contains(query, `job="none"`) {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Close()
+		return b.Bytes()
+	}
+	return s.gz
 }
 
 func (s *server) parca(w http.ResponseWriter, r *http.Request) {
@@ -175,9 +311,49 @@ func (s *server) parca(w http.ResponseWriter, r *http.Request) {
 		gatewayError(w, 400, 3, "start and end must be set and end must be after start")
 		return
 	}
+	if parcaFail(w, q.Get("merge.query"), end.Sub(start), true) {
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{
-		"pprof": base64.StdEncoding.EncodeToString(s.gz), "total": "0", "filtered": "42"})
+	js, _ := json.Marshal(map[string]string{
+		"pprof": base64.StdEncoding.EncodeToString(s.parcaProfile(q.Get("merge.query"))),
+		"total": "0", "filtered": "42"})
+	writeMaybeGzip(w, r, js)
+}
+
+// parcaGrpcWeb answers POST /parca.query.v1alpha1.QueryService/Query in grpc-web framing.
+func (s *server) parcaGrpcWeb(w http.ResponseWriter, r *http.Request, body []byte) {
+	trailer := func(status int, msg string) []byte {
+		t := fmt.Sprintf("grpc-status:%d\r\ngrpc-message:%s\r\n", status, msg)
+		return append(binary.BigEndian.AppendUint32([]byte{0x80}, uint32(len(t))), t...)
+	}
+	w.Header().Set("Content-Type", "application/grpc-web+proto")
+	if len(body) < 5 || int(binary.BigEndian.Uint32(body[1:5])) != len(body)-5 {
+		w.Write(trailer(13, "grpc: malformed frame"))
+		return
+	}
+	v, f, ok := pbFields(body[5:])
+	_, mf, ok2 := pbFields(f[3])
+	if !ok || !ok2 || v[1] != 2 || v[5] != 1 {
+		w.Write(trailer(3, "merge must not be unset"))
+		return
+	}
+	ts := func(b []byte) time.Time {
+		tv, _, _ := pbFields(b)
+		return time.Unix(int64(tv[1]), int64(tv[2]))
+	}
+	query := string(mf[1])
+	span := ts(mf[3]).Sub(ts(mf[2]))
+	if strings.Contains(query, `size="huge"`) {
+		w.Write(trailer(8, "grpc: trying to send message larger than max (40000000 vs. 33554432)"))
+		return
+	}
+	if parcaFail(w, query, span, false) {
+		return
+	}
+	msg := pbBytes(6, s.parcaProfile(query))
+	frame := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(msg)))
+	w.Write(append(append(frame, msg...), trailer(0, "")...))
 }
 
 // bombMember is one gzip member inflating to bombMemberSize bytes: a field pprof's
@@ -355,12 +531,19 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/fail/redirect-loop", http.StatusFound)
 	case "/fail/redirect-ok":
 		http.Redirect(w, r, "/debug/pprof/profile", http.StatusFound)
-	case "/querier.v1.QuerierService/SelectMergeProfile":
-		s.pyroscope(w, r, body)
 	case "/api/profiles/query":
 		s.parca(w, r)
+	case "/parca.query.v1alpha1.QueryService/Query":
+		s.parcaGrpcWeb(w, r, body)
 	default:
-		http.NotFound(w, r)
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/querier.v1.QuerierService/SelectMergeProfile"):
+			s.pyroscope(w, r, body, "profile")
+		case strings.HasSuffix(r.URL.Path, "/querier.v1.QuerierService/SelectMergeStacktraces"):
+			s.pyroscope(w, r, body, "stacktraces")
+		default:
+			http.NotFound(w, r)
+		}
 	}
 }
 

@@ -169,6 +169,10 @@ function servers.start_service(bin, load)
   return new_handle(dir, pid, { addr })
 end
 
+-- For spec/support/profilers.lua: the same process handling for its servers.
+servers._spawn, servers._new_handle, servers._alive, servers._stop = spawn, new_handle, alive, stop
+servers._read = read
+
 --- Run fn (which starts servers); if it raises, stop what it started, then re-raise.
 -- For setup blocks: a half-started fixture never outlives the spec.
 function servers.guard(fn)

@@ -1,8 +1,8 @@
 /* docs.c: pgo.core.docs, the documentation compiled into the binary as a table
  * { api = <text of docs/api.md> }, read by lua/pgo/help.lua. */
 #include <lauxlib.h>
-#include "pgolua/docs.h"
-#include "pgolua/lua_bind.h"
+#include "docs.h"
+#include "lua_bind.h"
 
 int luaopen_pgo_docs(lua_State *L) {
   lua_newtable(L);

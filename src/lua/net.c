@@ -7,6 +7,8 @@
  *
  *   request{url=, method=, headers=, body=, dir=, prefix=, <http>, <run>}
  *       -> response | nil, message, code, response
+ *   requests(list, {concurrency=, <http>, <run>}, on_done) -> true | nil, message, code
+ *       (list[i] = {url=, method=, body=}; on_done(i, response) as each finishes)
  *   fleet(urls, {dir=, keep_temp=, concurrency=, <http>, <run>, <limits>})
  *       -> profile | false, results        (false: no capture succeeded)
  *       |  nil, message, code, results     (the run stopped: interrupted, nomem)
@@ -414,6 +416,137 @@ static int net_request(lua_State *L) {
   return 4;
 }
 
+/* requests(): the state the driver's callbacks share. */
+typedef struct net_many {
+  lua_State *L;
+  int fn;                              /* stack index of on_done */
+  net_progress *prog;                  /* the caller's progress function, if any */
+  int errslot;                         /* stack index receiving an error on_done raised */
+  bool raised;
+} net_many;
+
+/* Called protected: (on_done, i, xfer) -> on_done(i, response). The response of a
+ * success carries the body; of a failure, error and code. */
+static int many_call(lua_State *L) {
+  pgo_http_xfer *x = lua_touserdata(L, 3);
+  lua_settop(L, 2);
+  push_response(L, x);
+  if (x->ok) {
+    lua_pushlstring(L, x->mem ? (const char *)x->mem : "", x->mem_len);
+    lua_setfield(L, -2, "body");
+  } else {
+    lua_pushstring(L, x->err.message);
+    lua_setfield(L, -2, "error");
+    lua_pushstring(L, x->err.code);
+    lua_setfield(L, -2, "code");
+  }
+  lua_call(L, 2, 0);
+  return 0;
+}
+
+/* Each finished transfer goes to on_done at once and its body is freed, so memory holds
+ * only the transfers in flight (and what on_done keeps). */
+static void many_done(void *ud, pgo_http_xfer *x) {
+  net_many *m = ud;
+  lua_State *L = m->L;
+  if (!m->raised && lua_checkstack(L, 10)) {
+    lua_pushcfunction(L, many_call);
+    lua_pushvalue(L, m->fn);
+    lua_pushinteger(L, (lua_Integer)(intptr_t)x->user);
+    lua_pushlightuserdata(L, x);
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+      lua_replace(L, m->errslot);
+      m->raised = true;
+    }
+  }
+  free(x->mem);
+  x->mem = NULL;
+  x->mem_len = x->mem_cap = 0;
+}
+
+/* Stops the run once on_done has raised; otherwise the caller's progress function. */
+static bool many_progress(void *ud, const pgo_http_progress *pr) {
+  net_many *m = ud;
+  if (m->raised) return false;
+  return m->prog->fn && lua_isfunction(m->L, m->prog->fn) ? net_on_progress(m->prog, pr) : true;
+}
+
+/* __gc of the transfers of requests(): frees each one (an error may cut the run short). */
+static int many_gc(lua_State *L) {
+  size_t *n = lua_touserdata(L, 1);
+  pgo_http_xfer *xs = (pgo_http_xfer *)(n + 1);
+  for (size_t i = 0; i < *n; i++) pgo_http_xfer_free(&xs[i]);
+  *n = 0;
+  return 0;
+}
+
+/* requests(list, opts, on_done) -> true | nil, message, code: every {url=, method=, body=}
+ * of list at once (opts: <http> and <run>, concurrency), bodies to memory; on_done(i,
+ * response) as each finishes. An error raised by on_done stops the run and is raised
+ * again here. */
+static int net_requests(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  lua_Integer n = luaL_len(L, 1);
+  if (n <= 0) return luaL_argerror(L, 1, "no requests");
+  if (n > 10000) return luaL_argerror(L, 1, "more than 10000 requests");
+  pgo_http_opts o;
+  check_http_opts(L, 2, &o);           /* 4: header anchor */
+  pgo_http_run_opts run;
+  net_progress prog;
+  check_run_opts(L, 2, &run, &prog);   /* 5: progress, 6: error slot */
+  size_t *count = lua_newuserdatauv(L, sizeof(size_t) + (size_t)n * sizeof(pgo_http_xfer), 0);
+  *count = 0;                          /* 7: nothing to free until each is initialised */
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, many_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  pgo_http_xfer *xs = (pgo_http_xfer *)(count + 1);
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, 1, i) != LUA_TTABLE)
+      return luaL_error(L, "bad argument #1 to 'requests' (entry %d is not a table)", (int)i);
+    int t = lua_gettop(L);
+    const char *url = opt_str(L, t, "url", NULL);
+    if (!url) return luaL_error(L, "bad argument #1 to 'requests' (entry %d has no url)", (int)i);
+    pgo_error uerr;
+    if (!pgo_http_check_url(url, o.allow_file, &uerr))
+      return luaL_error(L, "bad argument #1 to 'requests' (entry %d: %s)", (int)i, uerr.message);
+    pgo_http_xfer *x = &xs[i - 1];
+    pgo_http_xfer_init(x, url);        /* the list keeps its strings alive */
+    x->method = opt_str(L, t, "method", NULL);
+    size_t blen = 0;
+    x->body = opt_str(L, t, "body", &blen);
+    x->body_len = blen;
+    x->user = (void *)(intptr_t)i;
+    *count = (size_t)i;
+    lua_pop(L, 1);
+  }
+  net_many m = {L, 3, &prog, 0, false};
+  lua_pushnil(L);
+  m.errslot = lua_gettop(L);           /* 8 */
+  run.done = many_done;
+  run.progress = many_progress;
+  run.ud = &m;
+  pgo_error err;
+  bool ok = pgo_http_run(xs, (size_t)n, &o, &run, &err);
+  lua_pushcfunction(L, many_gc);       /* the easy handles go now, not at the next GC */
+  lua_pushvalue(L, 7);
+  lua_call(L, 1, 0);
+  if (prog.raised) {
+    lua_pushvalue(L, prog.errslot);
+    return lua_error(L);
+  }
+  if (m.raised) {
+    lua_pushvalue(L, m.errslot);
+    return lua_error(L);
+  }
+  if (!ok) return pgolua_push_error(L, &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* Push the results list of a fleet capture. */
 static void push_fleet_results(lua_State *L, const pgo_fleet_result *r, size_t n) {
   lua_createtable(L, (int)n, 0);
@@ -550,6 +683,7 @@ static int net_now(lua_State *L) {
 static const luaL_Reg net_funcs[] = {
   {"request", net_request},
   {"fleet", net_fleet},
+  {"requests", net_requests},
   {"check_url", net_check_url},
   {"base64_decode", net_base64_decode},
   {"base64_encode", net_base64_encode},
