@@ -193,6 +193,12 @@ for s in "${SHAPES[@]}"; do
 done
 [ "${BENCH_BIG:-0}" = 1 ] || note "merges of 3 x $SAMPLES samples skipped (BENCH_BIG=1 to run them)"
 
+echo "== hostile inputs (must end in too_large under the default budget)" >&2
+[ -s "$OUT/deep_stacks.gz" ] || "$PGOLUA" bench/hostile.lua make "$OUT"
+for h in deep_stacks huge_string empty_strings; do
+  measure "hostile $h" "pgolua too_large" "$PGOLUA" bench/hostile.lua decode "$OUT/$h.gz"
+done
+
 GRPC="$SHARED/fixtures/thirdparty/grpc-anon.pprof"
 if [ -s "$GRPC" ]; then
   bench_input "grpc-anon (real)" "$GRPC"

@@ -96,13 +96,24 @@ typedef struct pgo_profile {
 
 /* ---- limits and options ------------------------------------------------------------ */
 
+/* The memory budget of one decode: what the decoder holds (the model and its indexes, the
+ * decompression window) stays under min(max_memory, max(PGO_MEMORY_FLOOR,
+ * max_memory_ratio x the input's bytes)). The input multiple is what stops decompression
+ * bombs (a 123 KB gzip expanding to 100 million frames) long before max_memory; the floor
+ * keeps small genuine profiles out of its way. Past the budget: "too_large". */
+#define PGO_MEMORY_FLOOR ((uint64_t)32 << 20)
+
 typedef struct {
   uint64_t max_decompressed;          /* bytes after gunzip; default 1 GiB */
   uint64_t max_samples;               /* Sample messages; default 100 million */
   uint32_t max_stack_depth;           /* frames per sample; default 100000 */
+  uint64_t max_memory;                /* bytes held while decoding; default 2 GiB */
+  uint64_t max_memory_ratio;          /* bytes held per input byte; default 64 */
 } pgo_limits;
 
 void pgo_limits_default(pgo_limits *l);
+/* The budget of a decode of len input bytes under l (see PGO_MEMORY_FLOOR). */
+uint64_t pgo_memory_budget(const pgo_limits *l, size_t len);
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 

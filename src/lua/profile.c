@@ -51,6 +51,8 @@ void pgolua_check_limits(lua_State *L, int i, pgo_limits *limits) {
   limits->max_samples = opt_limit(L, i, "max_samples", limits->max_samples);
   uint64_t depth = opt_limit(L, i, "max_stack_depth", limits->max_stack_depth);
   limits->max_stack_depth = depth > UINT32_MAX ? UINT32_MAX : (uint32_t)depth;
+  limits->max_memory = opt_limit(L, i, "max_memory", limits->max_memory);
+  limits->max_memory_ratio = opt_limit(L, i, "max_memory_ratio", limits->max_memory_ratio);
 }
 
 static void push_value_type(lua_State *L, const pgo_profile *p, pgo_value_type vt) {

@@ -66,6 +66,7 @@ typedef struct {
   bool have_deferred;                      /* the whole message decoded, as pprof does */
   unsigned char head[64];                  /* the first bytes, to describe non-profiles */
   size_t head_len;
+  uint64_t budget;                         /* bytes this decode may hold (pgo_memory_budget) */
 } decoder;
 
 static void *scratch_alloc(void *data, size_t size) { return pgo_arena_alloc(data, size); }
@@ -100,6 +101,44 @@ static bool resolve_raw(decoder *d, int64_t raw, uint32_t *out, const char *what
   if (!resolve_string(d, &idx, what, 0)) return false;
   *out = idx;
   return true;
+}
+
+/* ---- the memory budget ------------------------------------------------------------------ */
+
+/* Bytes held by the model under construction and the decoder's own tables; every table
+ * is counted at its capacity, so the figure is what malloc was asked for. */
+static uint64_t decoder_memory(const decoder *d) {
+  const pgo_profile *p = d->p;
+  uint64_t m = p->strings.pool.used_bytes + p->strings.cap * sizeof *p->strings.ent +
+               p->strings.nslots * sizeof *p->strings.slots;
+  m += p->cap_mappings * sizeof *p->mappings + p->cap_functions * sizeof *p->functions +
+       p->cap_locations * sizeof *p->locations + p->cap_lines * sizeof *p->lines +
+       p->cap_frames * sizeof *p->frames + p->cap_labels * sizeof *p->labels +
+       p->cap_labelsets * sizeof *p->labelsets + p->cap_samples * sizeof *p->samples +
+       p->cap_values * sizeof *p->values;
+  m += d->cap_strmap * sizeof *d->strmap + d->cap_loc_direct * sizeof *d->loc_direct +
+       d->nmemo * sizeof *d->memo + d->cap_loc_defined + d->cap_fn_defined +
+       d->cap_loc_mapping_id * sizeof *d->loc_mapping_id +
+       d->stacks.nslots * sizeof *d->stacks.slots +
+       d->sample_index.nslots * sizeof *d->sample_index.slots +
+       d->labelsets.nslots * (sizeof *d->labelsets.hashes + sizeof *d->labelsets.sets) +
+       d->cap_stack_buf * sizeof *d->stack_buf + d->cap_last_node * sizeof *d->last_node +
+       d->cap_label_buf * sizeof *d->label_buf + d->cap_comments * sizeof *d->comments_raw +
+       (d->loc_ids.nslots + d->fn_ids.nslots + d->map_ids.nslots) *
+           (sizeof *d->loc_ids.keys + sizeof *d->loc_ids.vals);
+  return m + (d->src.gz ? d->src.cap : 0) + d->scratch.used_bytes;
+}
+
+/* False (too_large) when holding `extra` more bytes would pass the budget. */
+static bool within_budget(decoder *d, uint64_t extra) {
+  uint64_t held = decoder_memory(d);
+  if (extra <= d->budget && held <= d->budget - extra) return true;
+  return FAIL("too_large", "decoding this profile needs more than %" PRIu64 " bytes of memory"
+              " (%" PRIu64 " held at byte %" PRIu64 " of the%s data, %" PRIu64 " more asked"
+              " for); the budget is min(max_memory, max_memory_ratio x %zu input bytes, at"
+              " least %" PRIu64 "): raise max_memory or max_memory_ratio if the profile is"
+              " genuine", d->budget, held, d->field_offset, d->src.gz ? " decompressed" : "",
+              extra, d->src.in_len, (uint64_t)PGO_MEMORY_FLOOR);
 }
 
 /* Index of a location by file id, creating an undefined placeholder on first sight. */
@@ -470,6 +509,8 @@ static bool walk(decoder *d) {
         len = (size_t)v;
         size_t header = pos - src->pos;
         if (end - pos < len) {
+          /* the window grows to hold the field: refuse before allocating */
+          if (len > src->cap && !within_budget(d, len)) return false;
           if (!pgo_source_fill(src, header + len, d->err)) return false;
           if (pgo_source_avail(src) < header + len) goto cut;
           buf = src->buf; end = src->end; pos = src->pos + header;
@@ -543,6 +584,7 @@ static bool walk(decoder *d) {
       return false;
     }
     d->known_fields++;
+    if (!within_budget(d, 0)) return false;
     pgo_arena_reset(&d->scratch);
   }
 cut:
@@ -641,6 +683,7 @@ pgo_profile *pgo_profile_decode(const void *data, size_t len, const pgo_limits *
   memset(d, 0, sizeof *d);
   d->limits = limits;
   d->err = err;
+  d->budget = pgo_memory_budget(limits, len);
   pgo_arena_init(&d->scratch);
   d->alloc = (ProtobufCAllocator){scratch_alloc, scratch_free, &d->scratch};
   pgo_u64map_init(&d->loc_ids);

@@ -7,6 +7,15 @@ void pgo_limits_default(pgo_limits *l) {
   l->max_decompressed = (uint64_t)1 << 30;
   l->max_samples = 100000000;
   l->max_stack_depth = 100000;
+  l->max_memory = (uint64_t)2 << 30;
+  l->max_memory_ratio = 64;
+}
+
+uint64_t pgo_memory_budget(const pgo_limits *l, size_t len) {
+  uint64_t ratio = l->max_memory_ratio, by_input;
+  by_input = len && ratio > UINT64_MAX / len ? UINT64_MAX : ratio * len;
+  if (by_input < PGO_MEMORY_FLOOR) by_input = PGO_MEMORY_FLOOR;
+  return by_input < l->max_memory ? by_input : l->max_memory;
 }
 
 pgo_profile *pgo_profile_new(void) {
