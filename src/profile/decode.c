@@ -67,6 +67,7 @@ typedef struct {
   unsigned char head[64];                  /* the first bytes, to describe non-profiles */
   size_t head_len;
   uint64_t budget;                         /* bytes this decode may hold (pgo_memory_budget) */
+  bool flat;                               /* leave stacks flat (pgo_profile_decode_flat) */
 } decoder;
 
 static void *scratch_alloc(void *data, size_t size) { return pgo_arena_alloc(data, size); }
@@ -115,7 +116,8 @@ static uint64_t decoder_memory(const decoder *d) {
        p->cap_locations * sizeof *p->locations + p->cap_lines * sizeof *p->lines +
        p->cap_frames * sizeof *p->frames + p->cap_labels * sizeof *p->labels +
        p->cap_labelsets * sizeof *p->labelsets + p->cap_samples * sizeof *p->samples +
-       p->cap_values * sizeof *p->values;
+       p->cap_values * sizeof *p->values + p->cap_flat_locs * sizeof *p->flat_locs +
+       p->cap_flat_start * sizeof *p->flat_start;
   m += d->cap_strmap * sizeof *d->strmap + d->cap_loc_direct * sizeof *d->loc_direct +
        d->nmemo * sizeof *d->memo + d->cap_loc_defined + d->cap_fn_defined +
        d->cap_loc_mapping_id * sizeof *d->loc_mapping_id +
@@ -222,27 +224,79 @@ static bool on_value_type(decoder *d, const uint8_t *data, size_t len, pgo_value
          raw_string(d, vt->unit, what, 0, &out->unit);
 }
 
+/* Room for one more whole-stack memo entry (load at most 1/2). */
+static bool memo_reserve(decoder *d) {
+  if ((d->memo_count + 1) * 2 <= d->nmemo) return true;
+  size_t nn = d->nmemo ? d->nmemo * 2 : 4096;
+  struct stack_memo *m = calloc(nn, sizeof *m);
+  if (!m) return NOMEM();
+  for (size_t i = 0; i < d->nmemo; i++) {
+    if (!d->memo[i].node) continue;
+    size_t j = d->memo[i].tag & (nn - 1);
+    while (m[j].node) j = (j + 1) & (nn - 1);
+    m[j] = d->memo[i];
+  }
+  free(d->memo);
+  d->memo = m;
+  d->nmemo = nn;
+  return true;
+}
+
+/* Location indices of a stack given as file ids, into d->stack_buf. */
+static bool stack_indices(decoder *d, const uint64_t *ids, size_t n, uint64_t sample_no) {
+  if (!PGO_RESERVE(d->stack_buf, d->cap_stack_buf, n + 1)) return NOMEM();
+  for (size_t i = 0; i < n; i++) {
+    if (ids[i] == 0)
+      return FAIL("invalid", "sample #%" PRIu64 " refers to location id 0, which is reserved;"
+                  " the profile is corrupt", sample_no);
+    if (!location_index(d, ids[i], &d->stack_buf[i])) return false;
+  }
+  return true;
+}
+
+/* The flat stack of a sample: one hash of the whole stack finds it when it was seen
+ * before, else it is appended. No per-frame lookup, a few bytes per frame. */
+static bool flat_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sample_no,
+                       uint32_t *stack) {
+  pgo_profile *p = d->p;
+  *stack = 0;
+  if (n == 0) return true;
+  if (!stack_indices(d, ids, n, sample_no) || !memo_reserve(d)) return false;
+  const uint32_t *locs = d->stack_buf;
+  uint32_t tag = (uint32_t)(pgo_hash_bytes(locs, n * sizeof *locs) >> 32);
+  size_t slot = tag & (d->nmemo - 1);
+  for (; d->memo[slot].node; slot = (slot + 1) & (d->nmemo - 1)) {
+    const struct stack_memo *e = &d->memo[slot];
+    if (e->tag != tag) continue;
+    uint32_t start = p->flat_start[e->node];
+    if (p->flat_start[e->node + 1] - start == n &&
+        memcmp(p->flat_locs + start, locs, n * sizeof *locs) == 0) {
+      *stack = e->node;
+      return true;
+    }
+  }
+  if (p->nflat >= PGO_NONE - 1 || n >= PGO_NONE - p->nflat_locs ||
+      !PGO_RESERVE(p->flat_locs, p->cap_flat_locs, p->nflat_locs + n) ||
+      !PGO_RESERVE(p->flat_start, p->cap_flat_start, p->nflat + 2))
+    return NOMEM();
+  memcpy(p->flat_locs + p->nflat_locs, locs, n * sizeof *locs);
+  p->nflat_locs += n;
+  p->flat_start[p->nflat + 1] = (uint32_t)p->nflat_locs;
+  *stack = (uint32_t)p->nflat++;
+  d->memo[slot] = (struct stack_memo){tag, *stack};
+  d->memo_count++;
+  return true;
+}
+
 /* The frame node of a stack given as file location ids (leaf first). Identical stacks
  * repeat a lot in real profiles, so whole stacks are remembered by a hash of their ids
  * (checked against the frames on a hit) before walking the prefix tree frame by frame. */
 static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sample_no,
                          uint32_t *stack) {
+  if (d->flat) return flat_stack(d, ids, n, sample_no, stack);
   pgo_profile *p = d->p;
   uint64_t h = pgo_hash_bytes(ids, n * sizeof *ids);
-  if ((d->memo_count + 1) * 2 > d->nmemo) {
-    size_t nn = d->nmemo ? d->nmemo * 2 : 4096;
-    struct stack_memo *m = calloc(nn, sizeof *m);
-    if (!m) return NOMEM();
-    for (size_t i = 0; i < d->nmemo; i++) {
-      if (!d->memo[i].node) continue;
-      size_t j = d->memo[i].tag & (nn - 1);
-      while (m[j].node) j = (j + 1) & (nn - 1);
-      m[j] = d->memo[i];
-    }
-    free(d->memo);
-    d->memo = m;
-    d->nmemo = nn;
-  }
+  if (!memo_reserve(d)) return false;
   uint32_t tag = (uint32_t)(h >> 32);   /* slot and tag come from the same bits: rehashing */
   size_t slot = tag & (d->nmemo - 1);  /* needs nothing but the stored tag */
   for (; d->memo[slot].node; slot = (slot + 1) & (d->nmemo - 1)) {
@@ -256,13 +310,7 @@ static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sam
     }
     if (i == n && f == 0) { *stack = e->node; return true; }
   }
-  if (!PGO_RESERVE(d->stack_buf, d->cap_stack_buf, n + 1)) return NOMEM();
-  for (size_t i = 0; i < n; i++) {
-    if (ids[i] == 0)
-      return FAIL("invalid", "sample #%" PRIu64 " refers to location id 0, which is reserved;"
-                  " the profile is corrupt", sample_no);
-    if (!location_index(d, ids[i], &d->stack_buf[i])) return false;
-  }
+  if (!stack_indices(d, ids, n, sample_no)) return false;
   /* Walk root first. Each location remembers the node it last resolved to: hot paths
    * share their root-side frames, so that node's parent usually matches and the hash
    * probe is skipped. */
@@ -670,8 +718,8 @@ static bool finish(decoder *d) {
   return true;
 }
 
-pgo_profile *pgo_profile_decode(const void *data, size_t len, const pgo_limits *limits,
-                                pgo_error *err) {
+static pgo_profile *decode(const void *data, size_t len, const pgo_limits *limits, bool flat,
+                           pgo_error *err) {
   pgo_limits defaults;
   if (!limits) { pgo_limits_default(&defaults); limits = &defaults; }
   if (len == 0) {
@@ -684,6 +732,7 @@ pgo_profile *pgo_profile_decode(const void *data, size_t len, const pgo_limits *
   d->limits = limits;
   d->err = err;
   d->budget = pgo_memory_budget(limits, len);
+  d->flat = flat;
   pgo_arena_init(&d->scratch);
   d->alloc = (ProtobufCAllocator){scratch_alloc, scratch_free, &d->scratch};
   pgo_u64map_init(&d->loc_ids);
@@ -696,6 +745,15 @@ pgo_profile *pgo_profile_decode(const void *data, size_t len, const pgo_limits *
   bool ok = false;
   d->p = pgo_profile_new();
   if (!d->p) { pgo_fail(err, "nomem", "out of memory"); goto out; }
+  if (flat) {                          /* flat stack 0 is the empty stack */
+    if (!PGO_RESERVE(d->p->flat_start, d->p->cap_flat_start, 2)) {
+      pgo_fail(err, "nomem", "out of memory");
+      goto out;
+    }
+    d->p->flat_start[0] = d->p->flat_start[1] = 0;
+    d->p->nflat = 1;
+    d->p->flat = true;
+  }
   if (!pgo_source_open(&d->src, data, len, limits->max_decompressed, err)) goto out;
   if (!pgo_source_fill(&d->src, 64, err)) goto out;
   if (pgo_source_avail(&d->src) == 0) {
@@ -732,4 +790,14 @@ out:
     return NULL;
   }
   return d->p;
+}
+
+pgo_profile *pgo_profile_decode(const void *data, size_t len, const pgo_limits *limits,
+                                pgo_error *err) {
+  return decode(data, len, limits, false, err);
+}
+
+pgo_profile *pgo_profile_decode_flat(const void *data, size_t len, const pgo_limits *limits,
+                                     pgo_error *err) {
+  return decode(data, len, limits, true, err);
 }
