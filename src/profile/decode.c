@@ -242,14 +242,14 @@ static bool memo_reserve(decoder *d) {
   return true;
 }
 
-/* Location indices of a stack given as file ids, into d->stack_buf. */
-static bool stack_indices(decoder *d, const uint64_t *ids, size_t n, uint64_t sample_no) {
-  if (!PGO_RESERVE(d->stack_buf, d->cap_stack_buf, n + 1)) return NOMEM();
+/* Location indices of a stack given as file ids, into out[n]. */
+static bool stack_indices(decoder *d, const uint64_t *ids, size_t n, uint64_t sample_no,
+                          uint32_t *out) {
   for (size_t i = 0; i < n; i++) {
     if (ids[i] == 0)
       return FAIL("invalid", "sample #%" PRIu64 " refers to location id 0, which is reserved;"
                   " the profile is corrupt", sample_no);
-    if (!location_index(d, ids[i], &d->stack_buf[i])) return false;
+    if (!location_index(d, ids[i], &out[i])) return false;
   }
   return true;
 }
@@ -261,8 +261,13 @@ static bool flat_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sampl
   pgo_profile *p = d->p;
   *stack = 0;
   if (n == 0) return true;
-  if (!stack_indices(d, ids, n, sample_no) || !memo_reserve(d)) return false;
-  const uint32_t *locs = d->stack_buf;
+  /* the indices go straight to the end of flat_locs; kept only when the stack is new */
+  if (p->nflat >= PGO_NONE - 1 || n >= PGO_NONE - p->nflat_locs ||
+      !PGO_RESERVE(p->flat_locs, p->cap_flat_locs, p->nflat_locs + n) ||
+      !PGO_RESERVE(p->flat_start, p->cap_flat_start, p->nflat + 2))
+    return NOMEM();
+  uint32_t *locs = p->flat_locs + p->nflat_locs;
+  if (!stack_indices(d, ids, n, sample_no, locs) || !memo_reserve(d)) return false;
   uint32_t tag = (uint32_t)(pgo_hash_bytes(locs, n * sizeof *locs) >> 32);
   size_t slot = tag & (d->nmemo - 1);
   for (; d->memo[slot].node; slot = (slot + 1) & (d->nmemo - 1)) {
@@ -275,11 +280,6 @@ static bool flat_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sampl
       return true;
     }
   }
-  if (p->nflat >= PGO_NONE - 1 || n >= PGO_NONE - p->nflat_locs ||
-      !PGO_RESERVE(p->flat_locs, p->cap_flat_locs, p->nflat_locs + n) ||
-      !PGO_RESERVE(p->flat_start, p->cap_flat_start, p->nflat + 2))
-    return NOMEM();
-  memcpy(p->flat_locs + p->nflat_locs, locs, n * sizeof *locs);
   p->nflat_locs += n;
   p->flat_start[p->nflat + 1] = (uint32_t)p->nflat_locs;
   *stack = (uint32_t)p->nflat++;
@@ -310,7 +310,8 @@ static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sam
     }
     if (i == n && f == 0) { *stack = e->node; return true; }
   }
-  if (!stack_indices(d, ids, n, sample_no)) return false;
+  if (!PGO_RESERVE(d->stack_buf, d->cap_stack_buf, n + 1)) return NOMEM();
+  if (!stack_indices(d, ids, n, sample_no, d->stack_buf)) return false;
   /* Walk root first. Each location remembers the node it last resolved to: hot paths
    * share their root-side frames, so that node's parent usually matches and the hash
    * probe is skipped. */
