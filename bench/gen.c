@@ -1,6 +1,7 @@
 /* gen.c: a deterministic synthetic Go CPU profile generator for benchmarks.
  *
- *   gen --samples N --functions F --depth D --seed S --out FILE [--labels]
+ *   gen --samples N --functions F --depth D --seed S --out FILE
+ *       [--labels K] [--share high|low] [--inline PCT] [--recursion PCT]
  *
  * Test data only, not part of pgolua: it writes profile.proto by hand (gzip, zlib level 1)
  * in the Go runtime's layout: sample types samples/count + cpu/nanoseconds, period type
@@ -16,7 +17,15 @@
  * skew: 30% of the samples take the base path as it is (hot paths repeat), the rest keep
  * its prefix and walk a fresh suffix of 1..8 frames, so stacks share prefixes as in real
  * profiles (a few new frames per stack) and most of them are still unique.
- * A call site is one location (address + line); every 10th also has an inlined frame. */
+ * A call site is one location (address + line); every 10th also has an inlined frame.
+ *
+ * Knobs for the other shapes `make bench` needs:
+ *   --share low     no prefix sharing: every frame is a call site drawn uniformly from all
+ *                   F functions, depth uniform in [3D/4, 5D/4] (nearly every stack unique)
+ *   --labels K      K string labels per sample (0..3; a bare --labels means 2)
+ *   --inline PCT    percent of call sites with an inlined frame (default 10)
+ *   --recursion PCT percent of walk steps that call the function itself or an ancestor
+ *                   (default 0), so stacks repeat functions as recursive code does */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -115,6 +124,7 @@ typedef struct {
 } func;
 static func *fns;
 static uint32_t F, UTIL, *loc_id, *loc_order, nlocs, *fn_order, nfns;
+static double recursion;               /* --recursion, as a fraction */
 
 static const char *fn_name(uint32_t i, char *tmp, size_t n) {
   if (i < ROOTS) return root_names[i];
@@ -154,7 +164,7 @@ static uint32_t walk(uint32_t n, uint32_t depth, uint32_t *fr, uint32_t *slot) {
     if (n + 1 >= depth || fns[f].ncallees == 0) { slot[n++] = MAXCALLEES + zipf(LEAFPCS); break; }
     uint32_t s = zipf(fns[f].ncallees);
     slot[n++] = s;
-    f = fns[f].callees[s];
+    f = recursion > 0 && unit() < recursion ? fr[below(n)] : fns[f].callees[s];
   }
   /* 30% of stacks end in a runtime/util leaf called from the last frame */
   if (unit() < 0.3 && fns[fr[n - 1]].ncallees) {
@@ -166,7 +176,8 @@ static uint32_t walk(uint32_t n, uint32_t depth, uint32_t *fr, uint32_t *slot) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: gen --samples N --functions F --depth D --seed S --out FILE [--labels]\n");
+  fprintf(stderr, "usage: gen --samples N --functions F --depth D --seed S --out FILE\n"
+          "           [--labels K] [--share high|low] [--inline PCT] [--recursion PCT]\n");
   exit(2);
 }
 
@@ -174,12 +185,20 @@ int main(int argc, char **argv) {
   unsigned long long nsamples = 0, seed = 1;
   unsigned long depth = 32, nfunc = 5000;
   const char *path = NULL;
-  int labels = 0;
+  unsigned long labels = 0, inline_pct = 10, recursion_pct = 0;
+  int low_share = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--labels")) { labels = 1; continue; }
+    if (!strcmp(a, "--labels") && (!v || v[0] < '0' || v[0] > '9')) { labels = 2; continue; }
     if (!v) usage();
-    if (!strcmp(a, "--samples")) nsamples = strtoull(v, NULL, 10);
+    if (!strcmp(a, "--labels")) labels = strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--share")) {
+      if (strcmp(v, "high") && strcmp(v, "low")) usage();
+      low_share = !strcmp(v, "low");
+    }
+    else if (!strcmp(a, "--inline")) inline_pct = strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--recursion")) recursion_pct = strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--samples")) nsamples = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--functions")) nfunc = strtoul(v, NULL, 10);
     else if (!strcmp(a, "--depth")) depth = strtoul(v, NULL, 10);
     else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
@@ -187,7 +206,10 @@ int main(int argc, char **argv) {
     else usage();
     i++;
   }
-  if (!path || nfunc < 64 || depth < 1 || depth > 10000) usage();
+  if (!path || nfunc < 64 || depth < 1 || depth > 10000 || labels > 3 || inline_pct > 100 ||
+      recursion_pct > 100)
+    usage();
+  recursion = (double)recursion_pct / 100;
   rng = seed * 0x2545f4914f6cdd1dull + 1;
   F = (uint32_t)nfunc;
   UTIL = F / 20;                       /* 5% runtime/util leaves */
@@ -199,7 +221,7 @@ int main(int argc, char **argv) {
   loc_id = calloc((size_t)F * SLOTS, sizeof *loc_id);
   loc_order = malloc((size_t)F * SLOTS * sizeof *loc_order);
   fn_order = malloc(F * sizeof *fn_order);
-  label_str = calloc(64, sizeof *label_str);
+  label_str = calloc(64, sizeof *label_str);   /* handler 0..16, tenant 17..57, phase 58..62 */
   if (!harm || !fns || !loc_id || !loc_order || !fn_order || !label_str) { perror("gen"); return 1; }
   harm[0] = 0;
   for (size_t i = 1; i < nharm; i++) harm[i] = harm[i - 1] + 1.0 / pow((double)i, 1.1);
@@ -218,7 +240,7 @@ int main(int argc, char **argv) {
   /* a pool of base paths, full walks of depth uniform in [D/2, D] */
   uint32_t stride = (uint32_t)depth + 2;
   uint32_t *pool = malloc((size_t)POOL * stride * 2 * sizeof *pool), *poollen = malloc(POOL * sizeof *poollen);
-  uint32_t *fr = malloc(stride * sizeof *fr), *sl = malloc(stride * sizeof *sl);
+  uint32_t *fr = malloc(2 * stride * sizeof *fr), *sl = malloc(2 * stride * sizeof *sl);
   if (!pool || !poollen || !fr || !sl) { perror("gen"); return 1; }
   for (uint32_t h = 0; h < POOL; h++) {
     uint32_t d = (uint32_t)depth / 2 + below((uint32_t)(depth - depth / 2) + 1);
@@ -244,7 +266,12 @@ int main(int argc, char **argv) {
     /* a base path by Zipf; 30% of the time as it is (a hot path), else its prefix with
      * a fresh random suffix of 1..8 frames (shared prefix, mostly unique stack) */
     uint32_t h = zipf(POOL), n = poollen[h], *f = pool + (size_t)h * stride * 2, *s = f + stride;
-    if (unit() >= 0.3 && n > 1) {
+    if (low_share) {                   /* every frame at random: no shared prefixes */
+      n = (uint32_t)(3 * depth / 4) + below((uint32_t)(depth / 2) + 1);
+      if (!n) n = 1;
+      for (uint32_t k = 0; k < n; k++) { fr[k] = below(F); sl[k] = below(SLOTS); }
+      f = fr; s = sl;
+    } else if (unit() >= 0.3 && n > 1) {
       uint32_t r = 1 + below(n - 1 < 8 ? n - 1 : 8), keep = n - r;
       memcpy(fr, f, keep * sizeof *fr);
       memcpy(sl, s, keep * sizeof *sl);
@@ -257,14 +284,21 @@ int main(int argc, char **argv) {
     varint(&sub, k); varint(&sub, k * 10000000ull);
     field_msg(&m, 2, &sub);
     if (labels) {
-      static const char *keys[] = { "handler", "tenant" };
+      static const char *keys[] = { "handler", "tenant", "phase" };
       char tmp[64];
       uint32_t which = zipf(16);
       snprintf(tmp, sizeof tmp, "/api/v1/endpoint%u", which);
       field_varint(&sub, 1, intern_cached(&label_str[0], keys[0]));
       field_varint(&sub, 2, intern_cached(&label_str[1 + which], tmp));
       field_msg(&m, 3, &sub);
-      if (below(2)) {
+      if (labels >= 3) {
+        which = below(4);
+        snprintf(tmp, sizeof tmp, "phase-%u", which);
+        field_varint(&sub, 1, intern_cached(&label_str[58], keys[2]));
+        field_varint(&sub, 2, intern_cached(&label_str[59 + which], tmp));
+        field_msg(&m, 3, &sub);
+      }
+      if (labels >= 2 && below(2)) {
         which = zipf(32);
         snprintf(tmp, sizeof tmp, "tenant-%u", which);
         field_varint(&sub, 1, intern_cached(&label_str[17], keys[1]));
@@ -291,7 +325,7 @@ int main(int argc, char **argv) {
     field_varint(&m, 1, i + 1);
     field_varint(&m, 2, 1);
     field_varint(&m, 3, text + (uint64_t)fn * 0x400 + slot * 0x40 + (h >> 28));
-    if (h % 10 == 0) {                 /* an inlined helper inside this call site */
+    if ((h >> 4) % 100 < inline_pct) {   /* an inlined helper inside this call site */
       uint32_t helper = (h >> 8) % F;
       field_varint(&sub, 1, use_fn(helper));
       field_varint(&sub, 2, fns[helper].start_line + 1 + h % 7);

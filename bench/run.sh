@@ -47,11 +47,20 @@ else
   build "$OUT/inflate" bench/inflate.c -lz
 fi
 
-# gen_profile SAMPLES SEED -> prints the cached path (regenerated when gen changes)
+# The three shapes of the bench (bench/README.md, "The synthetic profiles"): gen options.
+declare -A SHAPE=(
+  [high]="--functions 5000 --depth 32"
+  [low]="--functions 20000 --depth 24 --share low --labels 1"
+  [deep]="--functions 20000 --depth 120 --recursion 5 --inline 30 --labels 3"
+)
+SHAPES=(${BENCH_SHAPES:-high low deep})
+SAMPLES=${BENCH_SAMPLES:-1000000}
+# gen_profile SHAPE SAMPLES SEED -> prints the cached path (regenerated when gen changes)
 gen_profile() {
-  local f="$OUT/cpu-n$1-f5000-d32-s$2.pb.gz"
+  local f="$OUT/$1-n$2-s$3.pb.gz"
   if [ ! -s "$f" ] || [ "$OUT/gen" -nt "$f" ]; then
-    "$OUT/gen" --samples "$1" --functions 5000 --depth 32 --seed "$2" --out "$f.tmp" >&2
+    # shellcheck disable=SC2086 # the shape's options are words
+    "$OUT/gen" --samples "$2" ${SHAPE[$1]} --seed "$3" --out "$f.tmp" >&2
     mv "$f.tmp" "$f"
   fi
   echo "$f"
@@ -65,6 +74,14 @@ if [ -n "$GO" ]; then
   if p=$("$GO" tool -n pprof 2>/dev/null) && [ -x "$p" ]; then PPROF=("$p"); else PPROF=("$GO" tool pprof); fi
 else
   note "Go not found: go tool pprof rows skipped (set GO=/path/to/go)"
+fi
+# extra reference rows (BENCH_REFS=1): Go 1.26 at /usr/local/go and pprof HEAD (pinned);
+# the ratio columns stay against GO's pprof
+EXTRA_REFS=()
+if [ "${BENCH_REFS:-0}" = 1 ]; then
+  [ -x /usr/local/go/bin/go ] && p=$(/usr/local/go/bin/go tool -n pprof 2>/dev/null) &&
+    EXTRA_REFS+=("go1.26 pprof|$p")
+  p=$(scripts/gotool.sh pprof 2>/dev/null) && EXTRA_REFS+=("pprof HEAD|$p")
 fi
 
 # ---- measuring ---------------------------------------------------------------------------
@@ -106,49 +123,28 @@ go_measure() {   # like measure, but skipped with a note when Go is missing
 }
 
 FLOOR="gzip -dc (floor)"
-REF_RAW="go tool pprof -raw"
 bench_input() {   # bench_input LABEL FILE : floor, load, -raw, top
   local label=$1 f=$2
   echo "== $label ($f)" >&2
   measure "load $label" "$FLOOR" gzip -dc "$f"
   measure "load $label" "pgolua load+info" "$PGOLUA" bench/load.lua "$f"
-  go_measure "load $label" "$REF_RAW" -raw "$f"
   measure "top $label" "$FLOOR" gzip -dc "$f"
   measure "top $label" "pgolua top 20" "$PGOLUA" bench/top.lua "$f"
   go_measure "top $label" "go tool pprof -top" -top "$f"
 }
 
+extra_measure() {   # extra_measure CASE VERB ARGS... : the BENCH_REFS=1 rows
+  local case=$1 verb=$2 r; shift 2
+  for r in ${EXTRA_REFS[@]+"${EXTRA_REFS[@]}"}; do measure "$case" "${r%%|*} $verb" "${r#*|}" "$@"; done
+}
+
 # ---- inputs ------------------------------------------------------------------------------
 echo "generating profiles (cached in $OUT)" >&2
-BIG=$(gen_profile 1000000 1)
+declare -A INPUT
+for s in "${SHAPES[@]}"; do INPUT[$s]=$(gen_profile "$s" "$SAMPLES" 1); done
 SMALL=()
-for s in 101 102 103 104 105 106 107 108 109 110; do SMALL+=("$(gen_profile 100000 "$s")"); done
+for s in 101 102 103 104 105 106 107 108 109 110; do SMALL+=("$(gen_profile high 100000 "$s")"); done
 
-bench_input "1M synthetic" "$BIG"
-GRPC="$SHARED/fixtures/thirdparty/grpc-anon.pprof"
-if [ -s "$GRPC" ]; then
-  bench_input "grpc-anon (real)" "$GRPC"
-else
-  note "grpc-anon fixture not found at $GRPC (set PGOLUA_SHARED): its rows are skipped"
-fi
-
-echo "== merge" >&2
-CASE="merge 10x100k"
-measure "$CASE" "$FLOOR" gzip -dc "${SMALL[@]}"
-measure "$CASE" "pgolua merge" "$PGOLUA" bench/merge.lua "$OUT/merged-pgolua.pb.gz" "${SMALL[@]}"
-go_measure "$CASE" "go tool pprof -proto" -proto -output "$OUT/merged-go.pb.gz" "${SMALL[@]}"
-if [ "${BENCH_BIG:-0}" = 1 ]; then
-  BIG3=("$BIG" "$(gen_profile 1000000 2)" "$(gen_profile 1000000 3)")
-  CASE="merge 3x1M"
-  measure "$CASE" "$FLOOR" gzip -dc "${BIG3[@]}"
-  measure "$CASE" "pgolua merge" "$PGOLUA" bench/merge.lua "$OUT/merged-pgolua.pb.gz" "${BIG3[@]}"
-  go_measure "$CASE" "go tool pprof -proto" -proto -output "$OUT/merged-go.pb.gz" "${BIG3[@]}"
-else
-  note "merge of 3 x 1M samples skipped (BENCH_BIG=1 to run it; ~1 min)"
-fi
-rm -f "$OUT/merged-pgolua.pb.gz" "$OUT/merged-go.pb.gz"
-
-# ---- the compiler's view: preprofile vs go tool preprofile; a source scan ------------------
 PREPROF=()
 if [ -n "$GO" ] && p=$("$GO" tool -n preprofile 2>/dev/null) && [ -x "$p" ]; then PREPROF=("$p"); fi
 preprofile_case() {   # preprofile_case LABEL FILE
@@ -157,13 +153,63 @@ preprofile_case() {   # preprofile_case LABEL FILE
   measure "$case" "pgolua preprofile" "$PGOLUA" bench/preprofile.lua "$f" "$OUT/pre-pgolua.txt"
   if [ ${#PREPROF[@]} -gt 0 ]; then
     measure "$case" "go tool preprofile" "${PREPROF[@]}" -i "$f" -o "$OUT/pre-go.txt"
-    cmp -s "$OUT/pre-pgolua.txt" "$OUT/pre-go.txt" || note "preprofile $1: outputs DIFFER"
+    if cmp -s "$OUT/pre-pgolua.txt" "$OUT/pre-go.txt"; then note "preprofile $1: outputs identical"
+    else note "preprofile $1: outputs DIFFER"; fi
   fi
+  rm -f "$OUT/pre-pgolua.txt" "$OUT/pre-go.txt"
 }
-echo "== preprofile" >&2
-preprofile_case "1M synthetic" "$BIG"
-[ -s "$GRPC" ] && preprofile_case "grpc-anon (real)" "$GRPC"
-rm -f "$OUT/pre-pgolua.txt" "$OUT/pre-go.txt"
+tags_case() {   # tags_case LABEL FILE
+  measure "tags $1" "pgolua tags" "$PGOLUA" bench/tags.lua "$2"
+  go_measure "tags $1" "go tool pprof -tags" -tags "$2"
+  extra_measure "tags $1" "-tags" -tags "$2"
+}
+merge_case() {   # merge_case LABEL FILES... : merge and write, then compare pprof -raw of both
+  local case="merge $1"; shift
+  measure "$case" "$FLOOR" gzip -dc "$@"
+  measure "$case" "pgolua merge" "$PGOLUA" bench/merge.lua "$OUT/merged-pgolua.pb.gz" "$@"
+  go_measure "$case" "go tool pprof -proto" -proto -output "$OUT/merged-go.pb.gz" "$@"
+  if [ ${#PPROF[@]} -gt 0 ] && [ -s "$OUT/merged-pgolua.pb.gz" ] && [ -s "$OUT/merged-go.pb.gz" ]; then
+    if cmp -s <("${PPROF[@]}" -raw "$OUT/merged-pgolua.pb.gz" 2>&1) \
+              <("${PPROF[@]}" -raw "$OUT/merged-go.pb.gz" 2>&1); then
+      note "merge $case: pprof -raw of both outputs identical"
+    else note "merge $case: pprof -raw outputs DIFFER"; fi
+  fi
+  rm -f "$OUT/merged-pgolua.pb.gz" "$OUT/merged-go.pb.gz"
+}
+
+declare -A INFL_S
+for s in "${SHAPES[@]}"; do
+  f=${INPUT[$s]}
+  label="$s $((SAMPLES / 1000))k"
+  bench_input "$label" "$f"
+  extra_measure "top $label" "-top" -top "$f"
+  tags_case "$label" "$f"
+  preprofile_case "$label" "$f"
+  INFL_S[$s]=$("$OUT/inflate" "$f" 3 | awk '$1=="zlib"{print $2}')
+  if [ "${BENCH_BIG:-0}" = 1 ]; then
+    merge_case "$s 3x$((SAMPLES / 1000))k" "$f" "$(gen_profile "$s" "$SAMPLES" 2)" \
+      "$(gen_profile "$s" "$SAMPLES" 3)"
+  fi
+done
+[ "${BENCH_BIG:-0}" = 1 ] || note "merges of 3 x $SAMPLES samples skipped (BENCH_BIG=1 to run them)"
+
+echo "== hostile inputs (must end in too_large under the default budget)" >&2
+[ -s "$OUT/deep_stacks.gz" ] || "$PGOLUA" bench/hostile.lua make "$OUT"
+for h in deep_stacks huge_string empty_strings; do
+  measure "hostile $h" "pgolua too_large" "$PGOLUA" bench/hostile.lua decode "$OUT/$h.gz"
+done
+
+GRPC="$SHARED/fixtures/thirdparty/grpc-anon.pprof"
+if [ -s "$GRPC" ]; then
+  bench_input "grpc-anon (real)" "$GRPC"
+  preprofile_case "grpc-anon (real)" "$GRPC"
+else
+  note "grpc-anon fixture not found at $GRPC (set PGOLUA_SHARED): its rows are skipped"
+fi
+
+echo "== merge" >&2
+merge_case "10x100k" "${SMALL[@]}"
+
 GOSRC=$( [ -n "$GO" ] && "$GO" env GOROOT 2>/dev/null)/src
 if [ -d "$GOSRC" ]; then
   echo "== source scan of $GOSRC" >&2
@@ -172,10 +218,18 @@ if [ -d "$GOSRC" ]; then
 fi
 rm -f "$OUT/.time" "$OUT/.stderr"
 
+# load against the in-process gunzip of the same file (zlib, median of 3)
+for s in "${SHAPES[@]}"; do
+  l=$(awk -F'\t' -v c="load $s $((SAMPLES / 1000))k" '$1==c && $2=="pgolua load+info" {print $3}' "$RES")
+  [ -n "$l" ] && [ "$l" != - ] &&
+    note "load $s: $l s vs in-process gunzip ${INFL_S[$s]} s ($(awk -v a="$l" -v b="${INFL_S[$s]}" 'BEGIN{printf "%.1fx", a/b}'))"
+done
+
 # ---- in-process floor: zlib (what pgolua uses) vs libdeflate ---------------------------------
+BIG=${INPUT[${SHAPES[0]}]}
 echo "== in-process inflate of $BIG" >&2
 INFL=$("$OUT/inflate" "$BIG" 5)
-LOAD_S=$(awk -F'\t' '$1=="load 1M synthetic" && $2=="pgolua load+info" {print $3}' "$RES")
+LOAD_S=$(awk -F'\t' -v c="load ${SHAPES[0]} $((SAMPLES / 1000))k" '$1==c && $2=="pgolua load+info" {print $3}' "$RES")
 
 # ---- the table -----------------------------------------------------------------------------
 # ratios: wall / reference (the go tool pprof row of the same case), wall / floor
@@ -220,7 +274,7 @@ inflate_lines() {   # inflate_lines text|md
   echo "pgolua bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, median of $RUNS runs"
   table text
   echo
-  echo "in-process gunzip of the 1M-sample profile ($(echo "$INFL" | awk 'NR==1{printf "%.1f MB", $4/1e6}') out), median of 5:"
+  echo "in-process gunzip of $BIG ($(echo "$INFL" | awk 'NR==1{printf "%.1f MB", $4/1e6}') out), median of 5:"
   inflate_lines text
   for n in "${NOTES[@]}"; do echo "note: $n"; done
 }
@@ -234,7 +288,7 @@ inflate_lines() {   # inflate_lines text|md
   echo
   table md
   echo
-  echo "## In-process gunzip of the 1M-sample profile (the floor for a decoder)"
+  echo "## In-process gunzip of $BIG (the floor for a decoder)"
   echo
   inflate_lines md
   if [ ${#NOTES[@]} -gt 0 ]; then echo; for n in "${NOTES[@]}"; do echo "- $n"; done; fi

@@ -6,7 +6,14 @@
  * and following `parent` links walks the stack leaf first (pprof's order), ending at
  * node 0, the empty stack. Samples with the same stack and labels are combined on load
  * (values added), so `nsamples` can be smaller than the file's Sample message count,
- * which is kept in `sample_messages`. */
+ * which is kept in `sample_messages`.
+ *
+ * A decode may leave the stacks flat instead (pgo_profile_decode_flat): each distinct
+ * stack once, as a run of location indices, found by one hash of the whole stack, and
+ * samples[].stack naming the run. That costs a few bytes per frame and no lookup per frame;
+ * the prefix tree is built from it by pgo_profile_frames the first time an operation
+ * needs it. Operations that read only the leaf frames, labels and values (info, tags,
+ * the compiler's edges) work on either form through pgo_sample_location. */
 #ifndef PGOLUA_PROFILE_H
 #define PGOLUA_PROFILE_H
 #include <stdbool.h>
@@ -89,6 +96,13 @@ typedef struct pgo_profile {
   int64_t *values;                    /* nsamples * nsample_types, row per sample */
   uint64_t sample_messages;           /* Sample messages in the file it came from */
 
+  bool flat;                          /* samples[].stack names a flat stack, frames is
+                                         only the root until pgo_profile_frames */
+  uint32_t *flat_locs;                /* location indices, leaf first, stack after stack */
+  uint32_t *flat_start;               /* stack k is flat_locs[flat_start[k] ..
+                                         flat_start[k + 1]); stack 0 is empty */
+  size_t nflat, nflat_locs, cap_flat_locs, cap_flat_start;   /* nflat: stacks */
+
   /* capacities for the growable arrays above */
   size_t cap_mappings, cap_functions, cap_locations, cap_lines, cap_frames, cap_labels,
          cap_labelsets, cap_samples, cap_values, cap_comments, cap_sample_types;
@@ -96,13 +110,24 @@ typedef struct pgo_profile {
 
 /* ---- limits and options ------------------------------------------------------------ */
 
+/* The memory budget of one decode: what the decoder holds (the model and its indexes, the
+ * decompression window) stays under min(max_memory, max(PGO_MEMORY_FLOOR,
+ * max_memory_ratio x the input's bytes)). The input multiple is what stops decompression
+ * bombs (a 123 KB gzip expanding to 100 million frames) long before max_memory; the floor
+ * keeps small genuine profiles out of its way. Past the budget: "too_large". */
+#define PGO_MEMORY_FLOOR ((uint64_t)32 << 20)
+
 typedef struct {
   uint64_t max_decompressed;          /* bytes after gunzip; default 1 GiB */
   uint64_t max_samples;               /* Sample messages; default 100 million */
   uint32_t max_stack_depth;           /* frames per sample; default 100000 */
+  uint64_t max_memory;                /* bytes held while decoding; default 2 GiB */
+  uint64_t max_memory_ratio;          /* bytes held per input byte; default 64 */
 } pgo_limits;
 
 void pgo_limits_default(pgo_limits *l);
+/* The budget of a decode of len input bytes under l (see PGO_MEMORY_FLOOR). */
+uint64_t pgo_memory_budget(const pgo_limits *l, size_t len);
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
@@ -115,6 +140,13 @@ void pgo_profile_free(pgo_profile *p);
  * Never returns a partial profile. */
 pgo_profile *pgo_profile_decode(const void *data, size_t len, const pgo_limits *limits,
                                 pgo_error *err);
+
+/* The same, leaving the stacks flat (see the top of this file). */
+pgo_profile *pgo_profile_decode_flat(const void *data, size_t len, const pgo_limits *limits,
+                                     pgo_error *err);
+/* Thread flat stacks into the prefix tree (nothing to do when p is not flat); false when
+ * out of memory, p then unchanged. */
+bool pgo_profile_frames(pgo_profile *p);
 
 /* Encode as gzip-compressed profile.proto (level 1-9; 0 = default 6) into a malloc'd
  * buffer. Ids are renumbered densely from 1 and the string table holds only used strings. */
@@ -175,6 +207,17 @@ bool pgo_profile_add_comment(pgo_profile *p, const char *text, size_t len);
 
 static inline const int64_t *pgo_sample_values(const pgo_profile *p, size_t i) {
   return p->values + i * p->nsample_types;
+}
+/* The location of frame k (0 = the leaf) of sample i, or PGO_NONE past the root; on
+ * either form of the stacks (cheap for small k). */
+static inline uint32_t pgo_sample_location(const pgo_profile *p, size_t i, uint32_t k) {
+  uint32_t s = p->samples[i].stack;
+  if (p->flat) {
+    uint32_t start = p->flat_start[s], n = p->flat_start[s + 1] - start;
+    return k < n ? p->flat_locs[start + k] : PGO_NONE;
+  }
+  for (; s && k; k--) s = p->frames[s].parent;
+  return s ? p->frames[s].location : PGO_NONE;
 }
 /* Sum of each value column over all samples into totals[nsample_types]. */
 void pgo_profile_totals(const pgo_profile *p, int64_t *totals);

@@ -45,8 +45,14 @@ bool pgo_read_file(const char *path, uint64_t max, const char *limit_name, unsig
     int fl = fcntl(fd, F_GETFL);
     if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
   }
-  size_t cap = (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-                   ? (size_t)st.st_size + 1 : 65536;
+  bool sized = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+  if (sized && (uint64_t)st.st_size > max) {   /* decided by the size, before any read */
+    if (!is_stdin) close(fd);
+    return pgo_fail(err, "too_large", "%s is larger than %llu bytes (%lld bytes), the size"
+                    " limit; raise the limit (%s) if the file is genuine", path,
+                    (unsigned long long)max, (long long)st.st_size, limit_name);
+  }
+  size_t cap = sized ? (size_t)st.st_size + 1 : 65536;
   if (cap > max + 1) cap = (size_t)max + 1;
   unsigned char *buf = malloc(cap ? cap : 1);
   size_t n = 0;

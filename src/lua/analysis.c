@@ -217,7 +217,7 @@ static int profile_top(lua_State *L) {
 /* p:total([opts]) -> the report total of the value column (sum of |value|; the base part
  * of a diff_base profile), and the column's type and unit. opts: sample_index. */
 static int profile_total(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   int t = 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -241,7 +241,7 @@ static int profile_total(lua_State *L) {
  * descending, then value); keys = the keys in pprof's order (by name). Numeric labels
  * print with their key's unit ("1kB"). opts: sample_index. */
 static int profile_tags(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   int t = 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);

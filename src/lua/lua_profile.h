@@ -8,7 +8,10 @@
 #define PGO_PROFILE_META "pgo.profile"
 
 /* The profile at stack index i; raises on a wrong type or a closed profile. */
+/* The profile at i, its stacks threaded into frames (raises when closed or out of memory). */
 pgo_profile *pgolua_check_profile(lua_State *L, int i);
+/* The same, stacks possibly flat: for operations that read only pgo_sample_location. */
+pgo_profile *pgolua_check_profile_flat(lua_State *L, int i);
 /* Push a new userdata owning p (p is freed by __gc/close). */
 void pgolua_push_profile(lua_State *L, pgo_profile *p);
 /* Push the failure triple nil, message, code; returns 3. */

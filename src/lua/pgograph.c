@@ -119,7 +119,7 @@ static void set_graph_fields(lua_State *L, const pgo_profile *p, const pgo_call_
  * edges.total_weight (the compiler's TotalWeight), edges.sample_type ("samples/count").
  * Codes: "not_cpu", "missing_start_line". */
 static int pgograph_edges(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   scratch *s = push_scratch(L);
   int r = build_edges(L, p, s);
   if (r) return r;
@@ -139,7 +139,7 @@ static int pgograph_edges(lua_State *L) {
 
 /* p:preprofile() -> text | nil, message, code: `go tool preprofile` output, byte for byte. */
 static int pgograph_preprofile(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   scratch *s = push_scratch(L);
   int r = build_edges(L, p, s);
   if (r) return r;
@@ -161,7 +161,7 @@ static const char *const hot_options[] = {"cdf", NULL};
  * -d=pgodebug=1), callees (distinct hot callee names, in order of first appearance),
  * sites (number of distinct hot (caller, offset) call sites). */
 static int pgograph_hot_callsites(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   int t = opt_table(L, hot_options);
   double cdf = 99;
   if (t && lua_getfield(L, t, "cdf") != LUA_TNIL) {

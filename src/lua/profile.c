@@ -11,10 +11,16 @@ typedef struct { pgo_profile *p; } profile_box;
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
-pgo_profile *pgolua_check_profile(lua_State *L, int i) {
+pgo_profile *pgolua_check_profile_flat(lua_State *L, int i) {
   profile_box *b = luaL_checkudata(L, i, PGO_PROFILE_META);
   if (!b->p) luaL_error(L, "attempt to use a closed profile");
   return b->p;
+}
+
+pgo_profile *pgolua_check_profile(lua_State *L, int i) {
+  pgo_profile *p = pgolua_check_profile_flat(L, i);
+  if (!pgo_profile_frames(p)) luaL_error(L, "not enough memory");
+  return p;
 }
 
 void pgolua_push_profile(lua_State *L, pgo_profile *p) {
@@ -51,6 +57,8 @@ void pgolua_check_limits(lua_State *L, int i, pgo_limits *limits) {
   limits->max_samples = opt_limit(L, i, "max_samples", limits->max_samples);
   uint64_t depth = opt_limit(L, i, "max_stack_depth", limits->max_stack_depth);
   limits->max_stack_depth = depth > UINT32_MAX ? UINT32_MAX : (uint32_t)depth;
+  limits->max_memory = opt_limit(L, i, "max_memory", limits->max_memory);
+  limits->max_memory_ratio = opt_limit(L, i, "max_memory_ratio", limits->max_memory_ratio);
 }
 
 static void push_value_type(lua_State *L, const pgo_profile *p, pgo_value_type vt) {
@@ -70,7 +78,7 @@ static int profile_decode(lua_State *L) {
   pgo_limits limits;
   pgolua_check_limits(L, 2, &limits);
   pgo_error err;
-  pgo_profile *p = pgo_profile_decode(data, len, &limits, &err);
+  pgo_profile *p = pgo_profile_decode_flat(data, len, &limits, &err);
   if (!p) return pgolua_push_error(L, &err);
   pgolua_push_profile(L, p);
   return 1;
@@ -87,7 +95,7 @@ static int profile_load(lua_State *L) {
   if (!pgo_read_file(path, limits.max_decompressed, "max_decompressed", &data, &len, &err)) {
     return pgolua_push_error(L, &err);
   }
-  pgo_profile *p = pgo_profile_decode(data, len, &limits, &err);
+  pgo_profile *p = pgo_profile_decode_flat(data, len, &limits, &err);
   free(data);
   if (!p) {
     pgo_error_prefix(&err, strcmp(path, "-") == 0 ? "<stdin>" : path);
@@ -101,7 +109,7 @@ static int profile_load(lua_State *L) {
 
 /* p:_info() -> table of the header and counts (the Lua half adds `kind`) */
 static int profile_info(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   lua_createtable(L, 0, 14);
   lua_createtable(L, (int)p->nsample_types, 0);
   for (size_t i = 0; i < p->nsample_types; i++) {

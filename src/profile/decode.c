@@ -66,6 +66,8 @@ typedef struct {
   bool have_deferred;                      /* the whole message decoded, as pprof does */
   unsigned char head[64];                  /* the first bytes, to describe non-profiles */
   size_t head_len;
+  uint64_t budget;                         /* bytes this decode may hold (pgo_memory_budget) */
+  bool flat;                               /* leave stacks flat (pgo_profile_decode_flat) */
 } decoder;
 
 static void *scratch_alloc(void *data, size_t size) { return pgo_arena_alloc(data, size); }
@@ -100,6 +102,45 @@ static bool resolve_raw(decoder *d, int64_t raw, uint32_t *out, const char *what
   if (!resolve_string(d, &idx, what, 0)) return false;
   *out = idx;
   return true;
+}
+
+/* ---- the memory budget ------------------------------------------------------------------ */
+
+/* Bytes held by the model under construction and the decoder's own tables; every table
+ * is counted at its capacity, so the figure is what malloc was asked for. */
+static uint64_t decoder_memory(const decoder *d) {
+  const pgo_profile *p = d->p;
+  uint64_t m = p->strings.pool.used_bytes + p->strings.cap * sizeof *p->strings.ent +
+               p->strings.nslots * sizeof *p->strings.slots;
+  m += p->cap_mappings * sizeof *p->mappings + p->cap_functions * sizeof *p->functions +
+       p->cap_locations * sizeof *p->locations + p->cap_lines * sizeof *p->lines +
+       p->cap_frames * sizeof *p->frames + p->cap_labels * sizeof *p->labels +
+       p->cap_labelsets * sizeof *p->labelsets + p->cap_samples * sizeof *p->samples +
+       p->cap_values * sizeof *p->values + p->cap_flat_locs * sizeof *p->flat_locs +
+       p->cap_flat_start * sizeof *p->flat_start;
+  m += d->cap_strmap * sizeof *d->strmap + d->cap_loc_direct * sizeof *d->loc_direct +
+       d->nmemo * sizeof *d->memo + d->cap_loc_defined + d->cap_fn_defined +
+       d->cap_loc_mapping_id * sizeof *d->loc_mapping_id +
+       d->stacks.nslots * sizeof *d->stacks.slots +
+       d->sample_index.nslots * sizeof *d->sample_index.slots +
+       d->labelsets.nslots * (sizeof *d->labelsets.hashes + sizeof *d->labelsets.sets) +
+       d->cap_stack_buf * sizeof *d->stack_buf + d->cap_last_node * sizeof *d->last_node +
+       d->cap_label_buf * sizeof *d->label_buf + d->cap_comments * sizeof *d->comments_raw +
+       (d->loc_ids.nslots + d->fn_ids.nslots + d->map_ids.nslots) *
+           (sizeof *d->loc_ids.keys + sizeof *d->loc_ids.vals);
+  return m + (d->src.gz ? d->src.cap : 0) + d->scratch.used_bytes;
+}
+
+/* False (too_large) when holding `extra` more bytes would pass the budget. */
+static bool within_budget(decoder *d, uint64_t extra) {
+  uint64_t held = decoder_memory(d);
+  if (extra <= d->budget && held <= d->budget - extra) return true;
+  return FAIL("too_large", "decoding this profile needs more than %" PRIu64 " bytes of memory"
+              " (%" PRIu64 " held at byte %" PRIu64 " of the%s data, %" PRIu64 " more asked"
+              " for); the budget is min(max_memory, max_memory_ratio x %zu input bytes, at"
+              " least %" PRIu64 "): raise max_memory or max_memory_ratio if the profile is"
+              " genuine", d->budget, held, d->field_offset, d->src.gz ? " decompressed" : "",
+              extra, d->src.in_len, (uint64_t)PGO_MEMORY_FLOOR);
 }
 
 /* Index of a location by file id, creating an undefined placeholder on first sight. */
@@ -183,27 +224,79 @@ static bool on_value_type(decoder *d, const uint8_t *data, size_t len, pgo_value
          raw_string(d, vt->unit, what, 0, &out->unit);
 }
 
+/* Room for one more whole-stack memo entry (load at most 1/2). */
+static bool memo_reserve(decoder *d) {
+  if ((d->memo_count + 1) * 2 <= d->nmemo) return true;
+  size_t nn = d->nmemo ? d->nmemo * 2 : 4096;
+  struct stack_memo *m = calloc(nn, sizeof *m);
+  if (!m) return NOMEM();
+  for (size_t i = 0; i < d->nmemo; i++) {
+    if (!d->memo[i].node) continue;
+    size_t j = d->memo[i].tag & (nn - 1);
+    while (m[j].node) j = (j + 1) & (nn - 1);
+    m[j] = d->memo[i];
+  }
+  free(d->memo);
+  d->memo = m;
+  d->nmemo = nn;
+  return true;
+}
+
+/* Location indices of a stack given as file ids, into out[n]. */
+static bool stack_indices(decoder *d, const uint64_t *ids, size_t n, uint64_t sample_no,
+                          uint32_t *out) {
+  for (size_t i = 0; i < n; i++) {
+    if (ids[i] == 0)
+      return FAIL("invalid", "sample #%" PRIu64 " refers to location id 0, which is reserved;"
+                  " the profile is corrupt", sample_no);
+    if (!location_index(d, ids[i], &out[i])) return false;
+  }
+  return true;
+}
+
+/* The flat stack of a sample: one hash of the whole stack finds it when it was seen
+ * before, else it is appended. No per-frame lookup, a few bytes per frame. */
+static bool flat_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sample_no,
+                       uint32_t *stack) {
+  pgo_profile *p = d->p;
+  *stack = 0;
+  if (n == 0) return true;
+  /* the indices go straight to the end of flat_locs; kept only when the stack is new */
+  if (p->nflat >= PGO_NONE - 1 || n >= PGO_NONE - p->nflat_locs ||
+      !PGO_RESERVE(p->flat_locs, p->cap_flat_locs, p->nflat_locs + n) ||
+      !PGO_RESERVE(p->flat_start, p->cap_flat_start, p->nflat + 2))
+    return NOMEM();
+  uint32_t *locs = p->flat_locs + p->nflat_locs;
+  if (!stack_indices(d, ids, n, sample_no, locs) || !memo_reserve(d)) return false;
+  uint32_t tag = (uint32_t)(pgo_hash_bytes(locs, n * sizeof *locs) >> 32);
+  size_t slot = tag & (d->nmemo - 1);
+  for (; d->memo[slot].node; slot = (slot + 1) & (d->nmemo - 1)) {
+    const struct stack_memo *e = &d->memo[slot];
+    if (e->tag != tag) continue;
+    uint32_t start = p->flat_start[e->node];
+    if (p->flat_start[e->node + 1] - start == n &&
+        memcmp(p->flat_locs + start, locs, n * sizeof *locs) == 0) {
+      *stack = e->node;
+      return true;
+    }
+  }
+  p->nflat_locs += n;
+  p->flat_start[p->nflat + 1] = (uint32_t)p->nflat_locs;
+  *stack = (uint32_t)p->nflat++;
+  d->memo[slot] = (struct stack_memo){tag, *stack};
+  d->memo_count++;
+  return true;
+}
+
 /* The frame node of a stack given as file location ids (leaf first). Identical stacks
  * repeat a lot in real profiles, so whole stacks are remembered by a hash of their ids
  * (checked against the frames on a hit) before walking the prefix tree frame by frame. */
 static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sample_no,
                          uint32_t *stack) {
+  if (d->flat) return flat_stack(d, ids, n, sample_no, stack);
   pgo_profile *p = d->p;
   uint64_t h = pgo_hash_bytes(ids, n * sizeof *ids);
-  if ((d->memo_count + 1) * 2 > d->nmemo) {
-    size_t nn = d->nmemo ? d->nmemo * 2 : 4096;
-    struct stack_memo *m = calloc(nn, sizeof *m);
-    if (!m) return NOMEM();
-    for (size_t i = 0; i < d->nmemo; i++) {
-      if (!d->memo[i].node) continue;
-      size_t j = d->memo[i].tag & (nn - 1);
-      while (m[j].node) j = (j + 1) & (nn - 1);
-      m[j] = d->memo[i];
-    }
-    free(d->memo);
-    d->memo = m;
-    d->nmemo = nn;
-  }
+  if (!memo_reserve(d)) return false;
   uint32_t tag = (uint32_t)(h >> 32);   /* slot and tag come from the same bits: rehashing */
   size_t slot = tag & (d->nmemo - 1);  /* needs nothing but the stored tag */
   for (; d->memo[slot].node; slot = (slot + 1) & (d->nmemo - 1)) {
@@ -218,12 +311,7 @@ static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sam
     if (i == n && f == 0) { *stack = e->node; return true; }
   }
   if (!PGO_RESERVE(d->stack_buf, d->cap_stack_buf, n + 1)) return NOMEM();
-  for (size_t i = 0; i < n; i++) {
-    if (ids[i] == 0)
-      return FAIL("invalid", "sample #%" PRIu64 " refers to location id 0, which is reserved;"
-                  " the profile is corrupt", sample_no);
-    if (!location_index(d, ids[i], &d->stack_buf[i])) return false;
-  }
+  if (!stack_indices(d, ids, n, sample_no, d->stack_buf)) return false;
   /* Walk root first. Each location remembers the node it last resolved to: hot paths
    * share their root-side frames, so that node's parent usually matches and the hash
    * probe is skipped. */
@@ -470,6 +558,8 @@ static bool walk(decoder *d) {
         len = (size_t)v;
         size_t header = pos - src->pos;
         if (end - pos < len) {
+          /* the window grows to hold the field: refuse before allocating */
+          if (len > src->cap && !within_budget(d, len)) return false;
           if (!pgo_source_fill(src, header + len, d->err)) return false;
           if (pgo_source_avail(src) < header + len) goto cut;
           buf = src->buf; end = src->end; pos = src->pos + header;
@@ -543,6 +633,7 @@ static bool walk(decoder *d) {
       return false;
     }
     d->known_fields++;
+    if (!within_budget(d, 0)) return false;
     pgo_arena_reset(&d->scratch);
   }
 cut:
@@ -628,8 +719,8 @@ static bool finish(decoder *d) {
   return true;
 }
 
-pgo_profile *pgo_profile_decode(const void *data, size_t len, const pgo_limits *limits,
-                                pgo_error *err) {
+static pgo_profile *decode(const void *data, size_t len, const pgo_limits *limits, bool flat,
+                           pgo_error *err) {
   pgo_limits defaults;
   if (!limits) { pgo_limits_default(&defaults); limits = &defaults; }
   if (len == 0) {
@@ -641,6 +732,8 @@ pgo_profile *pgo_profile_decode(const void *data, size_t len, const pgo_limits *
   memset(d, 0, sizeof *d);
   d->limits = limits;
   d->err = err;
+  d->budget = pgo_memory_budget(limits, len);
+  d->flat = flat;
   pgo_arena_init(&d->scratch);
   d->alloc = (ProtobufCAllocator){scratch_alloc, scratch_free, &d->scratch};
   pgo_u64map_init(&d->loc_ids);
@@ -653,6 +746,15 @@ pgo_profile *pgo_profile_decode(const void *data, size_t len, const pgo_limits *
   bool ok = false;
   d->p = pgo_profile_new();
   if (!d->p) { pgo_fail(err, "nomem", "out of memory"); goto out; }
+  if (flat) {                          /* flat stack 0 is the empty stack */
+    if (!PGO_RESERVE(d->p->flat_start, d->p->cap_flat_start, 2)) {
+      pgo_fail(err, "nomem", "out of memory");
+      goto out;
+    }
+    d->p->flat_start[0] = d->p->flat_start[1] = 0;
+    d->p->nflat = 1;
+    d->p->flat = true;
+  }
   if (!pgo_source_open(&d->src, data, len, limits->max_decompressed, err)) goto out;
   if (!pgo_source_fill(&d->src, 64, err)) goto out;
   if (pgo_source_avail(&d->src) == 0) {
@@ -689,4 +791,14 @@ out:
     return NULL;
   }
   return d->p;
+}
+
+pgo_profile *pgo_profile_decode(const void *data, size_t len, const pgo_limits *limits,
+                                pgo_error *err) {
+  return decode(data, len, limits, false, err);
+}
+
+pgo_profile *pgo_profile_decode_flat(const void *data, size_t len, const pgo_limits *limits,
+                                     pgo_error *err) {
+  return decode(data, len, limits, true, err);
 }

@@ -7,6 +7,15 @@ void pgo_limits_default(pgo_limits *l) {
   l->max_decompressed = (uint64_t)1 << 30;
   l->max_samples = 100000000;
   l->max_stack_depth = 100000;
+  l->max_memory = (uint64_t)2 << 30;
+  l->max_memory_ratio = 64;
+}
+
+uint64_t pgo_memory_budget(const pgo_limits *l, size_t len) {
+  uint64_t ratio = l->max_memory_ratio, by_input;
+  by_input = len && ratio > UINT64_MAX / len ? UINT64_MAX : ratio * len;
+  if (by_input < PGO_MEMORY_FLOOR) by_input = PGO_MEMORY_FLOOR;
+  return by_input < l->max_memory ? by_input : l->max_memory;
 }
 
 pgo_profile *pgo_profile_new(void) {
@@ -40,6 +49,8 @@ void pgo_profile_free(pgo_profile *p) {
   free(p->labelsets);
   free(p->samples);
   free(p->values);
+  free(p->flat_locs);
+  free(p->flat_start);
   free(p);
 }
 
@@ -160,6 +171,36 @@ bool pgo_profile_stack(pgo_profile *p, pgo_stack_index *s, const uint32_t *locs_
   for (size_t i = n; i-- > 0;)
     if (!pgo_profile_frame(p, s, cur, locs_leaf_first[i], &cur)) return false;
   *node = cur;
+  return true;
+}
+
+/* Flat stacks are distinct and the tree gives distinct stacks distinct nodes, so samples
+ * keep their rows: only the names of their stacks change. */
+bool pgo_profile_frames(pgo_profile *p) {
+  if (!p->flat) return true;
+  uint32_t *node = malloc((p->nflat ? p->nflat : 1) * sizeof *node);
+  pgo_stack_index s;
+  pgo_stack_index_init(&s);
+  if (!node) return false;
+  node[0] = 0;
+  size_t nframes = p->nframes;
+  for (size_t k = 1; k < p->nflat; k++) {
+    uint32_t start = p->flat_start[k];
+    if (!pgo_profile_stack(p, &s, p->flat_locs + start, p->flat_start[k + 1] - start, &node[k])) {
+      p->nframes = nframes;            /* drop the partial tree: p stays flat */
+      pgo_stack_index_free(&s);
+      free(node);
+      return false;
+    }
+  }
+  pgo_stack_index_free(&s);
+  for (size_t i = 0; i < p->nsamples; i++) p->samples[i].stack = node[p->samples[i].stack];
+  free(node);
+  free(p->flat_locs);
+  free(p->flat_start);
+  p->flat_locs = p->flat_start = NULL;
+  p->nflat = p->nflat_locs = p->cap_flat_locs = p->cap_flat_start = 0;
+  p->flat = false;
   return true;
 }
 

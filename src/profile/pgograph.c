@@ -211,13 +211,14 @@ static bool graph_edge(graph *g, uint32_t parent, uint32_t child, uint32_t *e) {
   return true;
 }
 
-/* One sample of weight w (NewGraph's loop body); stamp is unique per sample. */
-static bool graph_sample(graph *g, uint32_t stack, int64_t w, uint32_t stamp) {
+/* One sample of weight w (NewGraph's loop body) on the two leaf frames of sample s, which
+ * the compiler reads; stamp is unique per sample. Works on flat stacks too. */
+static bool graph_sample(graph *g, size_t s, int64_t w, uint32_t stamp) {
   const pgo_profile *p = g->p;
   size_t n = 0;
-  uint32_t parent_frame = p->frames[stack].parent;
-  if (parent_frame) n = push_location(g, p->frames[parent_frame].location, g->seq, n);
-  n = push_location(g, p->frames[stack].location, g->seq, n);
+  uint32_t caller = pgo_sample_location(p, s, 1);
+  if (caller != PGO_NONE) n = push_location(g, caller, g->seq, n);
+  n = push_location(g, pgo_sample_location(p, s, 0), g->seq, n);
   uint32_t parent = NONE;
   for (size_t i = 0; i < n; i++) {
     uint32_t node = g->seq[i];
@@ -295,7 +296,7 @@ bool pgo_call_edges_build(const pgo_profile *p, pgo_call_edges *out, pgo_error *
   for (size_t s = 0; s < p->nsamples; s++) {
     int64_t w = p->values[s * nt + (size_t)vi];
     if (w == 0 || p->samples[s].stack == 0) continue;
-    if (!graph_sample(&g, p->samples[s].stack, w, ++stamp)) goto fail_nomem;
+    if (!graph_sample(&g, s, w, ++stamp)) goto fail_nomem;
   }
 
   /* selectNodesForGraph keeps nodes with a nonzero cum or flat; createNamedEdgeMap */

@@ -59,8 +59,13 @@ bool pgo_source_fill(pgo_source *s, size_t n, pgo_error *err) {
     s->pos = 0;
     s->end = unread;
     if (s->cap < n) {
+      /* a field longer than what the limit lets the data hold can never be complete */
+      if (n > s->limit || s->base > s->limit - n)
+        return pgo_fail(err, "too_large", "a field at byte %llu needs %zu bytes, past the"
+                        " limit of %llu decompressed bytes (max_decompressed)",
+                        (unsigned long long)s->base, n, (unsigned long long)s->limit);
       size_t ncap = s->cap;
-      while (ncap < n) ncap *= 2;
+      while (ncap < n) ncap = ncap > SIZE_MAX / 2 ? n : ncap * 2;
       unsigned char *nb = realloc(s->buf, ncap);
       if (!nb) return pgo_fail(err, "nomem", "out of memory for a %zu-byte field", n);
       s->buf = nb;
