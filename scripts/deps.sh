@@ -19,6 +19,7 @@ packages=(
   liblua5.4-dev lua5.4
   libprotobuf-c-dev protobuf-c-compiler
   zlib1g-dev libcurl4-openssl-dev libedit-dev
+  libpcre2-dev                                 # RE2-style filters (src/core/regex.c)
   lua-busted lua-argparse lua-cjson
   tmux
   clang libclang-rt-14-dev llvm-14 valgrind   # make fuzz, fuzz-coverage, valgrind; the regression spec
