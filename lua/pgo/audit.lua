@@ -418,6 +418,34 @@ local function rank(list)
   return list
 end
 
+
+-- fresh | stale | inconclusive, and the sentence that says why (see M.stale).
+local function stale_verdict(f)
+  local share = function(x) return 100 * ratio(x, f.total) end
+  if f.own_total == 0 then
+    local names = #f.modules > 0 and table.concat(f.modules, ", ") or "none"
+    local why = ("no function of the profile belongs to the scanned module%s (%s): the tree is not the profiled program's source"):format(
+      #f.modules == 1 and "" or "s", names)
+    if f.foreign then
+      why = why .. ("; its hottest code is in package %s: scan the module that holds it"):format(f.foreign)
+    end
+    return "inconclusive", why
+  end
+  if ratio(f.stale_cum, f.total) > f.max_stale then
+    return "stale", ("%.2f%% of the samples (cum) run through functions gone from the source (threshold %.2f%%)"):format(
+      share(f.stale_cum), 100 * f.max_stale)
+  end
+  if ratio(f.unsure_cum, f.total) > f.max_stale then
+    local list, names = f.inconclusive, {}
+    for i = 1, math.min(#list, 3) do names[i] = list[i].path end
+    return "inconclusive", ("%.2f%% of the samples (cum) run through functions the scan could not see (%d unreadable, skipped or unparsable file%s: %s%s); with them the stale share could exceed the threshold %.2f%%"):format(
+      share(f.unsure_cum), #list, #list == 1 and "" or "s", table.concat(names, ", "),
+      #list > 3 and ", ..." or "", 100 * f.max_stale)
+  end
+  return "fresh", ("%.2f%% of the samples (cum) are stale, at or under the threshold %.2f%%"):format(
+    share(f.stale_cum), 100 * f.max_stale)
+end
+
 --- How much of profile p belongs to code that no longer exists in syms (a go_source
 -- result of the new source tree).
 -- opts: sample_index (1-based column or a type name; default "samples", pprof's
@@ -534,38 +562,15 @@ M.stale = public(function(p, syms, opts)
                                           package = u.package, functions = held[u] }
     end
   end
-  local verdict, why
   local modules = {}
   for _, m in ipairs(idx.modules) do
     if m.scanned then modules[#modules + 1] = m.path end
   end
   table.sort(modules)
-  local module_names = table.concat(modules, ", ")
-  local foreign
-  if own_total == 0 then
-    verdict = "inconclusive"
-    foreign = hottest_foreign(all_cum, class)
-    why = ("no function of the profile belongs to the scanned module%s (%s): the tree is not the profiled program's source"):format(
-      #modules == 1 and "" or "s", module_names ~= "" and module_names or "none")
-    if foreign then
-      why = why .. ("; its hottest code is in package %s: scan the module that holds it"):format(foreign)
-    end
-  elseif ratio(stale_cum, total) > max_stale then
-    verdict = "stale"
-    why = ("%.2f%% of the samples (cum) run through functions gone from the source (threshold %.2f%%)"):format(
-      100 * ratio(stale_cum, total), 100 * max_stale)
-  elseif ratio(unsure_cum, total) > max_stale then
-    verdict = "inconclusive"
-    local names = {}
-    for i = 1, math.min(#inconclusive, 3) do names[i] = inconclusive[i].path end
-    why = ("%.2f%% of the samples (cum) run through functions the scan could not see (%d unreadable, skipped or unparsable file%s: %s%s); with them the stale share could exceed the threshold %.2f%%"):format(
-      100 * ratio(unsure_cum, total), #inconclusive, #inconclusive == 1 and "" or "s",
-      table.concat(names, ", "), #inconclusive > 3 and ", ..." or "", 100 * max_stale)
-  else
-    verdict = "fresh"
-    why = ("%.2f%% of the samples (cum) are stale, at or under the threshold %.2f%%"):format(
-      100 * ratio(stale_cum, total), 100 * max_stale)
-  end
+  local foreign = own_total == 0 and hottest_foreign(all_cum, class) or nil
+  local verdict, why = stale_verdict { total = total, own_total = own_total, stale_cum = stale_cum,
+    unsure_cum = unsure_cum, max_stale = max_stale, inconclusive = inconclusive,
+    modules = modules, foreign = foreign }
   return {
     module = syms.module,
     modules = modules,
