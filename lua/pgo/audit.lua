@@ -165,8 +165,10 @@ end
 local function unseen_sources(syms)
   local mains, known = {}, {}
   for _, pkg in ipairs(syms.packages or {}) do
-    if pkg.main then mains[pkg.dir] = true end
-    known[pkg.dir] = true
+    if pkg.dir then
+      if pkg.main then mains[pkg.dir] = true end
+      known[pkg.dir] = true
+    end
   end
   local list = {}
   for _, k in ipairs(syms.skipped or {}) do
