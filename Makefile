@@ -15,7 +15,7 @@
 CC        ?= cc
 PREFIX    ?= /usr/local
 OPT       ?= -O2 -g
-PKGS      := lua5.4 libprotobuf-c zlib libcurl libedit
+PKGS      := lua5.4 libprotobuf-c zlib libcurl libedit libpcre2-8
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter

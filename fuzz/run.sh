@@ -62,7 +62,7 @@ fuzz_cflags() {
 }
 
 fuzz_libs() {
-  local pkgs="libprotobuf-c zlib libcurl"
+  local pkgs="libprotobuf-c zlib libcurl libpcre2-8"
   if fuzz_uses_lua "$1"; then pkgs="$pkgs lua5.4"; fi
   echo "$(pkg-config --libs $pkgs) -lm -lpthread"
 }

@@ -5,8 +5,10 @@
 -- Run:   pgolua recipes/stale.lua PROFILE --src DIR [--max-stale F] [--top N]
 --          [--include-tests] [--main-package PATH] [--json]
 -- Exit:  0 fresh (stale cum share at or under the threshold), 3 stale: over the
---        threshold (refresh the profile), 1 error (unreadable profile, not a Go module,
---        bad option; the library's message on stderr).
+--        threshold (refresh the profile), 2 inconclusive (files the scan could not read
+--        could hold the profile's functions, or the tree is not the profile's module),
+--        1 error (unreadable profile, not a Go module, bad option; the library's message
+--        on stderr).
 -- Adapt: copy this file; change the values under "ADAPT" below (the threshold, which
 --   share it applies to, how many functions to print, the recommendation). Everything
 --   else is library code (pgo.audit.stale, pgo.symbols.go_source).
@@ -21,12 +23,16 @@ local argparse = require "argparse"
 local MAX_STALE = 0.10              -- refresh above 10% of the samples (cum)
 local DEFAULT_TOP = 10              -- stale functions printed (0 = all)
 local SOURCE_OPTS = { lenient = false }   -- lenient = true skips files with syntax errors
--- Decide from the report (pgo.audit.stale's table) whether to ask for a refresh.
-local function needs_refresh(report, max_stale)
-  return report.cum_fraction > max_stale
+-- Decide from the report (pgo.audit.stale's table, its verdict against max_stale)
+-- whether to ask for a refresh.
+local function needs_refresh(report)
+  return report.verdict == "stale"
 end
 -- The sentence printed (and put in JSON) for people.
 local function recommendation(report, max_stale, stale)
+  if report.verdict == "inconclusive" then
+    return "could not tell: " .. report.why
+  end
   if stale then
     return ("refresh the profile: %s of the samples (cum) run through functions that are gone "
       .. "from the source (threshold %s); PGO decisions for them are lost until the next capture")
@@ -81,7 +87,13 @@ local function print_text(o, report, stale, advice)
       end
     end
   end
-  w((stale and "STALE: " or "fresh: ") .. advice)
+  for _, f in ipairs(report.inconclusive) do
+    local more = #f.functions > 3 and (", and %d more"):format(#f.functions - 3) or ""
+    w(("could not read %s (%s): it could hold %s%s"):format(f.path, f.reason,
+      table.concat(f.functions, ", ", 1, math.min(3, #f.functions)), more))
+  end
+  local label = { stale = "STALE: ", fresh = "fresh: ", inconclusive = "INCONCLUSIVE: " }
+  w(label[report.verdict] .. advice)
 end
 
 local function main(args)
@@ -100,9 +112,12 @@ local function main(args)
   local syms, serr = pgo.symbols.go_source(o.src, sopts)
   if not syms then return out:fail(serr) end
 
-  local done, report = pcall(pgo.audit.stale, p, syms, { main_package = o.main_package })
+  local done, report = pcall(pgo.audit.stale, p, syms,
+    { main_package = o.main_package, max_stale = o.max_stale })
   if not done then return out:fail(report) end
-  local stale = needs_refresh(report, o.max_stale)
+  local stale = needs_refresh(report)
+  local exit = stale and recipe.EXIT.over_threshold or
+    report.verdict == "inconclusive" and recipe.EXIT.failed or recipe.EXIT.ok
   local advice = recommendation(report, o.max_stale, stale)
 
   if o.json then
@@ -121,13 +136,14 @@ local function main(args)
       own_flat_fraction = report.own_flat_fraction, own_cum_fraction = report.own_cum_fraction,
       functions = functions, unknown = recipe.array(report.unknown),
       threshold = o.max_stale, threshold_on = "cum_fraction",
+      verdict = report.verdict, inconclusive = recipe.array(report.inconclusive),
       stale = stale, refresh_recommended = stale, recommendation = advice,
-      exit = stale and recipe.EXIT.over_threshold or recipe.EXIT.ok,
+      exit = exit,
     }, "\n")
   else
     print_text(o, report, stale, advice)
   end
-  return stale and recipe.EXIT.over_threshold or recipe.EXIT.ok
+  return exit
 end
 
 os.exit(main(arg))

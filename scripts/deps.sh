@@ -19,6 +19,7 @@ packages=(
   liblua5.4-dev lua5.4
   libprotobuf-c-dev protobuf-c-compiler
   zlib1g-dev libcurl4-openssl-dev libedit-dev
+  libpcre2-dev                                 # RE2-style filters (src/core/regex.c)
   lua-busted lua-argparse lua-cjson
   tmux
   lua-yaml jq debootstrap       # specs: CI samples (YAML, jq as on a runner), the .deb in a clean root

@@ -60,7 +60,7 @@ function M.valid_profile()
   }
 end
 
--- A hand-made CPU profile as bytes: functions {name, start_line}; locations {addr=,
+-- A hand-made CPU profile as bytes: functions {name, start_line[, file]}; locations {addr=,
 -- lines={{fn, line}}} (innermost line first); samples {locs = {leaf..root}, values = {...},
 -- label = "x"}; types (default samples/count, cpu/nanoseconds); mapping = true adds one
 -- mapping used by every location; comment = "text" adds a comment.
@@ -97,7 +97,7 @@ function M.cpu_profile(spec)
   end
   for i, fn in ipairs(spec.functions) do
     f[#f + 1] = { 5, "msg", { { 1, "varint", i }, { 2, "varint", s(fn[1]) },
-      { 3, "varint", s(fn[1]) }, { 4, "varint", s("x.go") }, { 5, "varint", fn[2] } } }
+      { 3, "varint", s(fn[1]) }, { 4, "varint", s(fn[3] or "x.go") }, { 5, "varint", fn[2] } } }
   end
   local period = { { 1, "varint", s("cpu") }, { 2, "varint", s("nanoseconds") } }
   local comment = spec.comment and s(spec.comment)

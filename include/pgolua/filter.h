@@ -3,12 +3,10 @@
  * (shared/docs/pprof-pgo-reference.md, section d) to build a NEW profile; the source
  * profile is never changed. No Lua here.
  *
- * Regular expressions are POSIX extended (regcomp with REG_EXTENDED), not Go's RE2. They
- * match unanchored, like pprof's. To keep common RE2 patterns working, \d \D \s \S \w \W
- * outside bracket expressions are rewritten to POSIX classes and a leading (?i) turns on
- * case-insensitive matching. Not supported: other (?flags), non-greedy quantifiers (they
- * match the same strings here, since only "does it match" matters), \b, \pN, \Q..\E, and
- * escapes inside [...] (a backslash is literal there in POSIX). */
+ * Regular expressions are Go's (RE2 syntax), as pprof takes them: src/core/regex.c checks
+ * the syntax and matches with PCRE2 (pgolua/regex.h). They match unanchored, like pprof's.
+ * A construct Go's regexp rejects (backreferences, lookaround, possessive quantifiers,
+ * ...) fails with "bad_regex"; so does a match that exceeds PCRE2's backtracking limit. */
 #ifndef PGOLUA_FILTER_H
 #define PGOLUA_FILTER_H
 #include <stddef.h>

@@ -46,6 +46,9 @@ typedef struct pgo_godecl {
   bool recv_pointer;           /* func (x *T) */
   bool generic;                /* type parameters on the function or the receiver type */
   uint32_t line;               /* 1-based line of the `func` keyword */
+  const char *linkname;        /* //go:linkname local target: the target ("pkg/path.name"),
+                                  name is the local name; NULL for a func declaration */
+  size_t linkname_len;
 } pgo_godecl;
 
 /* What the scanner learnt about the file as a whole. */
@@ -94,7 +97,8 @@ bool pgo_gomod_module(const char *src, size_t len, char *out, size_t cap, pgo_er
 typedef struct pgo_gosource_options {
   bool include_tests;          /* _test.go files (package p and p_test); default false */
   bool include_vendor;         /* vendor/ directories; default false */
-  bool include_nested;         /* directories with their own go.mod; default false */
+  bool skip_nested;            /* directories with their own go.mod are skipped (by default
+                                  each is scanned as its own module) */
   bool lenient;                /* a file with a syntax error is skipped, not fatal */
   const char *module;          /* module path to use instead of go.mod's (NULL = read it) */
   uint64_t max_file_bytes;     /* larger .go files are skipped; default 256 MiB */
@@ -121,10 +125,28 @@ typedef struct pgo_gosrc_package {
   bool main;                   /* package main */
 } pgo_gosrc_package;
 
+/* Why something was skipped. The first three leave the scan unable to tell what the
+ * skipped file declares (an audit is then inconclusive about its package). */
+typedef enum pgo_gosrc_skip_kind {
+  PGO_SKIP_UNREADABLE, PGO_SKIP_TOO_LARGE, PGO_SKIP_SYNTAX,
+  PGO_SKIP_EXCLUDED,           /* by rule: testdata, hidden, vendor, build ignore, links */
+  PGO_SKIP_NESTED,             /* a nested module left out (skip_nested, unreadable go.mod) */
+} pgo_gosrc_skip_kind;
+
 typedef struct pgo_gosrc_skip {
   uint32_t path;               /* string id: relative path of the directory or file */
   uint32_t reason;             /* string id: "vendor", "testdata", "nested module ...", ... */
+  uint32_t package;            /* string id: import path (escaped) of the directory's package,
+                                  or of the module of a PGO_SKIP_NESTED directory */
+  pgo_gosrc_skip_kind kind;
 } pgo_gosrc_skip;
+
+/* A module met by the walk: the root's, and every nested one. */
+typedef struct pgo_gosrc_module {
+  uint32_t path;               /* string id: module path ("std", "cmd", "example.com/m") */
+  uint32_t dir;                /* string id: directory relative to the root ("." = root) */
+  bool scanned;                /* false for a nested module that was skipped */
+} pgo_gosrc_module;
 
 typedef struct pgo_gosource {
   pgo_strtab strings;
@@ -139,12 +161,20 @@ typedef struct pgo_gosource {
   size_t npackages, cap_packages;
   pgo_gosrc_skip *skipped;
   size_t nskipped, cap_skipped;
+  pgo_gosrc_module *modules;
+  size_t nmodules, cap_modules;
+  uint64_t asm_files;          /* .s files read for TEXT symbols */
   uint64_t files, lines, bytes, test_files_excluded;
 } pgo_gosource;
 
-/* Walk the module rooted at root (the directory holding go.mod) and collect every
- * declaration. Directories named testdata, or starting with '.' or '_', are skipped (as
- * the go command does), vendor/ and nested modules unless the options say otherwise;
+/* Walk the module rooted at root (the directory holding go.mod, or a go.work workspace
+ * without one: then only the modules below it are read) and collect every declaration.
+ * A subdirectory with its own go.mod is scanned as its own module (its packages under its
+ * module path) unless skip_nested. Assembly files (.s) add the functions they define
+ * (`TEXT ·name(SB)` in the directory's package, `TEXT pkg·name(SB)` in pkg, '∕' for '/'),
+ * //go:linkname directives add their target names. Directories named testdata, or
+ * starting with '.' or '_', are skipped (as the go command does), vendor/ unless the
+ * options say otherwise (the standard library's vendor/ is part of std and is read);
  * files starting with '.' or '_' are ignored; symbolic links to directories are not
  * followed. Files are read in byte order of their names within a directory, which is
  * the order init.N numbers follow (non-test files first, then _test.go files). Fails

@@ -159,6 +159,29 @@ local function is_closure_word(c)
   return c:match("^func%d+$") or c:match("^gowrap%d+$") or c:match("^deferwrap%d+$")
 end
 
+-- The skipped files and directories of syms whose content the scan could not see, with
+-- what they could hold: { {path, reason, kind, package, dir_skip, main}, ... }; main:
+-- the directory is a package main, or nothing readable says which package it is.
+local function unseen_sources(syms)
+  local mains, known = {}, {}
+  for _, pkg in ipairs(syms.packages or {}) do
+    if pkg.dir then
+      if pkg.main then mains[pkg.dir] = true end
+      known[pkg.dir] = true
+    end
+  end
+  local list = {}
+  for _, k in ipairs(syms.skipped or {}) do
+    if k.kind == "unreadable" or k.kind == "too_large" or k.kind == "syntax" then
+      local dir = k.path:match("^(.*)/[^/]*%.[gs]o?$") or (k.path:match("%.go$") or k.path:match("%.s$")) and "." or k.path
+      list[#list + 1] = { path = k.path, reason = k.reason, kind = k.kind, package = k.package,
+                          dir_skip = not (k.path:match("%.go$") or k.path:match("%.s$")),
+                          main = mains[dir] or not known[dir] }
+    end
+  end
+  return list
+end
+
 -- An index over a go_source result: declared names, bare names, packages, modules.
 -- Cached per symbols table (weak keys: the cache never keeps a table alive).
 local index_cache = setmetatable({}, { __mode = "k" })
@@ -168,17 +191,31 @@ local function symbol_index(syms, opts)
     declared = syms.functions or {},
     bare = {},              -- "F", "T.M", "(*T).M" of every module declaration
     packages = {},          -- name prefix ("main" or the escaped path) -> true
-    modules = {},           -- module path -> its escaped spelling
+    modules = {},           -- { path, esc, scanned }, longest path first
     has_main = false,
     main_package = opts.main_package,
     tests_excluded = (syms.test_files_excluded or 0) > 0,
   }
-  if syms.module then idx.modules[syms.module] = path_to_prefix(syms.module) end
+  local seen = {}
+  local function add_module(path, scanned)
+    if seen[path] then return end
+    seen[path] = true
+    idx.modules[#idx.modules + 1] = { path = path, esc = path_to_prefix(path), scanned = scanned }
+  end
+  for _, m in ipairs(syms.modules or {}) do add_module(m.path, m.scanned) end
+  if syms.module then add_module(syms.module, true) end
+  for _, u in ipairs(unseen_sources(syms)) do
+    if u.main then idx.has_main = true end      -- main.* names may be declared there
+  end
   for _, pkg in ipairs(syms.packages or {}) do
     idx.packages[pkg.prefix] = true
     if pkg.main then idx.has_main = true end
-    if pkg.module then idx.modules[pkg.module] = path_to_prefix(pkg.module) end
+    if pkg.module then add_module(pkg.module, true) end
   end
+  table.sort(idx.modules, function(a, b)
+    if #a.path ~= #b.path then return #a.path > #b.path end
+    return a.path < b.path
+  end)
   for name in pairs(idx.declared) do
     local _, rest = split_package(name)
     if rest then idx.bare[rest] = true end
@@ -187,17 +224,24 @@ local function symbol_index(syms, opts)
   return idx
 end
 
+-- The module that owns package path pkg (escaped as in names): the scanned module with
+-- the longest path that is pkg or a prefix of it, std for a path whose first element has
+-- no dot when no other module claims it; nil when none does. A nested module that was
+-- left out of the scan owns its packages too (so they are not taken for the parent's).
+local function owner_module(idx, pkg)
+  local std
+  for _, m in ipairs(idx.modules) do
+    if m.path == "std" then std = m
+    elseif pkg == m.esc or pkg:sub(1, #m.path + 1) == m.path .. "/" then return m end
+  end
+  if std and not pkg:match("^[^/]*%.") then return std end
+  return nil
+end
+
 local function belongs_to_module(idx, pkg)
   if pkg == "main" then return idx.has_main end
-  for mod, esc in pairs(idx.modules) do
-    if mod == "std" then
-      -- the standard library as a module: every path without a dot in its first element
-      if not pkg:match("^[^/]*%.") then return true end
-    elseif pkg == esc or pkg:sub(1, #mod + 1) == mod .. "/" then
-      return true
-    end
-  end
-  return false
+  local m = owner_module(idx, pkg)
+  return m ~= nil and m.scanned
 end
 
 -- Whether decl (a full name) is declared, honouring opts.main_package for main.* names.
@@ -319,7 +363,53 @@ end)
 -- {=====================================================================================
 -- stale
 
-local stale_opts = { sample_index = "number|string", main_package = "string" }
+local stale_opts = { sample_index = "number|string", main_package = "string", max_stale = "number" }
+local DEFAULT_MAX_STALE = 0.10
+
+-- The unseen sources that could declare function `name` of package pkg.
+local function could_hold(unseen, pkg)
+  local hits
+  for _, u in ipairs(unseen) do
+    local p = u.package
+    if p and (pkg == p or (u.dir_skip and pkg:sub(1, #p + 1) == p .. "/") or (pkg == "main" and u.main)) then
+      hits = hits or {}
+      hits[#hits + 1] = u
+    end
+  end
+  return hits
+end
+
+-- Functions the compiler writes itself (promoted-method and interface wrappers, file
+-- "<autogenerated>" in the profile): they exist while their package does.
+local function autogenerated(p)
+  local set = {}
+  local ok, rows = pcall(p.top, p, { granularity = "filefunctions", n = 0, trim = false })
+  if not ok then return set end
+  for _, r in ipairs(rows) do
+    local name, file = r.name:match("^(.*) (%S+)$")
+    if file == "<autogenerated>" then set[name] = true end
+  end
+  return set
+end
+
+-- The hottest package of the profile outside every scanned module that looks like
+-- someone's code (a dot in its first path element; package main only when there is no
+-- other, as it names no module): where to point a scan that found none of the profile's
+-- code.
+local function hottest_foreign(cum, class)
+  local by_pkg = {}
+  for name, v in pairs(cum) do
+    if class[name] == false then
+      local pkg = split_package(name)
+      if pkg and (pkg == "main" or pkg:match("^[^/]*%.")) then by_pkg[pkg] = math.max(by_pkg[pkg] or 0, v) end
+    end
+  end
+  local best, bv
+  for pkg, v in pairs(by_pkg) do
+    if pkg ~= "main" and (not bv or v > bv or (v == bv and pkg < best)) then best, bv = pkg, v end
+  end
+  return best or (by_pkg.main and "main")
+end
 
 local function rank(list)
   table.sort(list, function(a, b)
@@ -328,6 +418,34 @@ local function rank(list)
     return a.name < b.name
   end)
   return list
+end
+
+
+-- fresh | stale | inconclusive, and the sentence that says why (see M.stale).
+local function stale_verdict(f)
+  local share = function(x) return 100 * ratio(x, f.total) end
+  if f.own_total == 0 then
+    local names = #f.modules > 0 and table.concat(f.modules, ", ") or "none"
+    local why = ("no function of the profile belongs to the scanned module%s (%s): the tree is not the profiled program's source"):format(
+      #f.modules == 1 and "" or "s", names)
+    if f.foreign then
+      why = why .. ("; its hottest code is in package %s: scan the module that holds it"):format(f.foreign)
+    end
+    return "inconclusive", why
+  end
+  if ratio(f.stale_cum, f.total) > f.max_stale then
+    return "stale", ("%.2f%% of the samples (cum) run through functions gone from the source (threshold %.2f%%)"):format(
+      share(f.stale_cum), 100 * f.max_stale)
+  end
+  if ratio(f.unsure_cum, f.total) > f.max_stale then
+    local list, names = f.inconclusive, {}
+    for i = 1, math.min(#list, 3) do names[i] = list[i].path end
+    return "inconclusive", ("%.2f%% of the samples (cum) run through functions the scan could not see (%d unreadable, skipped or unparsable file%s: %s%s); with them the stale share could exceed the threshold %.2f%%"):format(
+      share(f.unsure_cum), #list, #list == 1 and "" or "s", table.concat(names, ", "),
+      #list > 3 and ", ..." or "", 100 * f.max_stale)
+  end
+  return "fresh", ("%.2f%% of the samples (cum) are stale, at or under the threshold %.2f%%"):format(
+    share(f.stale_cum), 100 * f.max_stale)
 end
 
 --- How much of profile p belongs to code that no longer exists in syms (a go_source
@@ -360,62 +478,113 @@ M.stale = public(function(p, syms, opts, code)
     arg_error("stale", 2, "symbols from pgo.symbols.go_source expected, got " .. type(syms))
   end
   opts = check_opts("stale", 3, opts, stale_opts)
+  local max_stale = opts.max_stale or DEFAULT_MAX_STALE
+  if max_stale < 0 or max_stale > 1 then arg_error("stale", 3, "option 'max_stale' must be between 0 and 1") end
   local info = p:info()
   local col, col_type = value_column("stale", info, opts.sample_index)
   local idx = symbol_index(syms, opts)
+  local unseen = unseen_sources(syms)
+  local generated = autogenerated(p)
 
   local class = {}          -- name -> match table, or false when not the module's
-  local flat, cum = {}, {}
-  local total, own_total, stale_flat, stale_cum, module_flat = 0, 0, 0, 0, 0
+  local flat, cum, all_cum = {}, {}, {}
+  local total, own_total, stale_flat, stale_cum, module_flat, unsure_cum = 0, 0, 0, 0, 0, 0
   local seen, gen = {}, 0
+  local function classify(name)
+    local c = match_name(idx, name) or false
+    if c and not c.declared and not c.unknown then
+      local pkg = split_package(name)
+      if generated[name] and idx.packages[pkg] then
+        c.declared = true
+        c.how = "compiler-generated wrapper (<autogenerated>)"
+      else
+        c.unseen = could_hold(unseen, pkg)
+      end
+    end
+    return c
+  end
   for values, stack in p:samples() do
     local v = values[col]
     total = total + v
     gen = gen + 1
-    local any_module, any_stale = false, false
+    local any_module, any_stale, any_unsure = false, false, false
     for i = 1, #stack do
       local name = stack[i]
       local c = class[name]
       if c == nil then
-        c = match_name(idx, name) or false
+        c = classify(name)
         class[name] = c
       end
+      local first = seen[name] ~= gen
+      seen[name] = gen
+      if first then all_cum[name] = (all_cum[name] or 0) + v end
       if c then
         any_module = true
+        local gone = not c.declared and not c.unknown and not c.unseen
         if i == 1 then
           flat[name] = (flat[name] or 0) + v
           module_flat = module_flat + v
-          if not c.declared and not c.unknown then stale_flat = stale_flat + v end
+          if gone then stale_flat = stale_flat + v end
         end
-        if seen[name] ~= gen then
-          seen[name] = gen
-          cum[name] = (cum[name] or 0) + v
-        end
-        if not c.declared and not c.unknown then any_stale = true end
+        if first then cum[name] = (cum[name] or 0) + v end
+        if gone then any_stale = true end
+        if c.unseen then any_unsure = true end
       end
     end
     if any_module then own_total = own_total + v end
     if any_stale then stale_cum = stale_cum + v end
+    if any_stale or any_unsure then unsure_cum = unsure_cum + v end
   end
 
   local functions, module_functions, unknown, sum_cum = {}, {}, {}, 0
+  local held = {}           -- unseen source -> the profiled functions it could hold
   for name, c in pairs(class) do
     if c and cum[name] then
-      local stale = not c.declared and not c.unknown
+      local stale = not c.declared and not c.unknown and not c.unseen
       local row = { name = name, flat = flat[name] or 0, cum = cum[name], stale = stale,
-                    belongs_to = c.belongs_to, how = c.how, inlined = c.inlined }
+                    belongs_to = c.belongs_to, how = c.how, inlined = c.inlined,
+                    unseen = c.unseen and true or nil }
       module_functions[#module_functions + 1] = row
       if stale then
         functions[#functions + 1] = { name = name, flat = row.flat, cum = row.cum,
                                       belongs_to = c.belongs_to, how = c.how }
         sum_cum = sum_cum + row.cum
       end
+      for _, u in ipairs(c.unseen or {}) do
+        held[u] = held[u] or {}
+        table.insert(held[u], name)
+      end
       if c.unknown then unknown[#unknown + 1] = name end
     end
   end
   table.sort(unknown)
+  local inconclusive = {}
+  for _, u in ipairs(unseen) do
+    if held[u] then
+      table.sort(held[u])
+      inconclusive[#inconclusive + 1] = { path = u.path, reason = u.reason, kind = u.kind,
+                                          package = u.package, functions = held[u] }
+    end
+  end
+  local modules = {}
+  for _, m in ipairs(idx.modules) do
+    if m.scanned then modules[#modules + 1] = m.path end
+  end
+  table.sort(modules)
+  local foreign = own_total == 0 and hottest_foreign(all_cum, class) or nil
+  local verdict, why = stale_verdict { total = total, own_total = own_total, stale_cum = stale_cum,
+    unsure_cum = unsure_cum, max_stale = max_stale, inconclusive = inconclusive,
+    modules = modules, foreign = foreign }
   return {
     module = syms.module,
+    modules = modules,
+    verdict = verdict,
+    why = why,
+    max_stale = max_stale,
+    inconclusive = inconclusive,
+    unsure_cum = unsure_cum,
+    unsure_fraction = ratio(unsure_cum, total),
+    hottest_foreign_package = foreign,
     sample_type = col_type,
     sample_index = col,
     total = total,

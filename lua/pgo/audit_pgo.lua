@@ -11,6 +11,10 @@ local compiler = require "pgo.compiler"
 
 local M = {}
 
+-- drift's default noise band, in standard errors (see drift and docs/api.md for the
+-- figures behind it)
+M.NOISE_Z = 3
+
 local function check_opts(opts, fname, known)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
@@ -43,6 +47,43 @@ local function edges_of(x, which, fname)
       ok and msg or "pgo.profile or edge list expected, got " .. type(x)), 3)
   end
   return edges
+end
+
+-- Edge weights as sample counts (what noise is measured in) and the capture's sample
+-- count: a profile whose compiler column is cpu/nanoseconds (no samples/count, as from
+-- Pyroscope or Parca) divides by the period; an edge list is taken as counts, its field
+-- `samples` (else its total weight) as its sample count.
+local function count_scale(x, edges)
+  if type(x) ~= "userdata" then return 1, edges.samples or edges.total_weight or 0 end
+  local info = x:info()
+  for i, st in ipairs(info.sample_types) do
+    if st.type == "samples" then return 1, info.totals[i] end
+  end
+  local scale = (info.period or 0) > 0 and 1 / info.period or 1
+  local total = 0
+  for i, st in ipairs(info.sample_types) do
+    if st.type == "cpu" then total = info.totals[i] * scale end
+  end
+  return scale, total
+end
+
+-- Noise between two captures of the same load: an edge's weight is a Poisson count, so
+-- given wa + wb, wa is binomial with p = na / (na + nb) (na, nb: the captures' sample
+-- counts). differs(): wa and wb are further apart than z standard deviations of that
+-- binomial (an edge absent from one capture must have more than z^2 samples in the
+-- other). leads(): within one call site, x counts beat y by more than z standard
+-- deviations (the sign test: which of two callees is hotter).
+local function differs(wa, na, wb, nb, z)
+  local k = wa + wb
+  if k <= 0 then return false end
+  if na <= 0 or nb <= 0 then return true end
+  local q = na / (na + nb)
+  return math.abs(wa - k * q) > z * math.sqrt(k * q * (1 - q))
+end
+
+local function leads(x, y, z)
+  if x + y <= 0 then return false end
+  return x - y > z * math.sqrt(x + y)
 end
 
 local function site_key(caller, offset) return caller .. "\n" .. offset end
@@ -180,10 +221,11 @@ local function view(edges, cdf)
   local v = { edges = #edges, total_weight = edges.total_weight, hot_edges = #hot,
     threshold = hot.threshold, threshold_pct = hot.threshold_pct,
     hot_edge_share = {}, hot_sites = {}, hot_callees = {}, edge_share = {}, targets = {},
-    method_targets = {}, ncallees = {} }
+    method_targets = {}, ncallees = {}, edge_weight = {}, sites = {} }
   local total = edges.total_weight
   for _, e in ipairs(edges) do
     v.edge_share[edge_key(e)] = total ~= 0 and e.weight / total or 0
+    v.edge_weight[edge_key(e)] = e.weight
   end
   for _, e in ipairs(hot) do
     v.hot_edge_share[edge_key(e)] = v.edge_share[edge_key(e)]
@@ -191,6 +233,7 @@ local function view(edges, cdf)
     v.hot_callees[e.callee] = true
   end
   for key, s in pairs(sites_of(edges)) do
+    v.sites[key] = s
     v.targets[key] = s.target or false
     v.ncallees[key] = #s.callees
     -- an interface call of method M reaches only methods named M: its guess is the
@@ -221,10 +264,15 @@ end
 -- covers, however cold, and a profile cannot tell an indirect call with one callee from a
 -- static call; "multi" only the sites with two or more callees in either profile (surely
 -- indirect, or several calls on one line); and devirt_shift's dominant, lost, min_weight.
+-- noise_z (default M.NOISE_Z = 3): how many standard deviations a difference must
+-- exceed to count (docs/api.md has the rule and the figures behind the default).
 -- Returns {
---   changes_compiler_decisions = false when the hot call sites, the hot callees and every
---     call site's devirtualization guesses (its hottest callee; per method name, its
---     hottest method) are identical;
+--   changes_compiler_decisions = false when no edge entered or left the hot set and no
+--     call site's devirtualization guess (its hottest callee; per method name, its
+--     hottest method) changed, beyond noise;
+--   hot_edges.moved = {{caller, callee, offset, old_weight, new_weight, hot = "entered" |
+--     "left"}...}: the hot-set changes beyond noise (weights in samples);
+--   devirt_changes = the rows of devirt_targets beyond noise;
 --   reasons = {...} short strings naming what differs ("hot call sites", "hot callees",
 --     "devirtualization targets");
 --   old, new = {edges, total_weight, hot_edges, threshold, threshold_pct};
@@ -233,13 +281,46 @@ end
 --     profile's total weight)};
 --   edge_overlap = Σ over all edges of min(old share, new share) (1 = same distribution);
 --   hot_functions = {entered = {names}, left = {names}}  (callees of hot edges);
---   devirt_targets = {{caller, offset, old, new, old_methods, new_methods}...} (sites whose
---     guesses changed; old/new the hottest callee or false (a closure, or no site);
---     *_methods "M=callee;..." or false);
+--   devirt_targets = {{caller, offset, old, new, old_methods, new_methods, beyond_noise}...}
+--     (sites whose guesses changed at all; old/new the hottest callee or false (a closure,
+--     or no site); *_methods "M=callee;..." or false);
 --   devirt_shifts = devirt_shift(old, new, opts) }
+-- The weight (counts) of callee at a call site (0 when either is missing).
+local function callee_weight(site, callee, scale)
+  if not site or not callee then return 0 end
+  for _, c in ipairs(site.callees) do
+    if c.callee == callee then return c.weight * scale end
+  end
+  return 0
+end
+
+-- "M=callee;..." -> {M = callee}
+local function method_map(s)
+  local t = {}
+  for m, c in (s or ""):gmatch("([^=;]+)=([^;]+)") do t[m] = c end
+  return t
+end
+
+-- Whether the devirtualization guess at one site moving from callee x (old) to y (new)
+-- is beyond noise: both guesses clearly lead at their side when both are callees there;
+-- else (a site or a guess on one side only) the site's weight itself differs.
+local function devirt_material(sa, sb, x, y, A, B, z)
+  if sa and sb and x and y then
+    return leads(callee_weight(sa, x, A.scale), callee_weight(sa, y, A.scale), z) and
+           leads(callee_weight(sb, y, B.scale), callee_weight(sb, x, B.scale), z)
+  end
+  local wa = sa and sa.weight * A.scale or 0
+  local wb = sb and sb.weight * B.scale or 0
+  return differs(wa, A.n, wb, B.n, z)
+end
+
 function M.drift(old, new, opts)
   opts = check_opts(opts, "drift", { cdf = true, dominant = true, lost = true, min_weight = true,
-    devirt_sites = true })
+    devirt_sites = true, noise_z = true })
+  local z = opts.noise_z == nil and M.NOISE_Z or opts.noise_z
+  if type(z) ~= "number" or z < 0 then
+    error("bad argument #3 to 'drift' (option 'noise_z' must be a non-negative number)", 2)
+  end
   local devirt_sites = opts.devirt_sites or "all"
   if devirt_sites ~= "all" and devirt_sites ~= "multi" then
     error("bad argument #3 to 'drift' (option 'devirt_sites' must be \"all\" or \"multi\")", 2)
@@ -250,11 +331,13 @@ function M.drift(old, new, opts)
   end
   local ea, eb = edges_of(old, 1, "drift"), edges_of(new, 2, "drift")
   local a, b = view(ea, cdf), view(eb, cdf)
+  a.scale, a.n = count_scale(old, ea)
+  b.scale, b.n = count_scale(new, eb)
   local multi = {}                   -- sites with two or more callees in either profile
   for _, v in ipairs { a, b } do
     for k, n in pairs(v.ncallees) do if n > 1 then multi[k] = true end end
   end
-  local r = { cdf = cdf, reasons = {} }
+  local r = { cdf = cdf, noise_z = z, reasons = {} }
   for _, side in ipairs { "old", "new" } do
     local v = side == "old" and a or b
     r[side] = { edges = v.edges, total_weight = v.total_weight, hot_edges = v.hot_edges,
@@ -273,7 +356,36 @@ function M.drift(old, new, opts)
   local entered, left = diff_sets(a.hot_callees, b.hot_callees)
   r.hot_functions = { entered = entered, left = left }
 
-  local changed = {}
+  -- hot edges entering or leaving the compiler's hot set with a weight that moved beyond
+  -- noise (an edge at the threshold crosses it back and forth between captures)
+  local moved, callees_moved = {}, false
+  for _, pair in ipairs { { b.hot_edge_share, a.hot_edge_share, "entered" },
+                          { a.hot_edge_share, b.hot_edge_share, "left" } } do
+    for _, k in ipairs(sorted_keys(pair[1])) do
+      if not pair[2][k] then
+        local wa, wb = (a.edge_weight[k] or 0) * a.scale, (b.edge_weight[k] or 0) * b.scale
+        if differs(wa, a.n, wb, b.n, z) then
+          local caller, callee, offset = k:match("^(.*)\n(.*)\n(%-?%d+)$")
+          moved[#moved + 1] = { caller = caller, callee = callee, offset = math.tointeger(tonumber(offset)),
+            old_weight = wa, new_weight = wb, hot = pair[3] }
+          if (pair[3] == "entered") ~= (a.hot_callees[callee] == true) and
+             (pair[3] == "left") ~= (b.hot_callees[callee] == true) then
+            callees_moved = true
+          end
+        end
+      end
+    end
+  end
+  table.sort(moved, function(x, y)
+    local wx, wy = math.max(x.old_weight, x.new_weight), math.max(y.old_weight, y.new_weight)
+    if wx ~= wy then return wx > wy end
+    if x.caller ~= y.caller then return x.caller < y.caller end
+    if x.callee ~= y.callee then return x.callee < y.callee end
+    return x.offset < y.offset
+  end)
+  r.hot_edges.moved = moved
+
+  local changed, material = {}, {}
   local keys = {}
   for _, v in ipairs { a, b } do
     for k in pairs(v.targets) do
@@ -287,16 +399,30 @@ function M.drift(old, new, opts)
       local row = split_site(k)
       row.old, row.new = ta, tb
       row.old_methods, row.new_methods = ma, mb
+      local sa, sb = a.sites[k], b.sites[k]
+      local beyond = ta ~= tb and devirt_material(sa, sb, ta or nil, tb or nil, a, b, z)
+      if not beyond and ma ~= mb then
+        local ga, gb = method_map(ma or nil), method_map(mb or nil)
+        local methods = {}
+        for m in pairs(ga) do methods[m] = true end
+        for m in pairs(gb) do methods[m] = true end
+        for m in pairs(methods) do
+          if ga[m] ~= gb[m] and devirt_material(sa, sb, ga[m], gb[m], a, b, z) then beyond = true end
+        end
+      end
+      row.beyond_noise = beyond
       changed[#changed + 1] = row
+      if beyond then material[#material + 1] = row end
     end
   end
   r.devirt_targets = changed
+  r.devirt_changes = material
   r.devirt_shifts = M.devirt_shift(ea, eb, { dominant = opts.dominant, lost = opts.lost,
     min_weight = opts.min_weight })
 
-  if #added > 0 or #removed > 0 then r.reasons[#r.reasons + 1] = "hot call sites" end
-  if #entered > 0 or #left > 0 then r.reasons[#r.reasons + 1] = "hot callees" end
-  if #changed > 0 then r.reasons[#r.reasons + 1] = "devirtualization targets" end
+  if #moved > 0 then r.reasons[#r.reasons + 1] = "hot call sites" end
+  if callees_moved then r.reasons[#r.reasons + 1] = "hot callees" end
+  if #material > 0 then r.reasons[#r.reasons + 1] = "devirtualization targets" end
   r.changes_compiler_decisions = #r.reasons > 0
   return r
 end

@@ -185,17 +185,27 @@ end
 --- A per-function delta table for people, independent of pgo.report.
 -- Rows {name, before, after, delta, delta_pct}: before/after are the function's flat
 -- values (the leaf frame's innermost function, pprof's "flat"; opts.cum = true uses cum)
--- in base and new, delta = after - before, delta_pct = delta / before * 100 (nil when
--- before is 0: a new function). Sorted by |delta| descending, then name. opts.n limits the
--- rows; opts.sample_index picks the column by type name or 1-based index (default: new's
--- default sample type, looked up by name in base).
--- @treturn[1] rows, summary {sample_type, unit, before, after, delta} (profile totals)
+-- in base and new. opts.compare: "values" compares them as they are (delta = after -
+-- before, delta_pct = delta / before * 100); "shares" compares each function's share of
+-- its own profile's total (rows also get before_share, after_share; delta = after_share
+-- - before_share, in fractions of the total; delta_pct = after_share / before_share * 100
+-- - 100), so a 15 s and a 12 s capture of the same load show no change; "auto" (default)
+-- takes shares when the two totals differ and values when they are equal. delta_pct is
+-- nil when before is 0 (a new function). Sorted by |delta| descending, then name. opts.n
+-- limits the rows; opts.sample_index picks the column by type name or 1-based index
+-- (default: new's default sample type, looked up by name in base).
+-- @treturn[1] rows, summary {sample_type, unit, before, after, delta (profile totals),
+--   compared = "values" | "shares", note (a sentence saying why shares, or nil)}
 -- @treturn[2] nil, message, "incompatible" when base lacks the sample type
 function M.diff_table(new, base, opts)
   check_profile(new, "diff_table", 1)
   check_profile(base, "diff_table", 2)
   opts = opts or {}
   check_opts(opts, "diff_table", 3)
+  local compare = opts.compare or "auto"
+  if compare ~= "auto" and compare ~= "shares" and compare ~= "values" then
+    error("bad argument #3 to 'diff_table' (option 'compare' must be \"auto\", \"shares\" or \"values\")", 2)
+  end
   local col, st = column(new, opts.sample_index, "diff_table")
   local bcol
   for i, bst in ipairs(base:info().sample_types) do
@@ -207,12 +217,22 @@ function M.diff_table(new, base, opts)
   end
   local after, after_total = by_function(new, col, opts.cum)
   local before, before_total = by_function(base, bcol, opts.cum)
+  local shares = compare == "shares" or (compare == "auto" and before_total ~= after_total)
   local rows = {}
   local function add(name)
     local b, a = before[name] or 0, after[name] or 0
-    local d = a - b
-    rows[#rows + 1] = { name = name, before = b, after = a, delta = d,
-      delta_pct = b ~= 0 and d * 100 / b or nil }
+    local row = { name = name, before = b, after = a }
+    if shares then
+      local bs = before_total ~= 0 and b / before_total or 0
+      local as = after_total ~= 0 and a / after_total or 0
+      row.before_share, row.after_share = bs, as
+      row.delta = as - bs
+      row.delta_pct = bs ~= 0 and (as / bs - 1) * 100 or nil
+    else
+      row.delta = a - b
+      row.delta_pct = b ~= 0 and row.delta * 100 / b or nil
+    end
+    rows[#rows + 1] = row
   end
   for name in pairs(after) do add(name) end
   for name in pairs(before) do
@@ -226,8 +246,14 @@ function M.diff_table(new, base, opts)
   if opts.n and #rows > opts.n then
     for i = #rows, opts.n + 1, -1 do rows[i] = nil end
   end
-  return rows, { sample_type = st.type, unit = st.unit, before = before_total,
-    after = after_total, delta = after_total - before_total }
+  local summary = { sample_type = st.type, unit = st.unit, before = before_total,
+    after = after_total, delta = after_total - before_total,
+    compared = shares and "shares" or "values" }
+  if shares and compare == "auto" then
+    summary.note = string.format("the totals differ (%d before, %d after %s): each function's "
+      .. "share of its own profile's total is compared", before_total, after_total, st.unit)
+  end
+  return rows, summary
 end
 
 --- p:delta(base [, opts]): the same as pgo.diff_table(p, base, opts).

@@ -5,7 +5,7 @@
 --   report.top_json(p, opts)  -> json, warnings   (data as JSON, via lua-cjson)
 --   report.tags(p, opts)      -> text, warnings   (`go tool pprof -tags`)
 --   report.tabwrite(lines)    -> lines            (Go's text/tabwriter, right-aligned)
---   report.time(ns, layout)   -> "Nov 21, 2026 at 9:32am (UTC)"
+--   report.time(ns, layout)   -> "Nov 21, 2026 at 9:32am (UTC)" (local time: TZ)
 --   report.terminal_text(s)   -> s with control characters shown as \x1b-style escapes
 --
 -- opts of top/top_data/top_json (all optional):
@@ -116,19 +116,21 @@ M.basename = basename
 local months = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
   "Nov", "Dec" }
 
---- Format a time in nanoseconds since the epoch, in UTC, with pprof's header layout:
+--- Format a time in nanoseconds since the epoch in the local time zone (TZ, as Go's
+-- time.Local: unset = /etc/localtime, "" = UTC), with pprof's header layout:
 -- "go1.23" = "Jan 2, 2006 at 3:04pm (MST)", "head" = "2006-01-02 15:04:05 MST".
 function M.time(ns, layout)
   local secs = ns // 1000000000
-  local t = os.date("!*t", secs)
+  local t = os.date("*t", secs)
+  local zone = os.date("%Z", secs)
   if layout == "head" then
-    return string.format("%04d-%02d-%02d %02d:%02d:%02d UTC", t.year, t.month, t.day,
-      t.hour, t.min, t.sec)
+    return string.format("%04d-%02d-%02d %02d:%02d:%02d %s", t.year, t.month, t.day,
+      t.hour, t.min, t.sec, zone)
   end
   local h = t.hour % 12
   if h == 0 then h = 12 end
-  return string.format("%s %d, %d at %d:%02d%s (UTC)", months[t.month], t.day, t.year, h,
-    t.min, t.hour < 12 and "am" or "pm")
+  return string.format("%s %d, %d at %d:%02d%s (%s)", months[t.month], t.day, t.year, h,
+    t.min, t.hour < 12 and "am" or "pm", zone)
 end
 
 local function escape_byte(c) return ("\\x%02x"):format(c:byte()) end

@@ -21,7 +21,13 @@
 --                   escaped as %2e, ...); prefix: what the names start with ("main" for
 --                   every package main, else path)
 --   syms.files, syms.lines, syms.bytes, syms.declarations, syms.test_files_excluded
---   syms.skipped    { { path = "vendor", reason = "vendor (...)" }, ... }
+--   syms.skipped    { { path = "vendor", reason = "vendor (...)", kind, package }, ... }
+--                   kind: "unreadable", "too_large", "syntax" (the scan cannot tell what
+--                   the file declares; package: its directory's import path), "nested"
+--                   (a nested module left out; package: its module path), "excluded"
+--   syms.modules    { { path = "example.com/m", dir = ".", scanned = true }, ... }: the
+--                   root's module and every nested one, and those of go.work's `use`
+--   syms.asm_files  .s files read for the functions they define
 --
 -- Names: `path/pkg.Func`, `path/pkg.(*T).M`, `path/pkg.T.M`, generic functions and
 -- methods of generic types as `pkg.TopK[...]`, `pkg.(*List[...]).Push` (Go 1.21+
@@ -33,12 +39,16 @@
 -- opts (all optional):
 --   include_tests   _test.go files too (package p and the external p_test); default false
 --   include_vendor  vendor/ directories (their packages under their own import paths)
---   include_nested  directories with their own go.mod (separate modules) are skipped
---                   unless this is true; then their packages use their module path
+--   include_nested  directories with their own go.mod are scanned as modules of their
+--                   own (their packages under their module path) unless this is false
 --   lenient         a file with a syntax error (unterminated string or comment, no
 --                   package clause) is listed in `skipped` instead of failing the scan
 --   module          module path to use when there is no go.mod (GOPATH-style trees)
 --   max_file_bytes  larger .go files are skipped (default 256 MiB)
+--
+-- A go.work at root adds the modules its `use` directives name (those outside root are
+-- scanned and merged; root may then have no go.mod). Assembly (.s) files add the
+-- functions their TEXT lines define, //go:linkname directives their target names.
 --
 -- Always skipped, as the go command does: testdata/, directories and files whose name
 -- starts with '.' or '_', symbolic links to directories, and files whose build
@@ -76,6 +86,59 @@ local function check_opts(fname, argn, opts, known)
   return opts
 end
 
+-- The directories named by `use` in root/go.work (nil when there is none), as written.
+local function go_work_uses(root)
+  local f = io.open(root .. "/go.work", "r")
+  if not f then return nil end
+  local text = f:read(1 << 20) or ""
+  f:close()
+  local uses, block = {}, false
+  for line in text:gmatch("[^\n]*") do
+    line = line:gsub("//.*$", ""):match("^%s*(.-)%s*$")
+    if block then
+      if line == ")" then block = false
+      elseif line ~= "" then uses[#uses + 1] = line:match('^"(.*)"$') or line end
+    elseif line == "use (" or line:match("^use%s*%($") then block = true
+    else
+      local d = line:match("^use%s+(.+)$")
+      if d then uses[#uses + 1] = d:match('^"(.*)"$') or d end
+    end
+  end
+  return uses
+end
+
+-- Whether a `use` directory lies inside root (then the tree walk has read it already).
+local function inside(dir)
+  return dir:sub(1, 1) ~= "/" and not dir:match("^%.%.") and not dir:match("/%.%.")
+end
+
+-- Add the scan `more` of directory dir (a go.work `use` outside root) to syms.
+local function merge(syms, more, dir)
+  for name, f in pairs(more.functions) do
+    local have = syms.functions[name]
+    if have then
+      have.also = have.also or {}
+      have.also[#have.also + 1] = f
+    else
+      syms.functions[name] = f
+      syms.list[#syms.list + 1] = name
+    end
+    f.file = dir .. "/" .. f.file
+  end
+  table.sort(syms.list)
+  for _, key in ipairs { "packages", "skipped", "modules" } do
+    for _, e in ipairs(more[key]) do
+      if key == "skipped" then e.path = dir .. "/" .. e.path end
+      if key == "modules" or key == "packages" then e.dir = dir .. (e.dir == "." and "" or "/" .. e.dir) end
+      syms[key][#syms[key] + 1] = e
+    end
+  end
+  for _, k in ipairs { "files", "lines", "bytes", "declarations", "test_files_excluded", "asm_files" } do
+    syms[k] = syms[k] + more[k]
+  end
+  syms.module = syms.module or more.module
+end
+
 --- Declarations of a Go module's source tree, spelled as in profiles.
 -- @treturn[1] table syms (see the header of this file)
 -- @treturn[2] nil, message, code
@@ -87,7 +150,17 @@ function M.go_source(root, opts)
   if opts.max_file_bytes and (math.type(opts.max_file_bytes) ~= "integer" or opts.max_file_bytes <= 0) then
     error("bad argument #2 to 'go_source' (option 'max_file_bytes' must be a positive integer)", 2)
   end
-  return core.go_source(root, opts)
+  local syms, err, code = core.go_source(root, opts)
+  if not syms or opts.module then return syms, err, code end
+  for _, dir in ipairs(go_work_uses(root) or {}) do
+    if not inside(dir) then
+      local path = dir:sub(1, 1) == "/" and dir or root .. "/" .. dir
+      local more, merr, mcode = core.go_source(path, opts)
+      if not more then return nil, ("go.work: use %s: %s"):format(dir, merr), mcode end
+      merge(syms, more, dir)
+    end
+  end
+  return syms
 end
 
 --- Scan one Go file held in a string: {package, package_line, build_ignore,

@@ -169,6 +169,19 @@ function servers.start_service(bin, load)
   return new_handle(dir, pid, { addr })
 end
 
+--- Drive url with c connections for `seconds` from a background pgolua process
+-- (pgo.loadtest.load_test, the raw engine); stop() ends it early.
+function servers.start_load(url, c, seconds)
+  local dir = helpers.tmpdir()
+  local script = dir .. "/load.lua"
+  local f = assert(io.open(script, "wb"))
+  f:write(("local r = assert(require('pgo').loadtest.load_test { url = %q, c = %d, duration = %d })\n" ..
+    "print('requests', r.requests)\n"):format(url, c, seconds))
+  f:close()
+  local pid = spawn(dir, "timeout -k 5 " .. (seconds + 60) .. " " .. shq(helpers.pgolua) .. " " .. shq(script))
+  return new_handle(dir, pid, { url:match("^%a+://([^/]+)") })
+end
+
 -- For spec/support/profilers.lua: the same process handling for its servers.
 servers._spawn, servers._new_handle, servers._alive, servers._stop = spawn, new_handle, alive, stop
 servers._read = read

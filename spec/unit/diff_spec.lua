@@ -161,7 +161,7 @@ end)
 describe("pgo.diff_table(new, base) / p:delta(base)", function()
   it("lists flat values per function, sorted by |delta|", function()
     local a, b = tiny()
-    local rows, sum = pgo.diff_table(a, b)
+    local rows, sum = pgo.diff_table(a, b, { compare = "values" })
     local names = {}
     for i, r in ipairs(rows) do names[i] = r.name end
     assert.same({ "main.foo", "main.baz", "main.rec", "main.bar", "main.tiny", "main.main" }, names)
@@ -171,13 +171,13 @@ describe("pgo.diff_table(new, base) / p:delta(base)", function()
       delta = 200000000, delta_pct = 100.0 }, rows[3])
     assert.is_nil(rows[2].delta_pct)              -- main.baz is new: no percentage
     assert.same({ sample_type = "cpu", unit = "nanoseconds", before = 1200000000,
-      after = 5070000000, delta = 3870000000 }, sum)
-    assert.same(rows, (a:delta(b)))
+      after = 5070000000, delta = 3870000000, compared = "values" }, sum)
+    assert.same(rows, (a:delta(b, { compare = "values" })))
   end)
 
   it("reports functions that vanished with a negative delta", function()
     local a, b = tiny()
-    local rows = pgo.diff_table(b, a, { sample_index = "samples" })
+    local rows = pgo.diff_table(b, a, { sample_index = "samples", compare = "values" })
     local by = {}
     for _, r in ipairs(rows) do by[r.name] = r end
     assert.same({ name = "main.baz", before = 150, after = 0, delta = -150, delta_pct = -100.0 },
@@ -187,10 +187,39 @@ describe("pgo.diff_table(new, base) / p:delta(base)", function()
 
   it("supports cum values and a row limit", function()
     local a, b = tiny()
-    local rows = pgo.diff_table(a, b, { cum = true, n = 2, sample_index = "samples" })
+    local rows = pgo.diff_table(a, b, { cum = true, n = 2, sample_index = "samples", compare = "values" })
     assert.equal(2, #rows)
     assert.same({ name = "main.main", before = 120, after = 507, delta = 387,
       delta_pct = 387 * 100 / 120 }, rows[1])
+  end)
+
+  it("compares shares when the totals differ (a 20 s and a 12 s capture), and says so", function()
+    local new = assert(pgo.load(F("profiles/shop.p1.pgo")))        -- 12 s
+    local base = assert(pgo.load(F("profiles/shop.steady.pgo")))   -- 20 s
+    local rows, sum = pgo.diff_table(new, base)
+    assert.equal("shares", sum.compared)
+    assert.matches("^the totals differ %(%d+ before, %d+ after nanoseconds%): each function's share", sum.note)
+    local before_sum, after_sum = 0, 0
+    for _, r in ipairs(rows) do
+      before_sum, after_sum = before_sum + r.before_share, after_sum + r.after_share
+      assert.near(r.after / sum.after - r.before / sum.before, r.delta, 1e-12)
+      if r.before > 0 then assert.near((r.after_share / r.before_share - 1) * 100, r.delta_pct, 1e-9) end
+    end
+    -- flat shares cover each profile (but for samples without a stack)
+    assert.is_true(before_sum > 0.999 and before_sum <= 1 + 1e-12, before_sum)
+    assert.is_true(after_sum > 0.999 and after_sum <= 1 + 1e-12, after_sum)
+    -- raw values would call nearly every function down (a shorter capture): shares do not
+    local down_values, down_shares = 0, 0
+    local vrows = pgo.diff_table(new, base, { compare = "values" })
+    for _, r in ipairs(vrows) do if r.delta < 0 then down_values = down_values + 1 end end
+    for _, r in ipairs(rows) do if r.delta < 0 then down_shares = down_shares + 1 end end
+    assert.is_true(down_shares < down_values)
+    -- equal totals: values, no note
+    local _, same = pgo.diff_table(base, base)
+    assert.equal("values", same.compared)
+    assert.is_nil(same.note)
+    assert.has_error(function() pgo.diff_table(new, base, { compare = "ratio" }) end,
+      "bad argument #3 to 'diff_table' (option 'compare' must be \"auto\", \"shares\" or \"values\")")
   end)
 
   it("returns nil, message, 'incompatible' when base lacks the sample type", function()

@@ -213,7 +213,34 @@ describe("p:filter()", function()
     assert.equal(5070000000, shown(q))
   end)
 
-  it("translates the common RE2 shorthands to POSIX (\\d, \\w, (?i))", function()
+  it("takes Go's RE2 syntax: (?i), \\d, \\w, (?:...), \\b, non-greedy, \\pL, \\Q..\\E", function()
+    assert.equal(5070000000, shown(tiny():filter{ focus = "(?:nothing|main\\.main)" }))
+    local f = shown(tiny():filter{ focus = "^main\\.bar$" })
+    assert.is_true(f > 0 and f < 5070000000)
+    assert.equal(f, shown(tiny():filter{ focus = "\\bmain\\.bar\\b" }))
+    assert.equal(0, shown(tiny():filter{ focus = "\\bain\\.bar\\b" }))
+    assert.equal(5070000000, shown(tiny():filter{ focus = "m.*?n\\.\\pL+$" }))
+    assert.equal(5070000000, shown(tiny():filter{ focus = "\\Qmain.main\\E" }))
+  end)
+
+  it("rejects what Go's regexp rejects, and a match over PCRE2's backtracking limit", function()
+    local p = tiny()
+    for pat, why in pairs { ["(a)\\1"] = "backreference", ["a(?=b)"] = "lookahead",
+                            ["(?<=a)b"] = "lookbehind", ["a*+"] = "invalid nested repetition",
+                            ["\\Z"] = "invalid escape sequence \\Z", ["(?#c)"] = "comment" } do
+      local ok, err = pcall(p.filter, p, { focus = pat })
+      assert.is_false(ok)
+      assert.matches("parsing focus regexp '" .. pat .. "': " .. why, err, 1, true)
+    end
+    local name = string.rep("a", 40) .. "!"
+    local q = assert(pgo.decode(pb.cpu_profile { functions = { { name, 1 } },
+      locations = { { lines = { { 1, 1 } } } }, samples = { { locs = { 1 }, values = { 1, 10 } } } }))
+    local ok, err = pcall(q.filter, q, { focus = "^(a|aa)+$" })
+    assert.is_false(ok)
+    assert.matches("focus regexp '^(a|aa)+$' needs too much backtracking to match '" .. name .. "'", err, 1, true)
+  end)
+
+  it("translates the common RE2 shorthands (\\d, \\w, (?i))", function()
     assert.equal(5070000000, shown(tiny():filter{ focus = "(?i)MAIN\\.MAIN" }))
     assert.equal(1590000000, shown(tiny():filter{ focus = "main\\.b\\w\\w$" }))
     assert.equal(5070000000, shown(tiny():filter{ focus = "go:?\\d*" }))

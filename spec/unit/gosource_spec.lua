@@ -124,8 +124,10 @@ describe("pgo.symbols", function()
         ["_skip.go"] = "package m\nfunc Skipped() {}\n",
         [".dot.go"] = "package m\nfunc Dot() {}\n",
       }
-      local syms = assert(symbols.go_source(root))
+      local syms = assert(symbols.go_source(root, { include_nested = false }))
       assert.same({ "example.com/m.Root" }, syms.list)
+      assert.same({ { path = "example.com/m", dir = ".", scanned = true },
+                    { path = "example.com/m/tools", dir = "tools", scanned = false } }, syms.modules)
       local reasons = {}
       for _, s in ipairs(syms.skipped) do reasons[s.path] = s.reason end
       assert.same({
@@ -133,11 +135,11 @@ describe("pgo.symbols", function()
         ["_old"] = "directory name starts with '_'",
         ["gen.go"] = "build constraint excludes it (//go:build ignore)",
         ["testdata"] = "testdata",
-        ["tools"] = "nested module example.com/m/tools (its own go.mod; include_nested = true to scan it)",
+        ["tools"] = "nested module example.com/m/tools (its own go.mod; include_nested = false left it out)",
         ["vendor"] = "vendor (include_vendor = true to scan it)",
       }, reasons)
 
-      local all = assert(symbols.go_source(root, { include_vendor = true, include_nested = true }))
+      local all = assert(symbols.go_source(root, { include_vendor = true }))
       helpers.rm_rf(root)
       assert.same({ "example.com/m.Root", "example.com/m/tools/sub.S", "github.com/x/y.Y", "main.main" },
                   all.list)

@@ -603,6 +603,7 @@ describe("pgo.audit_pgo", function()
       -- the same result from the preprofile files alone
       local e1 = compiler.read_node_map(helpers.read_file(F("expected/shop.p1/preprofile.txt")))
       local e3 = compiler.read_node_map(helpers.read_file(F("expected/shop.p3/preprofile.txt")))
+      e1.samples, e3.samples = p1:info().totals[1], p3:info().totals[1]   -- noise is per sample
       assert.same(d, audit.drift(e1, e3))
       -- only the sites with several callees
       local multi = audit.drift(p1, p3, { devirt_sites = "multi" })
@@ -610,14 +611,46 @@ describe("pgo.audit_pgo", function()
       assert.is_true(#multi.devirt_targets < #d.devirt_targets)
     end)
 
-    it("sees a devirtualization change with identical hot sets", function()
-      local old = edges { { "main.lookupBatch", R, 3, 60 }, { "main.lookupBatch", M, 3, 40 } }
-      local new = edges { { "main.lookupBatch", M, 3, 60 }, { "main.lookupBatch", R, 3, 40 } }
+    it("sees a devirtualization change with identical hot sets, beyond noise only", function()
+      local old = edges { { "main.lookupBatch", R, 3, 600 }, { "main.lookupBatch", M, 3, 400 } }
+      local new = edges { { "main.lookupBatch", M, 3, 600 }, { "main.lookupBatch", R, 3, 400 } }
       local d = audit.drift(old, new)
       assert.same({ "devirtualization targets" }, d.reasons)
       assert.is_true(d.changes_compiler_decisions)
-      assert.same({ { caller = "main.lookupBatch", offset = 3, old = R, new = M,
-        old_methods = "Get=" .. R, new_methods = "Get=" .. M } }, d.devirt_targets)
+      local row = { caller = "main.lookupBatch", offset = 3, old = R, new = M,
+        old_methods = "Get=" .. R, new_methods = "Get=" .. M, beyond_noise = true }
+      assert.same({ row }, d.devirt_targets)
+      assert.same({ row }, d.devirt_changes)
+      -- 60 against 40 samples: a lead of 20 is 2 standard deviations (sqrt(100) = 10), a
+      -- coin toss between two captures; the z = 3 band calls it unchanged, z = 1.9 not
+      local o2 = edges { { "main.lookupBatch", R, 3, 60 }, { "main.lookupBatch", M, 3, 40 } }
+      local n2 = edges { { "main.lookupBatch", M, 3, 60 }, { "main.lookupBatch", R, 3, 40 } }
+      local d2 = audit.drift(o2, n2)
+      assert.is_false(d2.changes_compiler_decisions)
+      assert.is_false(d2.devirt_targets[1].beyond_noise)
+      assert.same({}, d2.devirt_changes)
+      assert.is_true(audit.drift(o2, n2, { noise_z = 1.9 }).changes_compiler_decisions)
+    end)
+
+    it("counts a hot edge entering the hot set only beyond noise: more than z^2 samples from none", function()
+      local base = { { "main.a", "main.b", 1, 100 } }
+      local function with(w)
+        local t = { { "main.a", "main.b", 1, 100 } }
+        if w then t[2] = { "main.c", "main.d", 2, w } end
+        return edges(t)
+      end
+      local old = edges(base)
+      old.samples = 1000
+      local new9, new10 = with(9), with(10)
+      new9.samples, new10.samples = 1000, 1000
+      -- 9 against 0: |0 - 4.5| = 3 sd exactly (sd = sqrt(9 / 4)): not beyond z = 3
+      assert.is_false(audit.drift(old, new9).changes_compiler_decisions)
+      local d = audit.drift(old, new10)
+      assert.same({ "hot call sites", "hot callees", "devirtualization targets" }, d.reasons)
+      assert.same({ { caller = "main.c", callee = "main.d", offset = 2, old_weight = 0, new_weight = 10,
+        hot = "entered" } }, d.hot_edges.moved)
+      assert.has_error(function() audit.drift(old, new10, { noise_z = -1 }) end,
+        "bad argument #3 to 'drift' (option 'noise_z' must be a non-negative number)")
     end)
 
     it("raises on a profile the compiler rejects and on unknown options", function()

@@ -1169,7 +1169,8 @@ describe("security: resource limits (docs/security.md, 7)", function()
     helpers.rm_rf(dir)
     assert.truthy(s.functions["example.com/m.Small"])
     assert.is_nil(s.functions["example.com/m.Big"])
-    assert.same({ { path = "big.go", reason = "larger than max_file_bytes (1000)" } }, s.skipped)
+    assert.same({ { path = "big.go", reason = "larger than max_file_bytes (1000)", kind = "too_large",
+                    package = "example.com/m" } }, s.skipped)
   end)
 
   it("a source tree's FIFOs and links to devices are skipped, never read (no hang, no 1 GiB read)", function()

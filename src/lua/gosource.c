@@ -93,12 +93,13 @@ static void push_decl(lua_State *L, const pgo_gosource *g, uint32_t i) {
 }
 
 /* go_source(root [, opts]) -> table | nil, message, code
- * opts: include_tests, include_vendor, include_nested, lenient (booleans), module
+ * opts: include_tests, include_vendor, include_nested (default true), lenient, module
  * (string), max_file_bytes (integer). The table: module, root, functions (name ->
  * {file, line, package[, test][, also = {more declarations of the same name}]}), list
  * (the names, sorted), packages ({path, prefix, name, dir, module, main, files,
  * functions, inits}, in walk order), files, lines, bytes, declarations,
- * test_files_excluded, skipped ({path, reason}). Leaves the result on the stack. */
+ * test_files_excluded, asm_files, skipped ({path, reason, kind[, package]}), modules
+ * ({path, dir, scanned}). Leaves the result on the stack. */
 static int gosource_go_source(lua_State *L) {
   const char *root = luaL_checkstring(L, 1);
   pgo_gosource_options o;
@@ -107,7 +108,7 @@ static int gosource_go_source(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     o.include_tests = opt_bool(L, 2, "include_tests", false);
     o.include_vendor = opt_bool(L, 2, "include_vendor", false);
-    o.include_nested = opt_bool(L, 2, "include_nested", false);
+    o.skip_nested = !opt_bool(L, 2, "include_nested", true);
     o.lenient = opt_bool(L, 2, "lenient", false);
     if (lua_getfield(L, 2, "module") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option 'module' must be a string");
@@ -133,7 +134,7 @@ static int gosource_go_source(lua_State *L) {
   if (!pgo_gosource_sorted(g, order)) luaL_error(L, "not enough memory");
 
   lua_createtable(L, 0, 14);
-  set_str_id(L, g, "module", g->module);
+  if (pgo_strlen(&g->strings, g->module) > 0) set_str_id(L, g, "module", g->module);
   lua_pushstring(L, root);
   lua_setfield(L, -2, "root");
   pgolua_set_int(L, "files", (lua_Integer)g->files);
@@ -182,14 +183,33 @@ static int gosource_go_source(lua_State *L) {
   }
   lua_setfield(L, -2, "packages");
 
+  static const char *const skip_kinds[] = {
+    [PGO_SKIP_UNREADABLE] = "unreadable", [PGO_SKIP_TOO_LARGE] = "too_large",
+    [PGO_SKIP_SYNTAX] = "syntax", [PGO_SKIP_EXCLUDED] = "excluded", [PGO_SKIP_NESTED] = "nested",
+  };
   lua_createtable(L, (int)g->nskipped, 0);
   for (size_t i = 0; i < g->nskipped; i++) {
-    lua_createtable(L, 0, 2);
-    set_str_id(L, g, "path", g->skipped[i].path);
-    set_str_id(L, g, "reason", g->skipped[i].reason);
+    const pgo_gosrc_skip *k = &g->skipped[i];
+    lua_createtable(L, 0, 4);
+    set_str_id(L, g, "path", k->path);
+    set_str_id(L, g, "reason", k->reason);
+    lua_pushstring(L, skip_kinds[k->kind]);
+    lua_setfield(L, -2, "kind");
+    if (pgo_strlen(&g->strings, k->package) > 0) set_str_id(L, g, "package", k->package);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setfield(L, -2, "skipped");
+
+  lua_createtable(L, (int)g->nmodules, 0);
+  for (size_t i = 0; i < g->nmodules; i++) {
+    lua_createtable(L, 0, 3);
+    set_str_id(L, g, "path", g->modules[i].path);
+    set_str_id(L, g, "dir", g->modules[i].dir);
+    set_bool(L, "scanned", g->modules[i].scanned);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_setfield(L, -2, "modules");
+  pgolua_set_int(L, "asm_files", (lua_Integer)g->asm_files);
   tmp_done(tmp);
   return 1;
 }

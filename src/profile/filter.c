@@ -7,12 +7,12 @@
  * Location edits (hidden lines, show_from and prune_from cuts) are global, as in pprof.
  * Per-sample work is memoized per stack node and per label set, so a profile with a
  * million samples but few distinct stacks costs little. */
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "pgolua/aggregate.h"
 #include "pgolua/filter.h"
+#include "pgolua/regex.h"
 
 #define NONE UINT32_MAX
 #define DROP (UINT32_MAX - 1)
@@ -23,86 +23,39 @@
 
 typedef struct {
   bool set;
-  regex_t re;
+  pgo_regex *re;
 } rx;
 
-/* Rewrite the common RE2 shorthands into POSIX ERE (see filter.h). out: 12x the input. */
-static void rx_translate(const char *in, char *out, bool *icase) {
-  *icase = false;
-  if (strncmp(in, "(?i)", 4) == 0) { *icase = true; in += 4; }
-  char *w = out;
-  while (*in) {
-    if (*in == '[') {                       /* copy a bracket expression untouched */
-      *w++ = *in++;
-      if (*in == '^') *w++ = *in++;
-      if (*in == ']') *w++ = *in++;
-      while (*in && *in != ']') {
-        if (in[0] == '[' && (in[1] == ':' || in[1] == '.' || in[1] == '=')) {
-          char close = in[1];
-          *w++ = *in++;
-          *w++ = *in++;
-          while (*in && !(in[0] == close && in[1] == ']')) *w++ = *in++;
-          if (*in) { *w++ = *in++; *w++ = *in++; }
-          continue;
-        }
-        *w++ = *in++;
-      }
-      if (*in) *w++ = *in++;
-      continue;
-    }
-    if (*in == '\\' && in[1]) {
-      const char *rep = NULL;
-      switch (in[1]) {
-      case 'd': rep = "[0-9]"; break;
-      case 'D': rep = "[^0-9]"; break;
-      case 's': rep = "[[:space:]]"; break;
-      case 'S': rep = "[^[:space:]]"; break;
-      case 'w': rep = "[[:alnum:]_]"; break;
-      case 'W': rep = "[^[:alnum:]_]"; break;
-      default: break;
-      }
-      if (rep) {
-        size_t n = strlen(rep);
-        memcpy(w, rep, n);
-        w += n;
-        in += 2;
-      } else {
-        *w++ = *in++;
-        *w++ = *in++;
-      }
-      continue;
-    }
-    *w++ = *in++;
-  }
-  *w = 0;
-}
-
+/* Compile an RE2 pattern (src/core/regex.c); "" or NULL leaves r unset. */
 static bool rx_compile(rx *r, const char *option, const char *pattern, pgo_error *err) {
   r->set = false;
   if (!pattern || !*pattern) return true;
-  size_t n = strlen(pattern);
-  char *buf = malloc(n * 12 + 1);
-  if (!buf) return pgo_fail(err, "nomem", "out of memory compiling a regular expression");
-  bool icase;
-  rx_translate(pattern, buf, &icase);
-  int rc = regcomp(&r->re, buf, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
-  free(buf);
-  if (rc != 0) {
-    char msg[256];
-    regerror(rc, &r->re, msg, sizeof msg);
-    return pgo_fail(err, "bad_regex", "parsing %s regexp '%s': %s (POSIX extended syntax)",
-                    option, pattern, msg);
+  pgo_error e;
+  r->re = pgo_regex_compile(pattern, 0, &e);
+  if (!r->re) {
+    if (strcmp(e.code, "nomem") == 0) { *err = e; return false; }
+    return pgo_fail(err, "bad_regex", "parsing %s regexp '%s': %s", option, pattern, e.message);
   }
   r->set = true;
   return true;
 }
 
 static void rx_free(rx *r) {
-  if (r->set) regfree(&r->re);
+  if (r->set) pgo_regex_free(r->re);
   r->set = false;
 }
 
-static bool rx_match(const rx *r, const char *s) { return regexec(&r->re, s, 0, NULL, 0) == 0; }
+/* A match that hits PCRE2's backtracking limit counts as no match here and marks the
+ * regex; rx_check_limits turns that into an error at the end. */
+static bool rx_match(const rx *r, const char *s) { return pgo_regex_match(r->re, s, strlen(s)) == 1; }
+
+static bool rx_check_limits(const rx *r, const char *option, const char *pattern, pgo_error *err) {
+  const char *subject;
+  if (!r->set || !pgo_regex_failed(r->re, &subject)) return true;
+  return pgo_fail(err, "bad_regex", "%s regexp '%s' needs too much backtracking to match '%s' "
+                  "(PCRE2's match limit): simplify it (nested repetitions such as (a+)+ are the usual cause)",
+                  option, pattern, subject);
+}
 
 /* ======================================================================================
  * tag filters (pprof's compileTagFilter)
@@ -672,6 +625,20 @@ pgo_profile *pgo_profile_filter(const pgo_profile *p, const pgo_filter_options *
     kept++;
   }
   s.q->sample_messages = kept == p->nsamples ? p->sample_messages : s.q->nsamples;
+
+  /* a match that ran out of backtracking budget is an error, not a silent "no match" */
+  const struct { const rx *r; const char *name, *pattern; } used[] = {
+    { &s.rx[RX_FOCUS], "focus", o->focus }, { &s.rx[RX_IGNORE], "ignore", o->ignore },
+    { &s.rx[RX_HIDE], "hide", o->hide }, { &s.rx[RX_SHOW], "show", o->show },
+    { &s.rx[RX_SHOWFROM], "show_from", o->show_from }, { &s.rx[RX_PRUNE], "prune_from", o->prune_from },
+    { &s.rx[RX_TAGSHOW], "tagshow", o->tagshow }, { &s.rx[RX_TAGHIDE], "taghide", o->taghide },
+  };
+  for (size_t i = 0; i < sizeof used / sizeof *used; i++)
+    if (!rx_check_limits(used[i].r, used[i].name, used[i].pattern, err)) goto fail;
+  for (size_t i = 0; i < s.tagfocus.nres; i++)
+    if (!rx_check_limits(&s.tagfocus.res[i], "tagfocus", o->tagfocus, err)) goto fail;
+  for (size_t i = 0; i < s.tagignore.nres; i++)
+    if (!rx_check_limits(&s.tagignore.res[i], "tagignore", o->tagignore, err)) goto fail;
 
   /* pprof's "<Option> expression matched no samples", in its order */
   static const char *const warn = "%s expression matched no samples";

@@ -158,6 +158,8 @@ typedef struct golex {
   bool in_header;         /* before the package clause: look at build constraints */
   int go_build;           /* -1 none seen, else TRI_* */
   int plus_build;         /* -1 none seen, else the AND of the lines */
+  pgo_godecl_fn on_decl;  /* told about //go:linkname directives too */
+  void *ctx;
   pgo_error *err;
 } golex;
 
@@ -219,6 +221,36 @@ static void header_comment(golex *L, size_t st, size_t end) {
   }
 }
 
+/* A line comment s[st..end) after the package clause: a //go:linkname directive with a
+ * qualified target ("//go:linkname local pkg/path.name") is reported as a declaration of
+ * the target name. The one-argument form (export of a local name) declares nothing new. */
+static bool body_comment(golex *L, size_t st, size_t end) {
+  static const char dir[] = "//go:linkname";
+  size_t dl = sizeof dir - 1;
+  if (!L->on_decl || end - st <= dl || memcmp(L->s + st, dir, dl) != 0) return true;
+  const char *c = L->s + st + dl;
+  size_t n = end - st - dl, k = 0;
+  const char *word[2] = { NULL, NULL };
+  size_t wlen[2] = { 0, 0 };
+  for (int w = 0; w < 2; w++) {
+    size_t sp = k;
+    while (k < n && (c[k] == ' ' || c[k] == '\t')) k++;
+    if (k == sp || k >= n) return true;
+    word[w] = c + k;
+    while (k < n && c[k] != ' ' && c[k] != '\t' && c[k] != '\r') k++;
+    wlen[w] = (size_t)(c + k - word[w]);
+  }
+  if (!memchr(word[1], '.', wlen[1])) return true;
+  pgo_godecl d;
+  memset(&d, 0, sizeof d);
+  d.name = word[0];
+  d.name_len = wlen[0];
+  d.linkname = word[1];
+  d.linkname_len = wlen[1];
+  d.line = L->line;
+  return L->on_decl(L->ctx, &d, L->err);
+}
+
 /* The next token into *t; false (err filled) on a lexical error. */
 static bool lex_next(golex *L, gotok *t) {
   const char *s = L->s;
@@ -233,6 +265,7 @@ static bool lex_next(golex *L, gotok *t) {
       const char *e = memchr(s + i, '\n', n - i);
       size_t end = e ? (size_t)(e - s) : n;
       if (L->in_header) header_comment(L, i, end);
+      else if (!body_comment(L, i, end)) { L->i = end; return false; }
       i = end;                                 /* the newline is counted next round */
       continue;
     }
@@ -418,7 +451,7 @@ bool pgo_gosource_scan_buffer(const char *src, size_t len, pgo_godecl_fn on_decl
   memset(file, 0, sizeof *file);
   if (!src) len = 0;
   file->lines = count_lines(src, len);
-  golex L = { src, len, 0, 1, true, -1, -1, err };
+  golex L = { src, len, 0, 1, true, -1, -1, on_decl, ctx, err };
   if (len >= 3 && memcmp(src, "\xEF\xBB\xBF", 3) == 0) L.i = 3;   /* byte order mark */
 
   bool have_package = false, stmt_start = true, semi = false, have_pending = false;
@@ -662,6 +695,7 @@ static bool has_suffix(const char *s, const char *suf) {
 
 void pgo_gosource_options_default(pgo_gosource_options *o) {
   memset(o, 0, sizeof *o);
+  o->skip_nested = false;
   o->max_file_bytes = 256u << 20;
 }
 
@@ -674,6 +708,7 @@ void pgo_gosource_free(pgo_gosource *g) {
   free(g->last);
   free(g->packages);
   free(g->skipped);
+  free(g->modules);
   memset(g, 0, sizeof *g);
 }
 
@@ -685,6 +720,7 @@ typedef struct modctx {
   size_t strip;             /* bytes of the relative dir to drop (the module's own dir) */
   bool std;                 /* module "std": import path = dir relative to the root */
   bool vendor;              /* under vendor/: the import path is what follows vendor/ */
+  bool none;                /* outside every module (a go.work root without go.mod) */
 } modctx;
 
 typedef struct walker {
@@ -699,6 +735,7 @@ typedef struct walker {
   size_t ndecls, cap_decls;
   char *name;               /* scratch for building names */
   size_t name_cap;
+  uint32_t empty_id;        /* string id of "" */
 } walker;
 
 static bool oom(pgo_error *err) {
@@ -710,13 +747,32 @@ static bool intern(walker *w, const char *s, size_t n, uint32_t *id) {
   return true;
 }
 
-static bool add_skip(walker *w, const char *rel, const char *reason) {
+/* Record a skipped file or directory; package is a string id (w->empty_id for none). */
+static bool add_skip_as(walker *w, const char *rel, const char *reason, pgo_gosrc_skip_kind kind,
+                        uint32_t package) {
   pgo_gosource *g = w->g;
   if (!PGO_RESERVE(g->skipped, g->cap_skipped, g->nskipped + 1)) return oom(w->err);
   pgo_gosrc_skip *s = &g->skipped[g->nskipped];
   if (!intern(w, rel, strlen(rel), &s->path) || !intern(w, reason, strlen(reason), &s->reason))
     return false;
+  s->kind = kind;
+  s->package = package;
   g->nskipped++;
+  return true;
+}
+
+static bool add_skip(walker *w, const char *rel, const char *reason) {
+  return add_skip_as(w, rel, reason, PGO_SKIP_EXCLUDED, w->empty_id);
+}
+
+static bool add_module(walker *w, uint32_t path, const char *dir, bool scanned) {
+  pgo_gosource *g = w->g;
+  if (!PGO_RESERVE(g->modules, g->cap_modules, g->nmodules + 1)) return oom(w->err);
+  pgo_gosrc_module *m = &g->modules[g->nmodules];
+  m->path = path;
+  m->scanned = scanned;
+  if (!intern(w, dir, strlen(dir), &m->dir)) return false;
+  g->nmodules++;
   return true;
 }
 
@@ -764,6 +820,44 @@ static bool read_whole(walker *w, size_t *len) {
   return true;
 }
 
+/* The import path of the package in directory dir_id (escaped as in symbol names), with
+ * suffix appended ("_test" for an external test package): module [+ "/" + the dir below
+ * the module], or the dir itself for std and vendor/. malloc'd; NULL (err set) when out
+ * of memory. */
+static char *dir_import_path(walker *w, const modctx *m, uint32_t dir_id, const char *suffix,
+                             size_t *esc_len) {
+  pgo_gosource *g = w->g;
+  const char *rel = pgo_str(&g->strings, dir_id);
+  const char *below = rel;
+  if (strcmp(rel, ".") == 0) below = "";
+  else if (m->strip) below = strlen(rel) > m->strip ? rel + m->strip + 1 : "";
+  const char *modpath = pgo_str(&g->strings, m->module);
+  size_t need = strlen(modpath) + strlen(below) + strlen(suffix) + 16;
+  char *path = malloc(need);
+  if (!path) { oom(w->err); return NULL; }
+  if (m->std || m->vendor) snprintf(path, need, "%s%s", *below ? below : modpath, suffix);
+  else if (*below) snprintf(path, need, "%s/%s%s", modpath, below, suffix);
+  else snprintf(path, need, "%s%s", modpath, suffix);
+  size_t plen = strlen(path);
+  *esc_len = pgo_go_path_to_prefix(path, plen, NULL, 0);
+  char *esc = malloc(*esc_len + 1);
+  if (!esc) { free(path); oom(w->err); return NULL; }
+  pgo_go_path_to_prefix(path, plen, esc, *esc_len + 1);
+  free(path);
+  return esc;
+}
+
+/* The string id of dir_id's import path (for skip records); w->empty_id outside modules. */
+static bool dir_package_id(walker *w, const modctx *m, uint32_t dir_id, uint32_t *id) {
+  if (m->none) { *id = w->empty_id; return true; }
+  size_t len;
+  char *esc = dir_import_path(w, m, dir_id, "", &len);
+  if (!esc) return false;
+  bool ok = intern(w, esc, len, id);
+  free(esc);
+  return ok;
+}
+
 /* The package entry for (this directory, package clause); created when new. dir_first is
  * the index of this directory's first package. */
 static bool find_package(walker *w, const modctx *m, size_t dir_first, uint32_t dir_id,
@@ -777,31 +871,11 @@ static bool find_package(walker *w, const modctx *m, size_t dir_first, uint32_t 
       return true;
     }
   }
-  /* import path: module [+ "/" + dir below the module], or the dir for std/vendor */
-  const char *rel = pgo_str(&g->strings, dir_id);
-  const char *below = rel;
-  if (strcmp(rel, ".") == 0) below = "";
-  else if (m->strip) below = strlen(rel) > m->strip ? rel + m->strip + 1 : "";
-  const char *modpath = pgo_str(&g->strings, m->module);
-  size_t need = strlen(modpath) + strlen(below) + pkg_len + 16;
-  char *path = malloc(need);
-  if (!path) return oom(w->err);
-  if (m->std || m->vendor) snprintf(path, need, "%s", *below ? below : modpath);
-  else if (*below) snprintf(path, need, "%s/%s", modpath, below);
-  else snprintf(path, need, "%s", modpath);
   bool external_test = pkg_len > 5 && memcmp(pkg + pkg_len - 5, "_test", 5) == 0;
-  if (external_test) {
-    /* package p_test beside package p: the import path gets the suffix too */
-    size_t pl = strlen(path);
-    snprintf(path + pl, need - pl, "_test");
-  }
   bool is_main = pkg_len == 4 && memcmp(pkg, "main", 4) == 0;
-  size_t plen = strlen(path);
-  size_t esc_len = pgo_go_path_to_prefix(path, plen, NULL, 0);
-  char *esc = malloc(esc_len + 1);
-  if (!esc) { free(path); return oom(w->err); }
-  pgo_go_path_to_prefix(path, plen, esc, esc_len + 1);
-  free(path);
+  size_t esc_len;
+  char *esc = dir_import_path(w, m, dir_id, external_test ? "_test" : "", &esc_len);
+  if (!esc) return false;
   if (!PGO_RESERVE(g->packages, g->cap_packages, g->npackages + 1)) { free(esc); return oom(w->err); }
   pgo_gosrc_package *p = &g->packages[g->npackages];
   memset(p, 0, sizeof *p);
@@ -817,11 +891,50 @@ static bool find_package(walker *w, const modctx *m, size_t dir_first, uint32_t 
   return true;
 }
 
-/* Record the declarations of the file just scanned (w->decls) under its package. */
+/* Add the declaration `name` (a full profile name) found at file_id:line. */
+static bool add_func(walker *w, const char *name, size_t n, uint32_t pkg_index, uint32_t file_id,
+                     uint32_t line, bool test) {
+  pgo_gosource *g = w->g;
+  uint32_t name_id;
+  if (!intern(w, name, n, &name_id)) return false;
+  if (!PGO_RESERVE(g->funcs, g->cap_funcs, g->nfuncs + 1)) return oom(w->err);
+  uint32_t idx = (uint32_t)g->nfuncs;
+  pgo_gosrc_func *f = &g->funcs[idx];
+  f->name = name_id;
+  f->file = file_id;
+  f->line = line;
+  f->package = pkg_index;
+  f->next_same = 0;
+  f->test = test;
+  g->nfuncs++;
+  g->packages[pkg_index].functions++;
+  if (!PGO_RESERVE(g->first, g->cap_first, g->nfirst + 1) ||
+      !PGO_RESERVE(g->last, g->cap_last, g->nfirst + 1))
+    return oom(w->err);
+  uint32_t slot = (uint32_t)g->nfirst;
+  bool found;
+  if (!pgo_u64map_upsert(&g->by_name, name_id, &slot, &found)) return oom(w->err);
+  if (found) {
+    g->funcs[g->last[slot]].next_same = idx + 1;
+    g->last[slot] = idx;
+  } else {
+    g->first[slot] = idx;
+    g->last[slot] = idx;
+    g->nfirst++;
+  }
+  return true;
+}
+
+/* Record the declarations of the file just scanned (w->decls) under its package. A
+ * //go:linkname target is recorded under its own (already qualified) name. */
 static bool add_decls(walker *w, uint32_t pkg_index, uint32_t file_id, bool test) {
   pgo_gosource *g = w->g;
   for (size_t k = 0; k < w->ndecls; k++) {
     const pgo_godecl *d = &w->decls[k];
+    if (d->linkname) {
+      if (!add_func(w, d->linkname, d->linkname_len, pkg_index, file_id, d->line, test)) return false;
+      continue;
+    }
     pgo_gosrc_package *p = &g->packages[pkg_index];
     const char *prefix = pgo_str(&g->strings, p->prefix);
     size_t plen = pgo_strlen(&g->strings, p->prefix);
@@ -836,38 +949,113 @@ static bool add_decls(walker *w, uint32_t pkg_index, uint32_t file_id, bool test
     } else {
       n += pgo_godecl_spell(d, w->name + n, need - n);
     }
-    uint32_t name_id;
-    if (!intern(w, w->name, n, &name_id)) return false;
-    if (!PGO_RESERVE(g->funcs, g->cap_funcs, g->nfuncs + 1)) return oom(w->err);
-    uint32_t idx = (uint32_t)g->nfuncs;
-    pgo_gosrc_func *f = &g->funcs[idx];
-    f->name = name_id;
-    f->file = file_id;
-    f->line = d->line;
-    f->package = pkg_index;
-    f->next_same = 0;
-    f->test = test;
-    g->nfuncs++;
-    p->functions++;
-    if (!PGO_RESERVE(g->first, g->cap_first, g->nfirst + 1) ||
-        !PGO_RESERVE(g->last, g->cap_last, g->nfirst + 1))
-      return oom(w->err);
-    uint32_t slot = (uint32_t)g->nfirst;
-    bool found;
-    if (!pgo_u64map_upsert(&g->by_name, name_id, &slot, &found)) return oom(w->err);
-    if (found) {
-      g->funcs[g->last[slot]].next_same = idx + 1;
-      g->last[slot] = idx;
-    } else {
-      g->first[slot] = idx;
-      g->last[slot] = idx;
-      g->nfirst++;
-    }
+    if (!add_func(w, w->name, n, pkg_index, file_id, d->line, test)) return false;
   }
   return true;
 }
 
-/* Scan one .go file at w->abs (rel path rel). */
+/* The package assembly in directory dir_id belongs to: the first non-test package read
+ * from the directory's .go files. False when there is none. */
+static bool asm_package(const walker *w, size_t dir_first, uint32_t *index) {
+  const pgo_gosource *g = w->g;
+  for (size_t i = dir_first; i < g->npackages; i++) {
+    const char *nm = pgo_str(&g->strings, g->packages[i].name);
+    size_t n = pgo_strlen(&g->strings, g->packages[i].name);
+    if (n > 5 && memcmp(nm + n - 5, "_test", 5) == 0) continue;
+    *index = (uint32_t)i;
+    return true;
+  }
+  return false;
+}
+
+/* From one line of assembly, the symbol a `TEXT sym(SB)` (or a macro call such as
+ * `CALLFN(·call16, 16)`) defines: "[pkg]·name" with '∕' for '/' in pkg. Writes the
+ * profile name into w->name ("<prefix>.name" for "·name", "<pkg>.name" otherwise) and
+ * returns its length; 0 when the line defines nothing this way, SIZE_MAX when out of
+ * memory. */
+static size_t asm_symbol(walker *w, const char *prefix, size_t plen, const char *s, size_t n) {
+  static const char mid[] = "\xC2\xB7", slash[] = "\xE2\x88\x95";
+  size_t i = 0;
+  while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+  if (n - i > 5 && memcmp(s + i, "TEXT", 4) == 0 && (s[i + 4] == ' ' || s[i + 4] == '\t')) {
+    i += 5;
+  } else {                                     /* MACRO(·name, ...) */
+    size_t st = i;
+    while (i < n && (is_ident_char((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)) i++;
+    if (i == st || i >= n || s[i] != '(') return 0;
+    i++;
+  }
+  while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+  size_t st = i;
+  while (i < n && s[i] != '(' && s[i] != '<' && s[i] != ',' && s[i] != ' ' && s[i] != '\t' &&
+         s[i] != ')')
+    i++;
+  const char *sym = s + st;
+  size_t sl = i - st;
+  const char *dot = NULL;
+  for (size_t k = 0; k + 1 < sl; k++)
+    if (memcmp(sym + k, mid, 2) == 0) dot = sym + k;
+  if (!dot || dot + 2 == sym + sl) return 0;
+  size_t need = plen + sl + 8;
+  if (need > w->name_cap && !PGO_RESERVE(w->name, w->name_cap, need)) return SIZE_MAX;
+  size_t o = 0;
+  if (dot == sym) {
+    memcpy(w->name, prefix, plen);
+    o = plen;
+  } else {
+    for (const char *c = sym; c < dot;) {      /* '∕' -> '/' */
+      if (dot - c >= 3 && memcmp(c, slash, 3) == 0) { w->name[o++] = '/'; c += 3; }
+      else w->name[o++] = *c++;
+    }
+  }
+  w->name[o++] = '.';
+  size_t rest = (size_t)(sym + sl - (dot + 2));
+  memcpy(w->name + o, dot + 2, rest);
+  return o + rest;
+}
+
+/* Read the functions a .s file at w->abs defines (see asm_symbol). Comments and
+ * preprocessor lines are not parsed further: a symbol inside a comment only adds a name,
+ * which can hide a stale function but never invent one. */
+static bool scan_asm_file(walker *w, size_t dir_first) {
+  pgo_gosource *g = w->g;
+  uint32_t pkg;
+  if (!asm_package(w, dir_first, &pkg)) return true;   /* no Go package: not linked in */
+  char rel[4096];
+  snprintf(rel, sizeof rel, "%s", rel_of(w));
+  size_t len = 0;
+  if (!read_whole(w, &len)) {
+    if (errno == ENOMEM) return oom(w->err);
+    char why[160];
+    if (errno == EFBIG) snprintf(why, sizeof why, "larger than max_file_bytes (%llu)", (unsigned long long)w->o->max_file_bytes);
+    else snprintf(why, sizeof why, "unreadable: %s", strerror(errno));
+    return add_skip_as(w, rel, why, errno == EFBIG ? PGO_SKIP_TOO_LARGE : PGO_SKIP_UNREADABLE,
+                       g->packages[pkg].path);
+  }
+  uint32_t file_id;
+  if (!intern(w, rel, strlen(rel), &file_id)) return false;
+  g->asm_files++;
+  const char *prefix_s = pgo_str(&g->strings, g->packages[pkg].prefix);
+  size_t plen = pgo_strlen(&g->strings, g->packages[pkg].prefix);
+  /* the prefix lives in the string table, which add_func may grow: copy it */
+  char *prefix = strndup(prefix_s, plen);
+  if (!prefix) return oom(w->err);
+  uint32_t line = 0;
+  bool ok = true;
+  for (size_t i = 0; ok && i < len; line++) {
+    const char *e = memchr(w->buf + i, '\n', len - i);
+    size_t end = e ? (size_t)(e - w->buf) : len;
+    size_t n = asm_symbol(w, prefix, plen, w->buf + i, end - i);
+    if (n == SIZE_MAX) ok = oom(w->err);
+    else if (n) ok = add_func(w, w->name, n, pkg, file_id, line + 1, false);
+    i = end + 1;
+  }
+  free(prefix);
+  return ok;
+}
+
+/* Scan one .go file at w->abs (rel path rel). A file that cannot be read or parsed is
+ * recorded with its directory's import path: an audit cannot tell what it declares. */
 static bool scan_file(walker *w, const modctx *m, size_t dir_first, uint32_t dir_id, bool test) {
   pgo_gosource *g = w->g;
   char rel[4096];
@@ -875,10 +1063,13 @@ static bool scan_file(walker *w, const modctx *m, size_t dir_first, uint32_t dir
   size_t len = 0;
   if (!read_whole(w, &len)) {
     char why[160];
-    if (errno == EFBIG) snprintf(why, sizeof why, "larger than max_file_bytes (%llu)", (unsigned long long)w->o->max_file_bytes);
-    else if (errno == ENOMEM) return oom(w->err);
-    else snprintf(why, sizeof why, "unreadable: %s", strerror(errno));
-    return add_skip(w, rel, why);
+    int e = errno;
+    if (e == ENOMEM) return oom(w->err);
+    if (e == EFBIG) snprintf(why, sizeof why, "larger than max_file_bytes (%llu)", (unsigned long long)w->o->max_file_bytes);
+    else snprintf(why, sizeof why, "unreadable: %s", strerror(e));
+    uint32_t pkg;
+    return dir_package_id(w, m, dir_id, &pkg) &&
+           add_skip_as(w, rel, why, e == EFBIG ? PGO_SKIP_TOO_LARGE : PGO_SKIP_UNREADABLE, pkg);
   }
   w->ndecls = 0;
   pgo_gofile fi;
@@ -892,7 +1083,8 @@ static bool scan_file(walker *w, const modctx *m, size_t dir_first, uint32_t dir
     }
     char why[900];
     snprintf(why, sizeof why, "syntax error: %s", ferr.message);
-    return add_skip(w, rel, why);
+    uint32_t pkg;
+    return dir_package_id(w, m, dir_id, &pkg) && add_skip_as(w, rel, why, PGO_SKIP_SYNTAX, pkg);
   }
   if (fi.build_ignore) return add_skip(w, rel, "build constraint excludes it (//go:build ignore)");
   g->files++;
@@ -920,16 +1112,25 @@ static bool walk_entries(walker *w, const modctx *m, dentry *e, size_t n, int de
   const char *rel = rel_of(w);
   if (!intern(w, rel, strlen(rel), &dir_id)) return false;
   size_t dir_first = g->npackages;
-  /* .go files: the non-test ones, then the _test.go ones (cmd/go's order) */
-  for (int pass = 0; pass < 2; pass++) {
+  /* .go files: the non-test ones, then the _test.go ones (cmd/go's order); then .s */
+  for (int pass = 0; pass < 3; pass++) {
     for (size_t i = 0; i < n; i++) {
       const char *nm = e[i].name;
-      if (e[i].type != DE_FILE || nm[0] == '.' || nm[0] == '_' || !has_suffix(nm, ".go")) continue;
-      bool test = has_suffix(nm, "_test.go");
-      if (test != (pass == 1)) continue;
-      if (test && !w->o->include_tests) { g->test_files_excluded++; continue; }
-      if (!pb_set(&w->abs, base, nm, true)) return oom(w->err);
-      bool ok = scan_file(w, m, dir_first, dir_id, test);
+      if (e[i].type != DE_FILE || nm[0] == '.' || nm[0] == '_') continue;
+      bool ok;
+      if (pass == 2) {
+        if (!has_suffix(nm, ".s") || m->none) continue;
+        if (!pb_set(&w->abs, base, nm, true)) return oom(w->err);
+        ok = scan_asm_file(w, dir_first);
+      } else {
+        if (!has_suffix(nm, ".go")) continue;
+        bool test = has_suffix(nm, "_test.go");
+        if (test != (pass == 1)) continue;
+        if (test && !w->o->include_tests) { g->test_files_excluded++; continue; }
+        if (!pb_set(&w->abs, base, nm, true)) return oom(w->err);
+        ok = m->none ? add_skip(w, rel_of(w), "outside every module (no go.mod above it)")
+                     : scan_file(w, m, dir_first, dir_id, test);
+      }
       w->abs.len = base;
       w->abs.s[base] = '\0';
       if (!ok) return false;
@@ -941,14 +1142,15 @@ static bool walk_entries(walker *w, const modctx *m, dentry *e, size_t n, int de
     if (!pb_set(&w->abs, base, nm, true)) return oom(w->err);
     const char *r = rel_of(w);
     bool ok = true;
+    bool vendor = strcmp(nm, "vendor") == 0 && !m->vendor && !m->none;
     if (nm[0] == '.' || nm[0] == '_') ok = add_skip(w, r, nm[0] == '.' ? "hidden directory" : "directory name starts with '_'");
     else if (strcmp(nm, "testdata") == 0) ok = add_skip(w, r, "testdata");
     else if (e[i].type == DE_LINKDIR) ok = add_skip(w, r, "symbolic link to a directory (not followed)");
-    else if (strcmp(nm, "vendor") == 0 && !m->vendor && !w->o->include_vendor) ok = add_skip(w, r, "vendor (include_vendor = true to scan it)");
+    else if (vendor && !m->std && !w->o->include_vendor) ok = add_skip(w, r, "vendor (include_vendor = true to scan it)");
     else if (depth + 1 > MAX_DIR_DEPTH) ok = add_skip(w, r, "too deeply nested");
     else {
       modctx sub = *m;
-      if (strcmp(nm, "vendor") == 0 && !m->vendor && !m->std) {
+      if (vendor && !m->std) {                 /* std's vendor/ is std: "vendor/golang.org/..." */
         sub.vendor = true;
         sub.strip = strlen(r);
       }
@@ -958,6 +1160,52 @@ static bool walk_entries(walker *w, const modctx *m, dentry *e, size_t n, int de
     w->abs.s[base] = '\0';
     if (!ok) return false;
   }
+  return true;
+}
+
+/* A go.mod in the directory at w->abs (depth > 0): the directory is a module of its own.
+ * Scanned with *m switched to it, or skipped (*skip set) under skip_nested or when its
+ * go.mod is unreadable. */
+static bool enter_nested(walker *w, modctx *m, bool *skip) {
+  size_t base = w->abs.len;
+  char modpath[1024] = "";
+  pgo_error merr;
+  pgo_error *saved = w->err;
+  w->err = &merr;
+  bool have = pb_set(&w->abs, base, "go.mod", true) && read_module_path(w, modpath, sizeof modpath);
+  w->err = saved;
+  w->abs.len = base;
+  w->abs.s[base] = '\0';
+  const char *r = rel_of(w);
+  uint32_t dir_id;
+  if (!intern(w, r, strlen(r), &dir_id)) return false;
+  if (!have) {
+    *skip = true;
+    uint32_t pkg;
+    return dir_package_id(w, m, dir_id, &pkg) &&
+           add_skip_as(w, r, "nested module with an unreadable go.mod", PGO_SKIP_UNREADABLE, pkg);
+  }
+  uint32_t mod_id;
+  if (!intern(w, modpath, strlen(modpath), &mod_id)) return false;
+  *skip = w->o->skip_nested;
+  if (!add_module(w, mod_id, r, !*skip)) return false;
+  if (*skip) {
+    char why[1200];
+    snprintf(why, sizeof why, "nested module %s (its own go.mod; include_nested = false left it out)", modpath);
+    size_t elen = pgo_go_path_to_prefix(modpath, strlen(modpath), NULL, 0);
+    char *esc = malloc(elen + 1);
+    if (!esc) return oom(w->err);
+    pgo_go_path_to_prefix(modpath, strlen(modpath), esc, elen + 1);
+    uint32_t pkg;
+    bool ok = intern(w, esc, elen, &pkg) && add_skip_as(w, r, why, PGO_SKIP_NESTED, pkg);
+    free(esc);
+    return ok;
+  }
+  m->module = mod_id;
+  m->strip = strcmp(r, ".") == 0 ? 0 : strlen(r);
+  m->std = strcmp(modpath, "std") == 0;
+  m->vendor = false;
+  m->none = false;
   return true;
 }
 
@@ -971,34 +1219,34 @@ static bool walk_dir(walker *w, modctx m, int depth) {
       return pgo_fail(w->err, errno == ENOENT ? "not_found" : "io", "%s: %s", w->abs.s, strerror(errno));
     char why[160];
     snprintf(why, sizeof why, "unreadable: %s", strerror(errno));
-    return add_skip(w, rel_of(w), why);
+    uint32_t dir_id, pkg;
+    const char *r = rel_of(w);
+    return intern(w, r, strlen(r), &dir_id) && dir_package_id(w, &m, dir_id, &pkg) &&
+           add_skip_as(w, r, why, PGO_SKIP_UNREADABLE, pkg);
   }
-  bool ok = true;
   if (depth > 0 && !m.vendor) {
     for (size_t i = 0; i < n; i++) {
       if (e[i].type != DE_FILE || strcmp(e[i].name, "go.mod") != 0) continue;
-      size_t base = w->abs.len;
-      char modpath[1024] = "";
-      bool have = pb_set(&w->abs, base, "go.mod", true) && read_module_path(w, modpath, sizeof modpath);
-      w->abs.len = base;
-      w->abs.s[base] = '\0';
-      char why[1200];
-      if (!w->o->include_nested || !have) {
-        snprintf(why, sizeof why, "nested module %s (its own go.mod; include_nested = true to scan it)",
-                 have ? modpath : "(unreadable go.mod)");
-        ok = add_skip(w, rel_of(w), why);
+      bool skip = false;
+      if (!enter_nested(w, &m, &skip) || skip) {
+        bool ok = skip;
         free_entries(e, n);
         return ok;
       }
-      const char *r = rel_of(w);
-      if (!intern(w, modpath, strlen(modpath), &m.module)) { free_entries(e, n); return false; }
-      m.strip = strlen(r);
-      m.std = strcmp(modpath, "std") == 0;
       break;
     }
   }
-  ok = walk_entries(w, &m, e, n, depth);
+  bool ok = walk_entries(w, &m, e, n, depth);
   free_entries(e, n);
+  return ok;
+}
+
+static bool exists_in_root(walker *w, const char *name) {
+  if (!pb_set(&w->abs, w->root_len, name, true)) return false;
+  struct stat st;
+  bool ok = stat(w->abs.s, &st) == 0 && S_ISREG(st.st_mode);
+  w->abs.len = w->root_len;
+  w->abs.s[w->root_len] = '\0';
   return ok;
 }
 
@@ -1021,6 +1269,7 @@ bool pgo_gosource_scan_tree(const char *root, const pgo_gosource_options *opts,
   if (!r || !pb_set(&w.abs, 0, r, false)) { free(r); oom(err); goto done; }
   free(r);
   w.root_len = w.abs.len;
+  if (!intern(&w, "", 0, &w.empty_id)) goto done;
   struct stat st;
   if (stat(w.abs.s, &st) != 0) {
     pgo_fail(err, errno == ENOENT ? "not_found" : "io", "%s: %s", w.abs.s, strerror(errno));
@@ -1030,29 +1279,34 @@ bool pgo_gosource_scan_tree(const char *root, const pgo_gosource_options *opts,
     pgo_fail(err, "not_dir", "%s: not a directory (pass the module root, the directory holding go.mod)", w.abs.s);
     goto done;
   }
-  char modpath[1024];
+  char modpath[1024] = "";
+  bool workspace = false;
   if (opts->module && *opts->module) {
     snprintf(modpath, sizeof modpath, "%s", opts->module);
   } else {
     if (!pb_set(&w.abs, w.root_len, "go.mod", true)) { oom(err); goto done; }
     size_t len;
     if (!read_whole(&w, &len)) {
-      if (errno == ENOENT)
-        pgo_fail(err, "no_go_mod", "%s: no go.mod: pass the module root (the directory holding go.mod), or the module path as option 'module'", w.abs.s);
-      else if (errno == ENOMEM) oom(err);
-      else pgo_fail(err, "io", "%s: %s", w.abs.s, strerror(errno));
-      goto done;
-    }
-    if (!pgo_gomod_module(w.buf, len, modpath, sizeof modpath, err)) {
+      int e = errno;
+      w.abs.len = w.root_len;
+      w.abs.s[w.root_len] = '\0';
+      if (e == ENOENT && exists_in_root(&w, "go.work")) workspace = true;
+      else if (e == ENOENT)
+        pgo_fail(err, "no_go_mod", "%s/go.mod: no go.mod: pass the module root (the directory holding go.mod), or the module path as option 'module'", w.abs.s);
+      else if (e == ENOMEM) oom(err);
+      else pgo_fail(err, "io", "%s/go.mod: %s", w.abs.s, strerror(e));
+      if (!workspace) goto done;
+    } else if (!pgo_gomod_module(w.buf, len, modpath, sizeof modpath, err)) {
       pgo_error_prefix(err, w.abs.s);
       goto done;
     }
     w.abs.len = w.root_len;
     w.abs.s[w.root_len] = '\0';
   }
-  modctx m = { 0, 0, strcmp(modpath, "std") == 0, false };
+  modctx m = { 0, 0, strcmp(modpath, "std") == 0, false, workspace };
   if (!intern(&w, modpath, strlen(modpath), &m.module)) goto done;
   out->module = m.module;
+  if (!workspace && !add_module(&w, m.module, ".", true)) goto done;
   ok = walk_dir(&w, m, 0);
 done:
   free(w.abs.s);
