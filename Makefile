@@ -26,8 +26,10 @@ LIBS      = $(PKG_LIBS) -lm $(EXTRA_LIBS)
 BUSTED    ?= busted
 GO        ?= $(firstword $(wildcard /usr/lib/go-1.23/bin/go) $(shell command -v go))
 
-BUILD     ?= build
-BIN       ?= pgolua
+# Plain "=": a BIN or BUILD in the environment (a CI job's env block) must not rename the
+# binary; the command line (make BIN=pgolua-asan) still can.
+BUILD     = build
+BIN       = pgolua
 
 # ---- sources: every .c under src/, plus generated code ------------------------------
 SRCS      := $(wildcard src/*/*.c)
