@@ -35,7 +35,9 @@
 --   comparison = { p=, n1=, n2=, u=, delta = new/old - 1, text = "-10.98%" | "~" | "?"
 --             | "0.00%", pvalue_text = "p=0.002 n=6", significant=, warnings = {...} }
 --   comparisons: one flat record per compared cell: { name=, unit=, config=, base=,
---             label=, old=, new=, delta=, p=, significant=, text=, higher_is_better= }
+--             label=, old=, new=, delta=, p=, significant=, text=, higher_is_better=,
+--             n1=, n2=, spread_old=, spread_new= (each side's "± X%" as a fraction;
+--             math.huge when the interval is open) }
 local stats = require "pgo.bench_stats"
 local markdown = require "pgo.markdown"
 
@@ -733,6 +735,15 @@ local function range_text(c)
   return fmt("%.0f%%", 100 * (a > b and a or b))
 end
 
+-- The half-width of a cell's confidence interval as a fraction of its center (the "± X%"
+-- of range_text, unrounded); math.huge when the interval is open or the center is 0.
+local function spread(c)
+  if c.lo == -huge or c.hi == huge or c.center == 0 then return huge end
+  if sign(c.center) ~= sign(c.lo) or sign(c.center) ~= sign(c.hi) then return huge end
+  local a, b = c.hi / c.center - 1, 1 - c.lo / c.center
+  return a > b and a or b
+end
+
 -- Compare a cell against the baseline cell (§4.6-4.7).
 local function compare_cells(base, cell, assume, alpha)
   local r = { n1 = base.n, n2 = cell.n, warnings = {} }
@@ -1069,6 +1080,7 @@ function M.compare(a, b, opts)
               label = out.columns[j], old = base.center, new = cell.center, delta = c.delta,
               p = c.p, significant = c.significant, text = c.text, n1 = c.n1, n2 = c.n2,
               higher_is_better = out.higher_is_better, assume = assume,
+              spread_old = spread(base), spread_new = spread(cell),
             }
           end
         end
