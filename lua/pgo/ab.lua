@@ -206,7 +206,7 @@ function M.compare_files(old, new, opts)
     min_effect = opts.min_effect or 0.02, geomean_unit = gunit, geomean_delta_pct = gm or null,
     geomean_benchmarks = ngm, comparisons = recipe.array(), geomeans = recipe.array(),
     counts = { faster = 0, slower = 0, better = 0, worse = 0, no_difference = 0, too_noisy = 0 },
-    one_sided = one_sided(cmp), failed_runs = failed_runs,
+    one_sided = one_sided(cmp), failed_runs = failed_runs, same_code = opts.same_code or false,
     warnings = collect_warnings(cmp, opts.notes) }
   local regressions, noisy = recipe.array(), 0
   for _, c in ipairs(cmp.comparisons) do
@@ -279,6 +279,9 @@ local function sides_line(doc)
   return s
 end
 
+local SAME_CODE = "both builds hold the same machine code (.text byte for byte): the profile "
+  .. "changed nothing here, and every difference above is noise"
+
 local VERDICT_WORDS = { no_difference = "no difference", too_noisy = "too noisy to tell" }
 local function verdict_word(v) return VERDICT_WORDS[v] or v end
 
@@ -342,6 +345,7 @@ function M.text(doc, cmp, opts)
         r.reason, r.settle)
     end
   end
+  if doc.same_code then l[#l + 1] = SAME_CODE end
   l[#l + 1] = geomean_sentence(doc)
   if opts.gate then l[#l + 1] = table.concat({ gate_sentence(doc) }, ": ") end
   return table.concat(l, "\n") .. "\n"
@@ -380,6 +384,7 @@ function M.markdown(doc, cmp, opts)
     (bench.report(cmp, { format = "markdown" }):gsub("\n$", "")), "",
     md(summary_sentence(doc)) .. ".", "" }
   for _, row in ipairs(verdict_rows(doc)) do l[#l + 1] = row end
+  if doc.same_code then l[#l + 1] = ""; l[#l + 1] = md(SAME_CODE) .. "." end
   local g = geomean_sentence(doc)
   if g then l[#l + 1] = ""; l[#l + 1] = md(g) .. "." end
   if opts.gate then

@@ -183,8 +183,8 @@ function run_benchmarks(opts)
   local progress = opts.progress or function() end
   local go = opts.go or M.go_command()
   if not go then return nil, "no go command: put go on PATH or set $GO", "go_list" end
-  local profile = absolute(opts.profile)
-  if not fs.exists(profile) then
+  local profile = fs.realpath(opts.profile)
+  if not profile then
     return nil, ("profile %s: no such file"):format(opts.profile), "bad_profile"
   end
   local pkgs, perr, pcode = list_packages(go, opts.packages, opts.dir)

@@ -15,9 +15,10 @@ local q = helpers.shq
 local go = helpers.go()
 
 local RECIPE = q(helpers.root .. "/recipes/ab.lua")
--- Go without network or toolchain downloads, the recipe's go command from helpers.go()
+-- Go without network or toolchain downloads; helpers.go() first in PATH (the recipe takes
+-- the go on PATH, then $GO)
 local function env(tmp)
-  return "GO=" .. q(go or "go") .. " GOTOOLCHAIN=local GOPROXY=off GOWORK=off "
+  return "PATH=" .. q((go or "go"):match("^(.*)/[^/]*$") or ".") .. ":$PATH GOTOOLCHAIN=local GOPROXY=off GOWORK=off "
     .. "GOFLAGS=-buildvcs=false GOCACHE=${GOCACHE:-${HOME:-" .. tmp .. "}/.cache/go-build} "
 end
 
