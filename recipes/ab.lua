@@ -30,7 +30,7 @@ local recipe = require "pgo.recipe"
 local argparse = require "argparse"
 
 -- ADAPT ---------------------------------------------------------------------------------
-local THRESHOLD = 0.05     -- gate: a significant regression over 5% fails; a wider spread: too noisy
+local THRESHOLD = 0.05     -- gate: a significant regression over 5% fails; wider spread: too noisy
 local MIN_EFFECT = 0.02    -- a significant change under 2% counts as no difference
 local ALPHA = 0.05         -- significance level (benchstat's -alpha)
 local LIVE_THRESHOLD = 0.02                 -- live load: the +-2% band of "no difference"
@@ -54,6 +54,7 @@ local json_flag = parser:flag("--json", "Print JSON instead of text.")
 local md_flag = parser:flag("--markdown", "Print markdown (for a pull request).")
 local csv_flag = parser:flag("--csv", "Print benchstat's CSV (benchmarks only).")
 parser:mutex(json_flag, md_flag, csv_flag)
+parser:option("--json-out", "Also write the JSON report to this file."):argname("<file>")
 parser:option("--go-test", "Benchmark these packages, both builds interleaved.")
   :args("+"):argname("<pkg>")
 parser:option("--profile", "The profile of the new side (-pgo=FILE)."):argname("<file>")
@@ -88,8 +89,10 @@ local function compare(o, old, new, extra)
     rounds = extra.rounds, order = extra.order, same_code = extra.same_code })
   if not doc then return out:fail(cmp) end
   for k, v in pairs(extra.json or {}) do doc[k] = v end
+  doc.exit = pgo.ab.exit_code(doc, o.gate)
+  local okw, werr = not o.json_out or recipe.write_file(o.json_out, recipe.json(doc) .. "\n")
+  if not okw then return out:fail(werr) end
   if o.json then
-    doc.exit = pgo.ab.exit_code(doc, o.gate)
     io.write(recipe.json(doc), "\n")
   elseif o.csv then
     local text, warnings = pgo.bench.report(cmp, { format = "csv" })
@@ -114,13 +117,11 @@ local function go_test(o)
     progress = function(line) out:note(line) end }
   if not run then return out:fail(err) end
   out:note("binaries, their sha256 and the benchmark output are in " .. run.dir)
-  local same = true
-  for _, b in ipairs(run.binaries) do same = same and b.same_code end
-  if same then out:note("both builds hold the same machine code: the profile changes nothing") end
+  if run.same_code then out:note("both builds hold the same machine code: no change to measure") end
   return compare(o, { path = run.files.off, label = "off.txt" },
     { path = run.files.on, label = "on.txt" }, { sides = { old = run.sides.off,
       new = run.sides.on }, rounds = #run.rounds, order = o.shuffle and "shuffled" or "ABBA",
-      same_code = same, json = { mode = "go-test", save_dir = run.dir, run = run } })
+      same_code = run.same_code, json = { mode = "go-test", save_dir = run.dir, run = run } })
 end
 
 local function commands(o)
@@ -143,16 +144,11 @@ local function live(o)
   local r, err = pgo.ab_load { a = o.url_a, b = o.url_b, rounds = o.rounds or ROUNDS,
     duration = ro.duration, c = ro.connections, warmup = ro.warmup, threshold = threshold }
   if not r then return out:fail(err) end
-  local ok, reasons = pgo.ab.live_gate(r, threshold)
-  local code = (o.gate and not ok) and pgo.ab.EXIT.gate_failed or pgo.ab.EXIT.ok
-  if o.json then   -- the fields of pgo.ab_load's report
-    local function side(s) return { url = s.url, rps = s.rps, p50 = s.p50, p99 = s.p99 } end
-    io.write(recipe.json { mode = "live", a = side(r.a), b = side(r.b), diff = r.diff, rounds = r.rounds,
-      errors = r.errors, verdict = r.verdict, verdict_reason = r.verdict_reason,
-      method = r.method, summary = r.summary, confidence = r.confidence, threshold = threshold,
-      duration = ro.duration, connections = ro.connections, warmup = ro.warmup,
-      latency_unit = "s", exit = code,
-      gate = { enforced = o.gate or false, ok = ok, failures = recipe.array(reasons) } }, "\n")
+  local doc = pgo.ab.live_data(r, ro)
+  local code = (o.gate and not doc.gate.ok) and pgo.ab.EXIT.gate_failed or pgo.ab.EXIT.ok
+  if o.json then
+    doc.exit = code
+    io.write(recipe.json(doc), "\n")
   else
     io.write((o.markdown and pgo.ab.live_markdown or pgo.ab.live_text)(r, ro))
   end

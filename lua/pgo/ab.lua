@@ -471,6 +471,19 @@ local function setup_line(r, o)
     #r.rounds, o.duration, o.connections, o.warmup)
 end
 
+--- A live A/B as plain data (the JSON report): pgo.ab_load's medians, diff, rounds, errors,
+-- verdict, verdict_reason, method, plus the settings (opts as live_text) and the gate.
+function M.live_data(r, opts)
+  local function side(s) return { url = s.url, rps = s.rps, p50 = s.p50, p99 = s.p99 } end
+  local ok, reasons = M.live_gate(r, opts.threshold)
+  return { mode = "live", a = side(r.a), b = side(r.b), diff = r.diff, rounds = r.rounds,
+    errors = r.errors, verdict = r.verdict, verdict_reason = r.verdict_reason,
+    method = r.method, summary = r.summary, confidence = r.confidence,
+    threshold = opts.threshold, duration = opts.duration, connections = opts.connections,
+    warmup = opts.warmup, latency_unit = "s",
+    gate = { enforced = opts.gate or false, ok = ok, failures = recipe.array(reasons) } }
+end
+
 --- A live A/B for a terminal. opts: duration, connections, warmup (as run), gate (bool),
 -- threshold (the gate's).
 function M.live_text(r, opts)
@@ -497,7 +510,8 @@ function M.live_markdown(r, opts)
     l[#l + 1] = ("| %s | %s | %s |"):format(row[1], row[2], row[3])
   end
   l[#l + 1] = ""
-  l[#l + 1] = "**" .. md(live_estimate(r)) .. "**" .. (r.diff.rps.pct and (": " .. md(r.method)) or "")
+  l[#l + 1] = "**" .. md(live_estimate(r)) .. "**"
+    .. (r.diff.rps.pct and (": " .. md(r.method)) or "")
   l[#l + 1] = ""
   l[#l + 1] = ("**Verdict: %s**: %s."):format(md(r.verdict), md(r.verdict_reason))
   if opts.gate then

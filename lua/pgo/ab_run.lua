@@ -10,7 +10,8 @@
 --     order = "alternate" | "shuffle", go = "go", progress = function(line) end }
 --   -> { dir =, files = {off =, on =}, sides = {off = "-pgo=off", on = "-pgo=/abs/x.pgo"},
 --        binaries = { {package =, dir =, off = {path =, sha256 =}, on = {...},
---                      same_code = bool (M.same_code)} }, rounds = { "off on", "on off", ... },
+--                      same_code = bool (M.same_code)} },
+--        same_code = true when every package's two binaries hold the same code, rounds = { "off on", "on off", ... },
 --        go =, go_version =, manifest = "<dir>/ab-run.json" }
 --    | nil, message, code
 --   codes: bad_profile, go_list, build_failed, no_tests, run_failed, io.
@@ -222,6 +223,7 @@ function run_benchmarks(opts)
       b[side] = { path = path, sha256 = sha256(path) }
     end
     b.same_code = M.same_code(b.off.path, b.on.path)
+    run.same_code = (run.same_code ~= false) and b.same_code
     run.binaries[i] = b
   end
 

@@ -361,6 +361,8 @@ local function read_into(s, text, label, path)
           local u = scratch[i + 1]
           local c = tidy_cache[u]
           if not c then tidy(u); c = tidy_cache[u] end
+          -- benchstat leaves a zero value in its unit as written (0 ns/op stays ns/op)
+          if scratch[i] == 0 then c = { u, 1 } end
           local tu = c[1]
           local arr = values[tu]
           if not arr then
@@ -1114,21 +1116,22 @@ function M.compare(a, b, opts)
             else ratios[#ratios + 1] = c0.center / b0.center end
           end
         end
+        -- benchstat's order: the set warning first, then why the ratio is missing
         local re = { warnings = {} }
+        if npaired ~= nbase then
+          re.warnings[1] = "benchmark set differs from baseline; geomeans may not be comparable"
+        end
         if bad then
           re.text = "?"
         else
           local rg = stats.geomean(ratios)
           if #ratios == 0 or rg ~= rg then
             re.text = "?"
-            re.warnings[1] = "ratios must be >0 to compute geomean"
+            re.warnings[#re.warnings + 1] = "ratios must be >0 to compute geomean"
           else
             re.ratio = rg
             re.text = fmt("%+.2f%%", (rg - 1) * 100)
           end
-        end
-        if npaired ~= nbase then
-          re.warnings[#re.warnings + 1] = "benchmark set differs from baseline; geomeans may not be comparable"
         end
         gm.ratios[j] = re
       end
@@ -1335,7 +1338,8 @@ local function text_table(t)
       else
         local ra = t.geomean.ratios[e]
         r[#r + 1] = cell(b + 3, ra.text, "right")
-        r[#r + 1] = cell(b + 5, fn.marks(concat_lists(s.warnings, ra.warnings)), "left")
+        -- benchstat marks the ratio's footnotes before the geomean's own
+        r[#r + 1] = cell(b + 5, fn.marks(concat_lists(ra.warnings, s.warnings)), "left")
       end
     end
     rows[#rows + 1] = r
