@@ -2,17 +2,24 @@
 # demo.sh: the whole PGO loop on the example service, on this machine only (127.0.0.1).
 #   1. build pgolua and the example service (Go 1.23)
 #   2. start the service under load, refresh its default.pgo from a live capture
-#   3. build with -pgo=auto; doctor, stale audit and runbook on the result
-#   4. A/B: the package benchmarks with -pgo=off vs -pgo=auto
+#   3. build with -pgo=auto; show what PGO did to the hot path (devirtualized Store.Get)
+#   4. doctor, stale audit
+#   5. A/B: the package benchmarks, -pgo=off against -pgo=<the refreshed profile>, built
+#      once each and run in alternating rounds by pgolua's runner (recipes/ab.lua --go-test)
+#   6. the whole runbook, with the A/B's result
 # Everything happens in a copy under build/demo/; everything started is stopped.
+# Go: the go on PATH, else $GO (the same rule as recipes/ab.lua). DEMO_SECONDS (capture),
+# DEMO_COUNT (A/B rounds per side) and DEMO_BENCHTIME tune the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-GO=${GO:-/usr/lib/go-1.23/bin/go}
-[ -x "$GO" ] || GO=$(command -v go)
+GO=$(command -v go || echo "${GO:-}")
+[ -n "$GO" ] && [ -x "$GO" ] || { echo "demo: no go command: put go on PATH or set \$GO"; exit 1; }
+export PATH="$(dirname "$GO"):$PATH"     # recipes/ab.lua takes the same go
 demo=$root/build/demo
 seconds=${DEMO_SECONDS:-10}
-count=${DEMO_COUNT:-6}
+count=${DEMO_COUNT:-10}
+benchtime=${DEMO_BENCHTIME:-300ms}
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -49,6 +56,10 @@ say "build: -pgo=auto picks up cmd/service/default.pgo"
 (cd "$demo/module" && "$GO" build -o "$demo/service.pgo" ./cmd/service)
 ./pgolua -e "local b = assert(require('pgo').buildinfo('$demo/service.pgo'))
 print('service.pgo built with -pgo=' .. tostring(b.settings['-pgo']))"
+echo "what the compiler did with the profile on the hot path (-d=pgodebug=1):"
+(cd "$demo/module" && "$GO" build -o /dev/null -pgo="$demo/module/cmd/service/default.pgo" \
+  -gcflags='example.com/pgolua-demo/internal/work=-m=2 -d=pgodebug=1' ./internal/work 2>&1 |
+  grep -E 'PGO devirtualizing|hot-node enabled' | sed 's/^/  /') || echo "  (no devirtualization this time)"
 
 say "doctor"
 ./pgolua recipes/doctor.lua --binary "$demo/service.pgo" --root "$demo/module" || true
@@ -56,23 +67,24 @@ say "doctor"
 say "stale audit against the current source"
 ./pgolua recipes/stale.lua "$demo/module/cmd/service/default.pgo" --src "$demo/module" || true
 
-say "A/B: package benchmarks, -pgo=off vs -pgo=auto (count $count)"
-(cd "$demo/module" && "$GO" test -run '^$' -bench . -count "$count" -pgo=off ./internal/work \
-  >"$demo/bench-off.txt")
-(cd "$demo/module" && "$GO" test -run '^$' -bench . -count "$count" \
-  -pgo="$demo/module/cmd/service/default.pgo" ./internal/work >"$demo/bench-on.txt")
-./pgolua recipes/ab.lua "$demo/bench-off.txt" "$demo/bench-on.txt" --json >"$demo/ab.json" || true
-./pgolua recipes/ab.lua "$demo/bench-off.txt" "$demo/bench-on.txt" || true
+say "A/B: package benchmarks, -pgo=off vs -pgo=<the refreshed profile>, $count interleaved rounds"
+ab=0
+./pgolua recipes/ab.lua --go-test ./internal/work --dir "$demo/module" \
+  --profile "$demo/module/cmd/service/default.pgo" --count "$count" --benchtime "$benchtime" \
+  --save-dir "$demo/ab" --json-out "$demo/ab.json" --gate || ab=$?
+case $ab in 0) ;; 3) echo "demo: the A/B gate failed (above)";;
+  4) echo "demo: too noisy to tell (above): try DEMO_COUNT=20 on a quieter machine";;
+  *) echo "demo: the A/B did not run"; exit 1;; esac
 
 say "runbook"
 ./pgolua recipes/runbook.lua --root "$demo/module" --ab "$demo/ab.json" --out "$demo/RUNBOOK-PGO.md"
-sed -n '1,40p' "$demo/RUNBOOK-PGO.md"
+cat "$demo/RUNBOOK-PGO.md"
 
 say "files"
 cat <<EOT
 profile:      $demo/module/cmd/service/default.pgo
 PR body:      $(ls "$demo"/module/cmd/service/*.md 2>/dev/null | head -n1)
 binaries:     $demo/service (no PGO), $demo/service.pgo (PGO)
-benchmarks:   $demo/bench-off.txt, $demo/bench-on.txt, $demo/ab.json
+benchmarks:   $demo/ab/ (off.txt, on.txt, bin/, ab-run.json), $demo/ab.json
 runbook:      $demo/RUNBOOK-PGO.md
 EOT

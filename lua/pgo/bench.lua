@@ -35,7 +35,9 @@
 --   comparison = { p=, n1=, n2=, u=, delta = new/old - 1, text = "-10.98%" | "~" | "?"
 --             | "0.00%", pvalue_text = "p=0.002 n=6", significant=, warnings = {...} }
 --   comparisons: one flat record per compared cell: { name=, unit=, config=, base=,
---             label=, old=, new=, delta=, p=, significant=, text=, higher_is_better= }
+--             label=, old=, new=, delta=, p=, significant=, text=, higher_is_better=,
+--             n1=, n2=, spread_old=, spread_new= (each side's "± X%" as a fraction;
+--             math.huge when the interval is open) }
 local stats = require "pgo.bench_stats"
 local markdown = require "pgo.markdown"
 
@@ -360,6 +362,8 @@ local function read_into(s, text, label, path)
           local u = scratch[i + 1]
           local c = tidy_cache[u]
           if not c then tidy(u); c = tidy_cache[u] end
+          -- benchstat leaves a zero value in its unit as written (0 ns/op stays ns/op)
+          if scratch[i] == 0 then c = { u, 1 } end
           local tu = c[1]
           local arr = values[tu]
           if not arr then
@@ -734,6 +738,15 @@ local function range_text(c)
   return fmt("%.0f%%", 100 * (a > b and a or b))
 end
 
+-- The half-width of a cell's confidence interval as a fraction of its center (the "± X%"
+-- of range_text, unrounded); math.huge when the interval is open or the center is 0.
+local function spread(c)
+  if c.lo == -huge or c.hi == huge or c.center == 0 then return huge end
+  if sign(c.center) ~= sign(c.lo) or sign(c.center) ~= sign(c.hi) then return huge end
+  local a, b = c.hi / c.center - 1, 1 - c.lo / c.center
+  return a > b and a or b
+end
+
 -- Compare a cell against the baseline cell (§4.6-4.7).
 local function compare_cells(base, cell, assume, alpha)
   local r = { n1 = base.n, n2 = cell.n, warnings = {} }
@@ -1070,6 +1083,7 @@ function M.compare(a, b, opts)
               label = out.columns[j], old = base.center, new = cell.center, delta = c.delta,
               p = c.p, significant = c.significant, text = c.text, n1 = c.n1, n2 = c.n2,
               higher_is_better = out.higher_is_better, assume = assume,
+              spread_old = spread(base), spread_new = spread(cell),
             }
           end
         end
@@ -1103,21 +1117,22 @@ function M.compare(a, b, opts)
             else ratios[#ratios + 1] = c0.center / b0.center end
           end
         end
+        -- benchstat's order: the set warning first, then why the ratio is missing
         local re = { warnings = {} }
+        if npaired ~= nbase then
+          re.warnings[1] = "benchmark set differs from baseline; geomeans may not be comparable"
+        end
         if bad then
           re.text = "?"
         else
           local rg = stats.geomean(ratios)
           if #ratios == 0 or rg ~= rg then
             re.text = "?"
-            re.warnings[1] = "ratios must be >0 to compute geomean"
+            re.warnings[#re.warnings + 1] = "ratios must be >0 to compute geomean"
           else
             re.ratio = rg
             re.text = fmt("%+.2f%%", (rg - 1) * 100)
           end
-        end
-        if npaired ~= nbase then
-          re.warnings[#re.warnings + 1] = "benchmark set differs from baseline; geomeans may not be comparable"
         end
         gm.ratios[j] = re
       end
@@ -1324,7 +1339,8 @@ local function text_table(t)
       else
         local ra = t.geomean.ratios[e]
         r[#r + 1] = cell(b + 3, ra.text, "right")
-        r[#r + 1] = cell(b + 5, fn.marks(concat_lists(s.warnings, ra.warnings)), "left")
+        -- benchstat marks the ratio's footnotes before the geomean's own
+        r[#r + 1] = cell(b + 5, fn.marks(concat_lists(ra.warnings, s.warnings)), "left")
       end
     end
     rows[#rows + 1] = r

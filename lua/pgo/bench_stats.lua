@@ -309,6 +309,19 @@ local function exact_cdf(sizes, n1, n2, limit2)
   return total / all
 end
 
+-- With exactly two tie groups (sizes t0, t1) go-moremath counts the arrangements with
+-- doubled U1 <= twoU by a closed sum over r2, the sample-1 items in the second group, up
+-- to (twoU - n1 (t0 - n1)) / (t0 + t1) divided with Go's truncation toward zero. When twoU
+-- is below every attainable value that bound is 0, not negative, and the r2 = 0 term still
+-- counts: benchstat's p-value then is not the exact one, and pgolua prints benchstat's.
+local function two_groups_count(t0, t1, n1, twoU)
+  local num = twoU - n1 * (t0 - n1)
+  local hi = num >= 0 and num // (t0 + t1) or -((-num) // (t0 + t1))
+  local sum = 0.0
+  for r2 = math.max(0, n1 - t0), hi do sum = sum + choose(t0, n1 - r2) * choose(t1, r2) end
+  return sum
+end
+
 -- Without ties the number of arrangements with U1 = u is the coefficient of q^u in the
 -- Gaussian binomial [N choose n1]_q = prod_{i=1..n1} (1 - q^(n2+i)) / (1 - q^i); only the
 -- coefficients up to `limit` are kept. Returns P(U1 <= limit).
@@ -364,7 +377,9 @@ function M.utest(x, y)
     if #sizes == 1 then return nil, "all samples are equal", "all_equal" end
     if u1 == u2 then return u1, 1 end
     local p
-    if ties then p = exact_cdf(sizes, n1, n2, floor(2 * us + 0.5))
+    if ties and #sizes == 2 then
+      p = two_groups_count(sizes[1], sizes[2], n1, floor(2 * us + 0.5)) / choose(n1 + n2, n1)
+    elseif ties then p = exact_cdf(sizes, n1, n2, floor(2 * us + 0.5))
     else p = exact_cdf_noties(n1, n2, floor(us + 0.5)) end
     return u1, 2 * p
   end

@@ -34,6 +34,8 @@
 --       diff = { rps = {pct=, lo=, hi=}, p50 = {...}, p99 = {...} },  -- B relative to A, %
 --       rounds = { {order = "AB", a = {rps=, p50=, p99=}, b = {...}} },
 --       verdict = "b_faster" | "a_faster" | "no_difference" | "inconclusive",
+--       verdict_reason = "the whole interval +1.2% .. +7.0% lies above +2%" (the one
+--         reason that applies), method = how the estimate and its interval are computed,
 --       summary = "B: +4.1% requests/s (95% CI +1.2% .. +7.0%), p50 -3.0%, p99 -2.2%",
 --       errors = {a = n, b = n},
 --     }
@@ -279,18 +281,36 @@ function M.ab_load(opts)
   end
   report.diff = diff
   local d = diff.rps
-  local verdict
-  if report.errors.a > 0 or report.errors.b > 0 or not d.lo then
+  local verdict, reason
+  local band = ("%.0f%%"):format(threshold * 100)
+  local interval = d.lo and ("%s .. %s"):format(fmt_pct(d.lo), fmt_pct(d.hi))
+  if report.errors.a > 0 or report.errors.b > 0 then
     verdict = "inconclusive"
+    reason = ("requests failed (A %d, B %d): a side that errors is not measured fairly")
+      :format(report.errors.a, report.errors.b)
+  elseif not d.lo then
+    verdict = "inconclusive"
+    reason = ("%d round%s: an interval needs at least 2 (--rounds)"):format(rounds,
+      rounds == 1 and "" or "s")
   elseif d.lo > threshold * 100 then
     verdict = "b_faster"
+    reason = ("the whole interval %s lies above +%s"):format(interval, band)
   elseif d.hi < -threshold * 100 then
     verdict = "a_faster"
+    reason = ("the whole interval %s lies below -%s"):format(interval, band)
   elseif d.lo >= -threshold * 100 and d.hi <= threshold * 100 then
     verdict = "no_difference"
+    reason = ("the whole interval %s lies within +-%s"):format(interval, band)
   else
     verdict = "inconclusive"
+    reason = ("the interval %s crosses the +-%s band: more rounds would narrow it")
+      :format(interval, band)
   end
+  report.verdict_reason = reason
+  report.method = ("per round, the ratio B/A of requests/s (the two sides ran back to back); "
+    .. "the estimate is the geometric mean of the %d ratios, the interval a Student t "
+    .. "interval at %g%% over them. It is not the ratio of the two medians."):format(
+    d.n or 0, confidence * 100)
   report.verdict = verdict
   local ci = d.lo and string.format(" (%g%% CI %s .. %s)", confidence * 100, fmt_pct(d.lo),
     fmt_pct(d.hi)) or ""

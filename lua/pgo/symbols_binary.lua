@@ -31,7 +31,7 @@ end
 --   source = "symtab" | "pclntab", stripped = no .symtab, go_version = "go1.23.5" (nil
 --   without build info), arch = "amd64" (GOARCH spelling), pclntab = "go1.20" (layout:
 --   "go1.2", "go1.16", "go1.18", "go1.20"), pie = bool, file_size, text_size (.text),
---   func_bytes (sum of sizes), sections = { {name=, size=, file_size=, addr=}, ... } }
+--   func_bytes (sum of sizes), sections = { {name=, size=, file_size=, addr=, offset=}, ... } }
 -- @treturn[2] nil, message, code
 function M.binary(path, opts)
   check_arg("binary", 1, path, "string")

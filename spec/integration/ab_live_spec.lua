@@ -15,9 +15,10 @@ local q = helpers.shq
 local go = helpers.go()
 
 local RECIPE = q(helpers.root .. "/recipes/ab.lua")
--- Go without network or toolchain downloads, the recipe's go command from helpers.go()
+-- Go without network or toolchain downloads; helpers.go() first in PATH (the recipe takes
+-- the go on PATH, then $GO)
 local function env(tmp)
-  return "GO=" .. q(go or "go") .. " GOTOOLCHAIN=local GOPROXY=off GOWORK=off "
+  return "PATH=" .. q((go or "go"):match("^(.*)/[^/]*$") or ".") .. ":$PATH GOTOOLCHAIN=local GOPROXY=off GOWORK=off "
     .. "GOFLAGS=-buildvcs=false GOCACHE=${GOCACHE:-${HOME:-" .. tmp .. "}/.cache/go-build} "
 end
 
@@ -62,12 +63,16 @@ describe("#integration recipes/ab.lua on examples/service", function()
       assert.matches("\n" .. name .. "%-%d+%s[^\n]- ± [^\n]- ± [^\n]- %(p=%d%.%d+ n=3%)", out)
     end
     assert.matches("\ngeomean%s", out)
-    -- both commands as run, and what they printed
-    assert.matches("-pgo=off ./internal/work", err, 1, true)
-    assert.matches("-pgo=" .. mod .. "/cmd/service/default.pgo ./internal/work", err, 1, true)
+    -- each side built once, the rounds interleaved, the binaries kept
+    assert.matches("ab: build -pgo=off example.com/pgolua-demo/internal/work\n", err, 1, true)
+    assert.matches("ab: build -pgo=" .. mod .. "/cmd/service/default.pgo example.com/", err, 1, true)
+    assert.matches("ab: round 2 of 3: on off\n", err, 1, true)
+    assert.matches("A/B: off.txt built with -pgo=off, on.txt built with -pgo=" .. mod
+      .. "/cmd/service/default.pgo; 3 rounds, the two binaries alternating (ABBA)", out, 1, true)
     local off = helpers.read_file(save .. "/off.txt")
     assert.matches("\nBenchmarkLookup%-%d+%s+%d+%s+[%d.]+ ns/op", off)
-    assert.matches("\nok%s+example%.com/pgolua%-demo/internal/work", off)
+    assert.matches("\npkg: example%.com/pgolua%-demo/internal/work\n", off)
+    assert.truthy(helpers.read_file(save .. "/bin/1-on.test"))
     -- the saved files compare the same way as JSON, with a headline geomean
     local js, jerr, jcode = ab(q(save .. "/off.txt") .. " " .. q(save .. "/on.txt") .. " --json", tmp)
     assert.equal(0, jcode, jerr)
@@ -83,16 +88,21 @@ describe("#integration recipes/ab.lua on examples/service", function()
     assert.equal(0, code, err)
     assert.matches("A  " .. a.url("/lookup") .. "\n", out, 1, true)
     assert.matches("B  " .. b.url("/lookup") .. "\n", out, 1, true)
-    assert.matches("medians over 2 rounds of 1s per side", out, 1, true)
+    assert.matches("2 rounds of 1s per side in ABBA order", out, 1, true)
+    assert.matches("\n%s*requests/s%s+[%d.]+%s+[%d.]+\n", out)
+    assert.matches("\n%s*p50%s", out)
+    assert.matches("\n%s*errors%s+0%s+0\n", out)
+    -- one estimate, with its interval and how it is computed
     local pct = "[%+%-][%d.]+%%"
-    assert.matches("\nrequests/s%s+[%d.]+%s+[%d.]+%s+" .. pct .. "%s+" .. pct .. " %.%. " .. pct
-      .. "\n", out)
-    assert.matches("\np50%s", out)
-    assert.matches("\np99%s", out)
-    assert.matches("\nerrors%s+0%s+0\n", out)
-    local verdict = out:match("\nverdict: (%S+) %(")
-    assert.truthy(({ b_faster = true, a_faster = true, no_difference = true,
-      inconclusive = true })[verdict], out)
+    assert.matches("\nB vs A requests/s: " .. pct .. " %(95%% CI " .. pct .. " %.%. " .. pct
+      .. "%)\n  how: per round, the ratio B/A of requests/s", out)
+    assert.matches("It is not the ratio of the two medians.", out, 1, true)
+    -- the verdict names the one reason that applies
+    local verdict, reason = out:match("\nverdict: (%S+): ([^\n]+)")
+    local reasons = { b_faster = "lies above", a_faster = "lies below",
+      no_difference = "lies within", inconclusive = "crosses the" }
+    assert.truthy(reasons[verdict], out)
+    assert.matches(reasons[verdict], reason, 1, true)
     -- JSON: one round without warm-up
     local js, jerr, jcode = ab("--url-a " .. q(a.url("/healthz")) .. " --url-b "
       .. q(b.url("/healthz")) .. " --rounds 1 --duration 0.5 --warmup 0 --json", tmp)
@@ -112,6 +122,7 @@ describe("#integration recipes/ab.lua on examples/service", function()
     local out, err, code = ab("--url-a " .. q(a.url("/lookup")) .. " --url-b " .. q(url_b)
       .. " --rounds 2 --duration 0.5 --warmup 0 --gate", tmp)
     assert.equal(3, code, err)
-    assert.matches("\ngate: FAILED: B failed %d+ requests, A none\n", out)
+    assert.matches("\ngate FAILED: B failed %d+ requests, A none\n", out)
+    assert.matches("\nverdict: inconclusive: requests failed %(A 0, B %d+%)", out)
   end)
 end)

@@ -1,9 +1,10 @@
 -- Black-box specs for recipes/ab.lua: run ./pgolua recipes/ab.lua on the real A/B of the
 -- shop (shared/fixtures/ab: bench/off.txt, bench/on.txt and benchstat's own output of them)
 -- and check output, JSON and exit status. No Go needed: --go-test runs a stand-in for the
--- go command ($GO, a shell script written here) that logs its arguments and prints the
--- fixtures; live load is only checked for its refusals here (spec/integration/ab_live_spec.lua
--- loads a real service).
+-- go command (a shell script named go, first in PATH) whose "test binaries" log the order
+-- they ran in and print the fixtures; live load is only checked for its refusals here
+-- (spec/integration/ab_live_spec.lua loads a real service, spec/integration/ab_run_spec.lua
+-- builds real test binaries).
 --
 -- geomean_delta_pct is defined by the recipe as the geomean, over every benchmark with
 -- sec/op on both sides (all packages together), of new/old medians, minus 1, in percent.
@@ -68,18 +69,30 @@ describe("recipes/ab.lua with two benchmark files", function()
   before_each(function() dir = workdir() end)
   after_each(function() helpers.rm_rf(dir) end)
 
-  it("prints benchstat's comparison byte for byte (benchstat bench/off.txt bench/on.txt)", function()
+  it("prints benchstat's table byte for byte, then a verdict per benchmark", function()
     local out, err, code = ab("bench/off.txt bench/on.txt", dir)
     assert.equal(0, code, err)
     assert.equal("", err)
-    assert.equal(helpers.read_file(A .. "benchstat.txt"), out)
+    local golden = helpers.read_file(A .. "benchstat.txt")
+    assert.equal(golden, out:sub(1, #golden))
+    local rest = out:sub(#golden + 1)
+    assert.matches("\nA/B: bench/off.txt %(baseline%) against bench/on.txt\n", rest)
+    assert.matches("2 no difference, 1 too noisy to tell", rest, 1, true)
+    assert.matches("LookupBatch%-2 sec/op %-0%.04%% 0%.684 n=10%s+±1%% / ±2%%%s+no difference", rest)
+    -- Get95's new side spreads ±5%: no 5% change could be told apart from it
+    assert.matches("Get95-2 sec/op: not significant (p=0.529) and the runs spread ±5%, wider "
+      .. "than the 5% to resolve; to settle: more rounds (--count), a longer --benchtime, a "
+      .. "quieter machine, or CPU pinning (taskset -c N)", rest, 1, true)
+    assert.matches("geomean of sec/op over 3 benchmarks: -0.31% (lower; a summary, not a test "
+      .. "of significance)", rest, 1, true)
   end)
 
   it("labels columns as given: LABEL=PATH gives the same table from anywhere", function()
     local out, err, code = ab(q("bench/off.txt=" .. A .. "bench/off.txt") .. " "
       .. q("bench/on.txt=" .. A .. "bench/on.txt"))
     assert.equal(0, code, err)
-    assert.equal(helpers.read_file(A .. "benchstat.txt"), out)
+    local golden = helpers.read_file(A .. "benchstat.txt")
+    assert.equal(golden, out:sub(1, #golden))
   end)
 
   it("prints benchstat's CSV byte for byte with --csv", function()
@@ -89,58 +102,90 @@ describe("recipes/ab.lua with two benchmark files", function()
     assert.equal(helpers.read_file(A .. "benchstat.csv"), out)
   end)
 
-  it("prints markdown tables with --markdown", function()
+  it("prints markdown: the sides, benchstat's tables, verdicts with p and n", function()
     local out, _, code = ab("bench/off.txt bench/on.txt --markdown", dir)
     assert.equal(0, code)
+    assert.matches("**A/B**: bench/off.txt (baseline) against bench/on.txt.", out, 1, true)
     assert.matches("| `LookupBatch-2` | 1.071m ± 1% | 1.070m ± 2% | ~ | p=0.684 n=10 |", out, 1,
       true)
-    assert.matches("| geomean | 924.0µ | 918.2µ | -0.62% |", out, 1, true)
-    assert.matches("`pkg: example.com/shop/internal/cache`", out, 1, true)
+    assert.matches("| HandleSlow-2 | sec/op | -1.21% | 0.123 | n=10 | ±2% / ±1% | no difference |",
+      out, 1, true)
+    assert.matches("| Get95-2 | sec/op | +0.31% | 0.529 | n=10 | ±2% / ±5% | too noisy to tell "
+      .. "(more rounds", out, 1, true)
   end)
 
-  it("passes the gate on the real A/B: exit 0, the table then the gate line", function()
+  it("gates the real A/B: too noisy to tell is exit 4; a wider threshold decides it", function()
     local out, err, code = ab("bench/off.txt bench/on.txt --gate", dir)
+    assert.equal(4, code, err)
+    assert.matches("\ngate: too noisy to tell: 1 comparison could not be decided (exit 4)", out, 1,
+      true)
+    out, err, code = ab("bench/off.txt bench/on.txt --gate --threshold 0.10", dir)
     assert.equal(0, code, err)
-    assert.equal(helpers.read_file(A .. "benchstat.txt") .. "\n"
-      .. "gate: ok: no benchmark worse than the 5.00% threshold with p < 0.05 (3 compared)\n", out)
+    assert.matches("\ngate passed: no significant regression beyond 10.00% and every benchmark "
+      .. "decided (3 compared)\n", out, 1, true)
   end)
 
-  it("fails the gate on a copy 25% slower: exit 3, every benchmark named with delta and p", function()
+  it("fails the gate on a copy 25% slower: exit 3, every benchmark named with delta, p, n", function()
     local out, err, code = ab("bench/off.txt bench/slow.txt --gate", dir)
     assert.equal(3, code, err)
     assert.matches("LookupBatch-2     1.071m ± 1%   1.338m ± 2%  +24.96% (p=0.000 n=10)", out, 1,
       true)
-    assert.matches("\ngate: FAILED: 3 benchmarks are worse than the 5.00% threshold with p < 0.05:\n",
-      out, 1, true)
-    -- one row per failure: benchmark, unit, delta, p, pkg
-    local function row(name, delta, pkg)
-      local function esc(x) return (x:gsub("%p", "%%%0")) end
-      return "\n  " .. esc(name) .. "%s+sec/op%s+" .. esc(delta) .. "%s+0%.000%s+" .. esc(pkg) .. "\n"
-    end
-    assert.matches(row("LookupBatch-2", "+24.96%", "example.com/shop/cmd/shop"), out)
-    assert.matches(row("HandleSlow-2", "+23.49%", "example.com/shop/cmd/shop"), out)
-    assert.matches(row("Get95-2", "+25.39%", "example.com/shop/internal/cache"), out)
-    -- without --gate the comparison is only printed
+    assert.matches("3 slower, 0 no difference, 0 too noisy to tell", out, 1, true)
+    assert.matches("gate FAILED: LookupBatch-2 sec/op: +24.96% (p=0.000 n=10) is worse than the "
+      .. "5.00% threshold; HandleSlow-2 sec/op: +23.49%", out, 1, true)
+    assert.matches("Get95-2 sec/op: +25.39% (p=0.000 n=10) is worse", out, 1, true)
+    assert.matches("(higher; a summary, not a test of significance)", out, 1, true)
     local _, _, code2 = ab("bench/off.txt bench/slow.txt", dir)
-    assert.equal(0, code2)
-    -- a threshold over the regression lets it pass
+    assert.equal(0, code2)       -- without --gate: only printed
     local out3, _, code3 = ab("bench/off.txt bench/slow.txt --gate --threshold 0.30", dir)
     assert.equal(0, code3)
-    assert.matches("gate: ok: no benchmark worse than the 30.00% threshold", out3, 1, true)
-    -- markdown names them too
+    assert.matches("gate passed", out3, 1, true)
     local md, _, code4 = ab("bench/off.txt bench/slow.txt --gate --markdown", dir)
     assert.equal(3, code4)
-    assert.matches("**Gate failed**: 3 benchmarks are worse", md, 1, true)
-    assert.matches("| Get95-2 | sec/op | +25.39% | 0.000 | example.com/shop/internal/cache |", md,
-      1, true)
+    assert.matches("**Gate FAILED**: LookupBatch-2 sec/op: +24.96%", md, 1, true)
+    assert.matches("| Get95-2 | sec/op | +25.39% | 0.000 | n=10 | ±2% / ±5% | slower |", md, 1, true)
+    assert.is_nil(md:lower():find("%f[%a]gain"))
   end)
 
-  it("writes the comparison, the gate and geomean_delta_pct with --json", function()
+  it("fails the gate when a benchmark is missing on one side or a run failed", function()
+    -- the CI case: on.txt lost LookupBatch (it panicked) and carries go test's FAIL lines
+    local on = helpers.read_file(dir .. "/bench/on.txt"):gsub("BenchmarkLookupBatch[^\n]*\n", "")
+    helpers.write_file(dir .. "/bench/broken.txt", on .. "--- FAIL: BenchmarkLookupBatch-2\n"
+      .. "panic: boom\nFAIL\texample.com/shop/cmd/shop\t1.2s\n")
+    local out, err, code = ab("bench/off.txt bench/broken.txt --gate --threshold 0.2", dir)
+    assert.equal(3, code, err)
+    assert.matches("LookupBatch-2 sec/op: only in bench/off.txt, missing in bench/broken.txt",
+      out, 1, true)
+    assert.matches("a run failed: bench/broken.txt: --- FAIL: BenchmarkLookupBatch-2", out, 1, true)
+    assert.matches("a run failed: bench/broken.txt: panic: boom", out, 1, true)
+    local doc = cjson.decode((ab("bench/off.txt bench/broken.txt --gate --json", dir)))
+    assert.equal("failed", doc.gate.status)
+    assert.equal(3, doc.exit)
+    assert.equal("LookupBatch-2", doc.one_sided[1].name)
+    assert.equal(3, #doc.failed_runs)
+  end)
+
+  it("says which runs are too few and what would settle it", function()
+    local function lines(path, n)
+      local t = {}
+      for l in helpers.read_file(path):gmatch("[^\n]+\n?") do
+        if not l:match("^Benchmark") or (#t < n + 4) then t[#t + 1] = l end
+      end
+      return table.concat(t)
+    end
+    helpers.write_file(dir .. "/a.txt", lines(dir .. "/bench/off.txt", 3))
+    helpers.write_file(dir .. "/b.txt", lines(dir .. "/bench/slow.txt", 3))
+    local out, err, code = ab("a.txt b.txt --gate", dir)
+    assert.equal(4, code, err)
+    assert.matches("LookupBatch-2 sec/op: n=3 runs: too few for a confidence interval; to "
+      .. "settle: more rounds: at least 10 per side (--count)", out, 1, true)
+  end)
+
+  it("writes verdicts, spreads, the gate and geomean_delta_pct with --json", function()
     local out, err, code = ab("bench/off.txt bench/on.txt --json", dir)
     assert.equal(0, code, err)
     assert.equal("", err)
     local doc = cjson.decode(out)
-    -- the headline, computed again from the raw fixture lines
     local old, new = raw(A .. "bench/off.txt"), raw(A .. "bench/on.txt")
     local sum, n = 0, 0
     for k, vs in pairs(old) do
@@ -148,67 +193,28 @@ describe("recipes/ab.lua with two benchmark files", function()
       n = n + 1
     end
     assert.equal(3, n)
-    local want = (math.exp(sum / n) - 1) * 100
-    assert.near(want, doc.geomean_delta_pct, 1e-9)
-    assert.near(-0.3116, doc.geomean_delta_pct, 0.0001)
+    assert.near((math.exp(sum / n) - 1) * 100, doc.geomean_delta_pct, 1e-9)
     assert.equal("sec/op", doc.geomean_unit)
-    assert.equal(3, doc.geomean_benchmarks)
-    -- benchstat's geomean row per table: -0.62% for cmd/shop, Get95's own +0.31% for cache
     assert.equal(2, #doc.geomeans)
-    assert.equal("example.com/shop/cmd/shop", doc.geomeans[1].pkg)
     assert.equal("-0.62%", doc.geomeans[1].text)
-    assert.near(-0.6234, doc.geomeans[1].delta_pct, 0.0001)
-    assert.equal(2, doc.geomeans[1].benchmarks)
-    assert.equal("example.com/shop/internal/cache", doc.geomeans[2].pkg)
-    assert.near(0.3149, doc.geomeans[2].delta_pct, 0.0001)
-    -- one record per benchmark and unit, medians as the fixture gives them
-    assert.equal(3, #doc.comparisons)
     local byname = {}
     for _, c in ipairs(doc.comparisons) do byname[c.name] = c end
     local lb = byname["LookupBatch-2"]
-    assert.equal("sec/op", lb.unit)
-    assert.equal("example.com/shop/cmd/shop", lb.pkg)
-    assert.equal("example.com/shop/cmd/shop", lb.config.pkg)
     assert.near(median(old["example.com/shop/cmd/shop LookupBatch-2"]), lb.old, 1e-15)
     assert.near(median(new["example.com/shop/cmd/shop LookupBatch-2"]), lb.new, 1e-15)
-    assert.near((lb.new / lb.old - 1) * 100, lb.delta_pct, 1e-9)
     assert.equal("0.684", ("%.3f"):format(lb.p))
-    assert.is_false(lb.significant)
-    assert.equal("~", lb.text)
     assert.equal(10, lb.n_old)
-    assert.equal(10, lb.n_new)
-    assert.equal("0.123", ("%.3f"):format(byname["HandleSlow-2"].p))
-    assert.equal("example.com/shop/internal/cache", byname["Get95-2"].pkg)
-    -- the gate, evaluated even without --gate
-    assert.same({ enforced = false, ok = true, threshold = 0.05, alpha = 0.05, failures = {} },
-      doc.gate)
-    assert.same({}, doc.warnings)
+    assert.equal("no_difference", lb.verdict)
+    assert.equal(cjson.null, lb.settle)
+    assert.is_true(lb.spread_old_pct > 0.5 and lb.spread_old_pct < 1.5, lb.spread_old_pct)
+    assert.equal("too_noisy", byname["Get95-2"].verdict)
+    assert.same({ faster = 0, slower = 0, better = 0, worse = 0, no_difference = 2,
+      too_noisy = 1 }, doc.counts)
+    assert.equal("too_noisy", doc.gate.status)
+    assert.equal(cjson.null, doc.sides)
+    assert.equal(0, doc.exit)       -- the gate is evaluated, not enforced
     assert.equal("[]", out:match('"warnings":(%[%])'))
-    assert.equal("[]", out:match('"failures":(%[%])'))
     assert.equal("files", doc.mode)
-    assert.same({ label = "bench/off.txt", path = "bench/off.txt" }, doc.old)
-    assert.equal(0, doc.exit)
-  end)
-
-  it("lists the gate's failures in JSON and exits 3 with --gate --json", function()
-    local out, err, code = ab("bench/off.txt bench/slow.txt --gate --json", dir)
-    assert.equal(3, code, err)
-    local doc = cjson.decode(out)
-    assert.is_true(doc.gate.enforced)
-    assert.is_false(doc.gate.ok)
-    assert.equal(3, #doc.gate.failures)
-    local names = {}
-    for _, f in ipairs(doc.gate.failures) do
-      names[#names + 1] = f.name
-      assert.equal("sec/op", f.unit)
-      assert.is_true(f.delta_pct > 23 and f.delta_pct < 26, f.name .. " " .. f.delta_pct)
-      assert.is_true(f.p < 0.001)
-      assert.matches("is worse than the 5.00% threshold", f.message, 1, true)
-    end
-    table.sort(names)
-    assert.same({ "Get95-2", "HandleSlow-2", "LookupBatch-2" }, names)
-    assert.near(25, doc.geomean_delta_pct, 0.5)
-    assert.equal(3, doc.exit)
   end)
 
   it("writes null for geomean_delta_pct when no benchmark has sec/op on both sides", function()
@@ -231,7 +237,8 @@ describe("recipes/ab.lua with two benchmark files", function()
     for _, args in ipairs { "", "bench/off.txt", "bench/off.txt bench/on.txt --alpha 2",
       "bench/off.txt bench/on.txt --threshold -1", "bench/off.txt bench/on.txt --json --csv",
       "bench/off.txt bench/on.txt --url-a http://127.0.0.1:1/",
-      "bench/off.txt bench/on.txt --rounds 3", "bench/off.txt bench/off.txt" } do
+      "bench/off.txt bench/on.txt --rounds 3", "bench/off.txt bench/on.txt --shuffle",
+      "bench/off.txt bench/off.txt" } do
       local out2, err2, code2 = ab(args, dir)
       assert.equal(1, code2, args)
       assert.equal("", out2, args)
@@ -240,120 +247,116 @@ describe("recipes/ab.lua with two benchmark files", function()
   end)
 end)
 
-describe("recipes/ab.lua --go-test (go replaced by a script that prints the fixtures)", function()
-  local dir, log
-  -- The stand-in: logs its directory and each argument on its own line, then "--";
-  -- prints off.txt for -pgo=off and on.txt otherwise, or fails when FAKE_GO_FAIL is set.
+describe("pgo.ab.runbook_section", function()
+  it("names the sides, lists significant slowdowns as slowdowns, shows p and n", function()
+    local dir = workdir()
+    local out = ab("bench/off.txt bench/slow.txt --json", dir)
+    helpers.rm_rf(dir)
+    local doc = cjson.decode(out)
+    doc.sides = { old = "-pgo=off", new = "-pgo=/src/cmd/api/default.pgo" }
+    local text = require("pgo.ab").runbook_section(doc)
+    assert.matches("Measured with bench/off.txt = `-pgo=off` vs bench/slow.txt = "
+      .. "`-pgo=/src/cmd/api/default.pgo`.", text, 1, true)
+    assert.matches("- Significantly faster with the profile: none\n", text, 1, true)
+    assert.matches("- Significantly slower with the profile: LookupBatch-2 sec/op +24.96% "
+      .. "(p=0.000 n=10), HandleSlow-2", text, 1, true)
+    assert.matches("geomean of sec/op over 3 benchmarks: +", text, 1, true)
+    assert.is_nil(text:lower():find("%f[%a]gain"))
+  end)
+end)
+
+describe("recipes/ab.lua --go-test (go replaced by a script first in PATH)", function()
+  local dir, order
+  -- The stand-in go: `list` prints each package with a directory, `version` a version,
+  -- `test -c -o PATH -pgo=X PKG` writes a "test binary" at PATH that logs its side to
+  -- `order` and prints off.txt or on.txt (or panics with FAKE_PANIC set, on the on side).
   local function fake_go()
-    local path = dir .. "/fakego"
-    helpers.write_file(path, table.concat({
+    local bin = dir .. "/bin"
+    assert(os.execute("mkdir -p " .. q(bin)))
+    helpers.write_file(bin .. "/go", table.concat({
       "#!/bin/sh",
-      "{ pwd; for a in \"$@\"; do printf '%s\\n' \"$a\"; done; echo --; } >>" .. q(log),
-      "if [ -n \"$FAKE_GO_FAIL\" ]; then echo './x.go:3:1: syntax error' >&2; exit 2; fi",
-      "case \" $* \" in",
-      "  *' -pgo=off '*) cat " .. q(A .. "bench/off.txt") .. " ;;",
-      "  *) cat " .. q(A .. "bench/on.txt") .. " ;;",
+      "case $1 in",
+      "list) shift 3; for p in \"$@\"; do printf 'example.com/m/%s\\t%s\\n' \"${p#./}\" \"$PWD\"; done ;;",
+      "version) echo 'go version go0.0 fake' ;;",
+      "test) [ -n \"$FAKE_BUILD_FAIL\" ] && { echo './x.go:3:1: syntax error'; exit 2; }",
+      "  side=on; [ \"$5\" = -pgo=off ] && side=off",
+      "  fix=" .. q(A .. "bench/") .. "$side.txt",
+      "  { echo '#!/bin/sh'; echo \"echo $side >>" .. dir .. "/order\";",
+      "    [ $side = on ] && echo '[ -n \"$FAKE_PANIC\" ] && { echo \"panic: boom\"; exit 2; }';",
+      "    echo \"cat '$fix'\"; } >\"$4\"; chmod +x \"$4\" ;;",
       "esac", "" }, "\n"))
-    assert(os.execute("chmod +x " .. q(path)))
-    return path
-  end
-  local function calls()
-    local list, cur = {}, {}
-    for line in helpers.read_file(log):gmatch("[^\n]+") do
-      if line == "--" then list[#list + 1] = cur; cur = {} else cur[#cur + 1] = line end
-    end
-    return list
+    assert(os.execute("chmod +x " .. q(bin .. "/go")))
+    return "PATH=" .. q(bin) .. ":$PATH GO=/nonexistent/go "
   end
 
   before_each(function()
     dir = helpers.tmpdir()
-    log = dir .. "/go.log"
-    assert(os.execute("mkdir -p " .. q(dir .. "/mod/cmd/api") .. " " .. q(dir .. "/mod/internal/x")))
+    order = dir .. "/order"
+    assert(os.execute("mkdir -p " .. q(dir .. "/mod/cmd/api")))
     helpers.write_file(dir .. "/mod/cmd/api/default.pgo", "profile")
   end)
   after_each(function() helpers.rm_rf(dir) end)
 
-  it("runs go test -pgo=off, then -pgo=<--profile made absolute> in --dir; saves, compares", function()
-    local env = "GO=" .. q(fake_go()) .. " "
-    local out, err, code = ab("--go-test ./internal/x ./cmd/api --dir mod --profile "
-      .. "mod/cmd/api/default.pgo --count 3 --bench 'Lookup|Get' --benchtime 100ms "
-      .. "--save-dir saved", dir, env)
+  it("builds each side once, alternates the binaries in ABBA rounds, keeps them hashed", function()
+    local out, err, code = ab("--go-test ./internal/x --dir mod --profile "
+      .. "mod/cmd/api/default.pgo --count 4 --save-dir saved --json", dir, fake_go())
     assert.equal(0, code, err)
-    local c = calls()
-    assert.equal(2, #c)
-    local mod = c[1][1]
-    assert.matches("/mod$", mod)
-    local words = { "test", "-run", "^$", "-bench", "Lookup|Get", "-count", "3", "-benchtime",
-      "100ms" }
-    local off = { mod, table.unpack(words) }
-    off[#off + 1] = "-pgo=off"
-    off[#off + 1] = "./internal/x"
-    off[#off + 1] = "./cmd/api"
-    assert.same(off, c[1])
-    local on = { mod, table.unpack(words) }
-    on[#on + 1] = "-pgo=" .. mod .. "/cmd/api/default.pgo"
-    on[#on + 1] = "./internal/x"
-    on[#on + 1] = "./cmd/api"
-    assert.same(on, c[2])
-    -- the saved output, and the table labelled with the saved files' names
-    assert.equal(helpers.read_file(A .. "bench/off.txt"), helpers.read_file(dir .. "/saved/off.txt"))
-    assert.equal(helpers.read_file(A .. "bench/on.txt"), helpers.read_file(dir .. "/saved/on.txt"))
-    assert.matches("│   off.txt   │               on.txt               │", out, 1, true)
-    assert.matches("geomean         924.0µ        918.2µ       -0.62%", out, 1, true)
-    assert.matches("ab: benchmark output saved in " .. dir .. "/saved (off.txt, on.txt)", err, 1,
-      true)
-    assert.is_nil(err:find("-pgo=auto", 1, true))
-  end)
-
-  it("uses -pgo=auto without --profile and says why that measures nothing for a library", function()
-    local env = "GO=" .. q(fake_go()) .. " "
-    local out, err, code = ab("--go-test ./internal/x --dir mod --save-dir saved --json", dir, env)
-    assert.equal(0, code, err)
-    local c = calls()
-    assert.equal("-pgo=auto", c[2][#c[2] - 1])
-    assert.equal("10", c[1][8])          -- -count default
-    assert.equal(".", c[1][6])           -- -bench default
-    assert.equal("1s", c[1][10])         -- -benchtime default
-    assert.matches("ab: -pgo=auto: go test uses default.pgo only for a package main", err, 1, true)
-    assert.matches("pass --profile FILE", err, 1, true)
+    -- the go on PATH ran, not $GO; the rounds: off on, on off, on off, off on
+    assert.equal("off\non\non\noff\non\noff\noff\non\n", helpers.read_file(order))
+    assert.matches("ab: round 2 of 4: on off\n", err, 1, true)
+    assert.equal(helpers.read_file(A .. "bench/off.txt"):rep(4), helpers.read_file(dir .. "/saved/off.txt"))
     local doc = cjson.decode(out)
     assert.equal("go-test", doc.mode)
-    assert.near(-0.3116, doc.geomean_delta_pct, 0.0001)
-    assert.equal(dir .. "/saved", doc.save_dir)
-    assert.same({ "./internal/x" }, doc.packages)
-    assert.matches("-pgo=auto ./internal/x$", doc.commands.on)
-    assert.matches("-pgo=auto: go test uses default.pgo only", doc.warnings[1], 1, true)
-    -- a package main with its default.pgo: auto finds it, but the names do not match
-    local _, err2, code2 = ab("--go-test ./cmd/api --dir mod --save-dir saved", dir, env)
-    assert.equal(0, code2)
-    assert.matches("benchmarks of package main cannot show a service profile's gain", err2, 1, true)
-    assert.matches("recipes/doctor.lua", err2, 1, true)
+    assert.same({ old = "-pgo=off", new = "-pgo=" .. dir .. "/mod/cmd/api/default.pgo" }, doc.sides)
+    assert.equal(4, doc.rounds)
+    assert.equal("ABBA", doc.order)
+    local b = doc.run.binaries[1]
+    assert.equal("example.com/m/internal/x", b.package)
+    assert.equal(dir .. "/saved/bin/1-off.test", b.off.path)
+    local sum = helpers.run("sha256sum " .. q(b.on.path)):match("^(%x+)")
+    assert.equal(sum, b.on.sha256)
+    assert.is_false(b.same_code)
+    local manifest = cjson.decode(helpers.read_file(dir .. "/saved/ab-run.json"))
+    assert.same({ "off on", "on off", "on off", "off on" }, manifest.rounds)
+    assert.equal(40, doc.comparisons[1].n_old)
   end)
 
-  it("gates what go test measured", function()
-    local env = "GO=" .. q(fake_go()) .. " "
-    local out, err, code = ab("--go-test ./internal/x --profile mod/cmd/api/default.pgo "
-      .. "--save-dir saved --gate", dir, env)
+  it("with --shuffle, each round runs both sides once, in a recorded order", function()
+    local _, err, code = ab("--go-test ./internal/x --dir mod --profile mod/cmd/api/default.pgo "
+      .. "--count 3 --shuffle --save-dir saved", dir, fake_go())
     assert.equal(0, code, err)
-    assert.matches("\ngate: ok: ", out, 1, true)
+    local manifest = cjson.decode(helpers.read_file(dir .. "/saved/ab-run.json"))
+    local logged = {}
+    for side in helpers.read_file(order):gmatch("%a+") do logged[#logged + 1] = side end
+    assert.equal(3, #manifest.rounds)
+    assert.equal(table.concat(manifest.rounds, " "), table.concat(logged, " "))
+    assert.is_number(manifest.seed)
   end)
 
-  it("exits 1 with go test's message when go test fails, or the profile is missing", function()
-    -- without --save-dir the output goes to a new directory under $TMPDIR, removed on failure
+  it("exits 1 naming the round when a binary panics, or the build's message", function()
     assert(os.execute("mkdir " .. q(dir .. "/tmp")))
-    local env = "TMPDIR=" .. q(dir .. "/tmp") .. " FAKE_GO_FAIL=1 GO=" .. q(fake_go()) .. " "
-    local out, err, code = ab("--go-test ./internal/x --profile mod/cmd/api/default.pgo", dir, env)
+    local env = fake_go() .. "TMPDIR=" .. q(dir .. "/tmp") .. " "
+    local out, err, code = ab("--go-test ./internal/x --dir mod --profile "
+      .. "mod/cmd/api/default.pgo --count 2", dir, env .. "FAKE_PANIC=1 ")
     assert.equal(1, code)
     assert.equal("", out)
-    assert.matches("ab: go test -pgo=off failed (exit status 2):\n  ./x.go:3:1: syntax error", err,
-      1, true)
-    assert.equal("", (helpers.run("ls -A " .. q(dir .. "/tmp"))))
-    _, err, code = ab("--go-test ./internal/x --profile nope.pgo", dir, "GO=" .. q(fake_go()) .. " ")
+    assert.matches("ab: example.com/m/internal/x (-pgo=" .. dir .. "/mod/cmd/api/default.pgo) "
+      .. "failed in round 1 (exit status 2):\n  panic: boom", err, 1, true)
+    assert.equal("", (helpers.run("ls -A " .. q(dir .. "/tmp"))))   -- temporary dir removed
+    _, err, code = ab("--go-test ./internal/x --dir mod --profile mod/cmd/api/default.pgo", dir,
+      env .. "FAKE_BUILD_FAIL=1 ")
     assert.equal(1, code)
-    assert.matches("ab: --profile nope.pgo: no such file", err, 1, true)
-    _, err, code = ab("--go-test ./internal/x --count 0", dir, "GO=" .. q(fake_go()) .. " ")
+    assert.matches("ab: go test -c -pgo=off example.com/m/internal/x failed:\n"
+      .. "  ./x.go:3:1: syntax error", err, 1, true)
+    _, err, code = ab("--go-test ./internal/x --profile nope.pgo", dir, env)
     assert.equal(1, code)
-    assert.matches("--count must be a positive integer", err, 1, true)
+    assert.matches("ab: profile nope.pgo: no such file", err, 1, true)
+    _, err, code = ab("--go-test ./internal/x", dir, env)
+    assert.equal(1, code)
+    assert.matches("--go-test needs --profile FILE", err, 1, true)
+    _, err, code = ab("--go-test ./internal/x --profile mod/cmd/api/default.pgo --count 0", dir, env)
+    assert.equal(1, code)
+    assert.matches("--count must be 1 or more", err, 1, true)
   end)
 end)
 
@@ -378,14 +381,13 @@ describe("recipes/ab.lua --run-old/--run-new", function()
     local _, err, code = ab("--run-old 'exit 4' --run-new 'cat bench/on.txt'", dir,
       "TMPDIR=" .. q(dir .. "/tmp") .. " ")
     assert.equal(1, code)
-    assert.matches("ab: --run-old failed (exit status 4): exit 4", err, 1, true)
+    assert.matches("ab: the old command failed (exit status 4): exit 4", err, 1, true)
     assert.equal("", (helpers.run("ls -A " .. q(dir .. "/tmp"))))
     _, err, code = ab("--run-old 'cat bench/off.txt'", dir)
     assert.equal(1, code)
     assert.matches("--run-old and --run-new go together", err, 1, true)
   end)
 end)
-
 describe("recipes/ab.lua --url-a/--url-b (refusals; live load: spec/integration)", function()
   it("refuses a URL that is not loopback, before any load", function()
     local out, err, code = ab("--url-a http://127.0.0.1:1/ --url-b http://192.0.2.1/ --rounds 1")

@@ -252,13 +252,15 @@ static int do_binary(lua_State *L, bool from_file) {
   for (size_t i = 0; i < s->elf.nsections; i++) {
     const pgo_elf_section *sec = &s->elf.sections[i];
     if (!*sec->name) continue;
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
     lua_pushstring(L, sec->name);
     lua_setfield(L, -2, "name");
     lua_pushinteger(L, (lua_Integer)sec->size);
     lua_setfield(L, -2, "size");
     lua_pushinteger(L, (lua_Integer)sec->addr);
     lua_setfield(L, -2, "addr");
+    lua_pushinteger(L, (lua_Integer)sec->offset);
+    lua_setfield(L, -2, "offset");
     /* bytes the section occupies in the file (none for .bss-like sections) */
     lua_pushinteger(L, sec->type == PGO_SHT_NOBITS ? 0 : (lua_Integer)sec->size);
     lua_setfield(L, -2, "file_size");

@@ -9,30 +9,32 @@ import (
 	"strconv"
 )
 
-// Store is called through an interface on the hot path; FastStore serves most calls.
+// Store is called through an interface on the hot path (Lookup); FastStore serves 19 calls
+// in 20. Without a profile every Get is an indirect call the compiler cannot inline. With
+// the service's profile, PGO sees that the call site in Lookup almost always reaches
+// (*FastStore).Get, guards it with a type check and inlines it there: the loop runs without
+// a call. BenchmarkLookup measures that gain.
 type Store interface {
 	Get(key uint64) uint64
 }
 
-// FastStore mixes the key cheaply.
+// FastStore mixes the key with one multiply.
 type FastStore struct{ seed uint64 }
 
 // Get returns a mixed value for key.
-func (s *FastStore) Get(key uint64) uint64 { return mix(key ^ s.seed) }
+func (s *FastStore) Get(key uint64) uint64 { return (key ^ s.seed) * 0x9e3779b97f4a7c15 }
 
-// SlowStore mixes the key twice.
+// SlowStore mixes the key with shifts as well. It costs about what FastStore costs, so
+// even a short capture sees the Lookup -> (*FastStore).Get edge as the hottest one.
 type SlowStore struct{ seed uint64 }
 
 // Get returns a mixed value for key.
-func (s *SlowStore) Get(key uint64) uint64 { return mix(mix(key) + s.seed) }
+func (s *SlowStore) Get(key uint64) uint64 { return mix(key + s.seed) }
 
 func mix(x uint64) uint64 {
-	for i := 0; i < 24; i++ {
-		x ^= x >> 31
-		x *= 0x7fb5d329728ea185
-		x ^= x >> 27
-	}
-	return x
+	x ^= x >> 31
+	x *= 0x7fb5d329728ea185
+	return x ^ x>>27
 }
 
 // Stores returns n stores, one in twenty of them slow.
@@ -48,11 +50,14 @@ func Stores(n int) []Store {
 	return out
 }
 
-// Lookup sums Get over keys spread across the stores.
+// Lookup sums Get over keys spread across the stores: the hot loop of the /lookup route.
 func Lookup(stores []Store, keys int) uint64 {
 	var sum uint64
-	for k := 0; k < keys; k++ {
-		sum += stores[k%len(stores)].Get(uint64(k))
+	for k, i := 0, 0; k < keys; k++ {
+		sum += stores[i].Get(uint64(k))
+		if i++; i == len(stores) {
+			i = 0
+		}
 	}
 	return sum
 }
