@@ -399,6 +399,7 @@ local function fetch_opts(s, extra)
   local t = { seconds = s.seconds, dir = s.dir, retries = s.retries, auth_env = s.auth_env,
     quiet = s.json, timeout = s.timeout, max_bytes = MAX_BYTES, max_decompressed = MAX_DECOMPRESSED }
   for k, v in pairs(extra or {}) do t[k] = v end
+  if t.seconds == false then t.seconds = nil end   -- the continuous profilers have no window
   return t
 end
 
@@ -718,7 +719,7 @@ end
 local function fact_of(p)
   local rows = p:top { n = 1 }
   local info = p:info()
-  return { samples = p:total { sample_index = weight_column(p) }, sample_msgs = info.samples,
+  return { samples = p:total { sample_index = weight_column(p) }, sample_msgs = info.sample_records,
     duration_s = info.duration_ns / 1e9, top_function = rows[1] and rows[1].name or nil }
 end
 

@@ -31,21 +31,14 @@ local function public(f)
   end
 end
 
--- Validate an options table against known = { name = "type" | "number|boolean" ... }.
+-- Validate an options table against known = { name = "type" | "number|boolean" ... }
+-- (pgo.options.problem), raised through arg_error so `public` reports it at the caller.
+local options = require "pgo.options"
 local function check_opts(fname, argn, opts, known)
   if opts == nil then return {} end
   if type(opts) ~= "table" then arg_error(fname, argn, "table expected, got " .. type(opts)) end
-  for k, v in pairs(opts) do
-    local want = known[k]
-    if not want then arg_error(fname, argn, "unknown option '" .. tostring(k) .. "'") end
-    local ok = false
-    for t in want:gmatch("[^|]+") do
-      if type(v) == t then ok = true end
-    end
-    if not ok then
-      arg_error(fname, argn, ("option '%s' must be a %s, got %s"):format(k, want:gsub("|", " or "), type(v)))
-    end
-  end
+  local problem = options.problem(opts, known)
+  if problem then arg_error(fname, argn, problem) end
   return opts
 end
 
