@@ -28,12 +28,10 @@ local WINDOW_FROM = "now-1h"        -- Pyroscope/Parca: the merged window starts
 -- service's minute of CPU profile is tens of KiB; a few KiB means an idle process, a
 -- proxy's error page that happened to parse, or a capture cut short.
 local MIN_BYTES = 10 * 1024
--- samples/count of the new capture (1000 = 10 s of CPU at Go's 100 Hz). Why not
--- pgo.audit.health's 30000 (300 s of CPU)? That default suits a long fleet capture; one
--- instance busy at a third of a CPU gives ~2000 samples in the default 60 s window. Under
--- ~1000 samples the compiler's hot call sites are drawn from noise. Raise it when you
--- capture a fleet or long windows.
-local MIN_SAMPLES = 1000
+-- Samples of the new capture: the library's one default (pgo.audit.health_defaults(), also
+-- what doctor, runbook and pgo.audit.health use: 1000 = 10 s of CPU at Go's 100 Hz). A long
+-- fleet capture may hold itself to pgo.audit.health_defaults("fleet").min_samples.
+local MIN_SAMPLES = pgo.audit.health_defaults().min_samples
 -- Stale cum share (samples with any function on the stack that is gone from --src, each
 -- sample once; see recipes/stale.lua) of the profile about to be written.
 local MAX_STALE = 0.10
@@ -47,7 +45,10 @@ local HEALTH_SKIP = {}              -- health checks off by default, e.g. { "max
 -- output), but later stale audits and health checks see only what is kept: 8 frames keep
 -- the stale share within a point or two of the full profile's.
 local COMPACT_FRAMES = 8
-local PR_BODY_SUFFIX = ".pr.md"     -- default --pr-body: <out>.pr.md, beside the profile
+-- Without --pr-body the PR body goes with the run's other outputs, in a new directory under
+-- $TMPDIR (printed at the end), never into the source tree beside default.pgo.
+local PR_BODY_NAME = "pr.md"
+local CONCURRENCY = 16              -- fleet: captures in flight at once (--concurrency)
 -- What a capture may weigh: the response body as received, and the profile gunzipped.
 -- Past either it fails (exit 1) before anything is decoded further, so a URL serving some
 -- huge download or a gzip bomb never fills the disk or the memory. A real service's CPU
@@ -104,6 +105,10 @@ parser:option("--to", "End of the Pyroscope/Parca window.", "now"):argname("TIME
 parser:option("--file", "A profile file (repeat to merge several).")
   :count("*"):argname("FILE")
 parser:option("--auth-env", "Environment variable holding the bearer token for HTTP sources."):argname("VAR")
+parser:option("--source-name", "Name recorded as the source in the provenance, the PR body and the "
+  .. "output, instead of the URLs (keeps a URL with a secret out of files and logs)."):argname("NAME")
+parser:option("--concurrency", "Fleet (several --url): captures in flight at once.",
+  tostring(CONCURRENCY)):convert(math.tointeger):argname("N")
 parser:option("--seconds", "Capture window per instance (--url).",
   tostring(SECONDS)):convert(tonumber):argname("N")
 parser:option("--retries", "Extra attempts per capture on connection errors and 5xx.",
@@ -136,7 +141,7 @@ parser:option("--compact", "Keep only what the compiler reads, FRAMES leaf frame
   :args("?"):argname("FRAMES")
 parser:flag("--dry-run", "Do everything but the replace (and write no PR body).")
 parser:option("--pr-body", "Pull-request body (markdown): a file, - (stdout) or off "
-  .. "(default: <out>" .. PR_BODY_SUFFIX .. ")."):argname("FILE")
+  .. "(default: " .. PR_BODY_NAME .. " in a new directory under $TMPDIR, printed at the end)."):argname("PATH")
 parser:flag("--json", "Print JSON instead of text.")
 parser:epilog("Exit: 0 replaced or unchanged, 1 error (capture, I/O, usage), 2 the new profile "
   .. "was rejected by a check. Sources may be combined; they are merged.")
@@ -243,6 +248,8 @@ local function settings(o)
   end
   if not o.seconds or o.seconds <= 0 then return nil, "--seconds must be a positive number" end
   if not o.retries or o.retries < 0 then return nil, "--retries must be a non-negative integer" end
+  if not o.concurrency or o.concurrency < 1 then return nil, "--concurrency must be a positive integer" end
+  s.concurrency, s.source_name = o.concurrency, o.source_name
   s.seconds, s.retries = o.seconds, o.retries
   if o.timeout ~= nil and not (o.timeout > 0) then return nil, "--timeout must be a positive number of seconds" end
   if o.timeout and #s.urls > 0 and o.timeout <= s.seconds then
@@ -345,8 +352,10 @@ local function settings(o)
   end
   if o.pr_body == "off" then
     s.pr_body = false
+  elseif o.pr_body then
+    s.pr_body = o.pr_body
   else
-    s.pr_body = o.pr_body or (s.out .. PR_BODY_SUFFIX)
+    s.pr_body_auto = true        -- made only when there is a body to write
   end
   if s.pr_body and s.pr_body ~= "-" then
     local pd = pgo.fs.stat(pgo.fs.dirname(s.pr_body))
@@ -437,7 +446,8 @@ local function capture_sources(s, run)
     fields.aggregated_via = fields.aggregated_via or "none (one instance)"
     parts[#parts + 1] = { p = p, fields = fields, label = meta.url }
   elseif #s.urls > 1 then
-    local p, results, code, r2 = pgo.fetch.fleet(s.urls, fetch_opts(s, { min_success = FLEET_MIN_SUCCESS }))
+    local p, results, code, r2 = pgo.fetch.fleet(s.urls, fetch_opts(s, { min_success = FLEET_MIN_SUCCESS,
+      concurrency = s.concurrency }))
     if not p then return nil, results, code, r2 end
     for _, r in ipairs(results) do
       if not r.ok then note("instance left out of the fleet capture: " .. tostring(r.error)) end
@@ -492,6 +502,9 @@ end
 local function capture(s, run)
   local parts, err, code, meta = capture_sources(s, run)
   if not parts then return nil, capture_error(s, err, code, meta) end
+  if s.source_name then                 -- the name stands for every URL, in every output
+    for _, part in ipairs(parts) do part.fields.source, part.label = s.source_name, s.source_name end
+  end
   if #parts == 1 then return parts[1].p, parts[1].fields, { parts[1].label } end
   local acc, labels, sources, vias = nil, {}, {}, {}
   local first, last, instances = math.huge, 0, 0
@@ -716,10 +729,13 @@ end
 -- {=====================================================================================
 -- The run
 
+-- The facts people read about a profile: samples (the one figure, pgo.profile's), sample
+-- records, duration and top function; nil, message, code for a profile with no samples.
 local function fact_of(p)
-  local rows = p:top { n = 1 }
+  local rows, msg, code = p:top { n = 1 }
+  if not rows then return nil, msg, code end
   local info = p:info()
-  return { samples = p:total { sample_index = weight_column(p) }, sample_msgs = info.sample_records,
+  return { samples = info.samples or 0, sample_records = info.sample_records,
     duration_s = info.duration_ns / 1e9, top_function = rows[1] and rows[1].name or nil }
 end
 
@@ -735,12 +751,17 @@ local function refresh(s, run)
   local before
   if pgo.fs.exists(s.out) then
     local p, err = pgo.load(s.out)
+    local f, ferr
+    if p then f, ferr = fact_of(p) end
+    if p and not f then        -- it decodes but holds nothing: as broken as one that does not
+      p:close()
+      p, err = nil, ("%s: %s"):format(s.out, ferr)
+    end
     if p and s.merge_existing and p:info().kind ~= "cpu" then
       return fail(("%s is a %s profile, not a CPU profile: --merge-existing cannot blend with it")
         :format(s.out, p:info().kind))
     elseif p then
       before = p
-      local f = fact_of(p)
       res.previous = { exists = true, samples = f.samples, top_function = f.top_function }
     else
       res.previous = { exists = true, error = err }
@@ -758,7 +779,8 @@ local function refresh(s, run)
   local p, fields, labels = capture(s, run)
   if not p then return fail(fields) end
   res.sources = recipe.array(labels)
-  local facts = fact_of(p)
+  local facts, ferr = fact_of(p)
+  if not facts then return fail(("%s: %s"):format(table.concat(labels, " + "), ferr)) end
   local encoded, eerr = p:encode()
   if not encoded then return fail(eerr) end
   facts.bytes = #encoded
@@ -850,7 +872,7 @@ local function refresh(s, run)
   end
 
   -- provenance, in the profile before it is written
-  local wf = fact_of(final)
+  local wf = assert(fact_of(final))   -- checked above: it has samples
   fields.top_function = wf.top_function
   fields.samples = math.tointeger(wf.samples) or wf.samples
   if s.merge_existing and res.blend then
@@ -876,6 +898,11 @@ local function refresh(s, run)
   if not check then return fail("the written temporary file does not load back: " .. tostring(cerr)) end
   check:close()
   local body_tmp
+  if s.pr_body_auto and not s.dry_run then
+    local dir, derr = pgo.fs.mkdtemp(os.getenv("TMPDIR") or "/tmp", "pgolua-refresh")
+    if not dir then return fail("cannot make a directory for the PR body: " .. tostring(derr) .. "; pass --pr-body PATH") end
+    s.pr_body = dir .. "/" .. PR_BODY_NAME
+  end
   if s.pr_body and s.pr_body ~= "-" and not s.dry_run then
     body_tmp, terr = write_temp(run, pgo.fs.dirname(s.pr_body), body, "pgolua-refresh-pr", "the PR body")
     if not body_tmp then return fail(terr) end
