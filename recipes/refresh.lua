@@ -7,7 +7,8 @@
 --        pgolua recipes/refresh.lua --pyroscope URL --selector '{service_name="api"}' --auth-env TOKEN
 --        pgolua recipes/refresh.lua --file a.pgo --file b.pgo [--src .] [--dry-run]
 -- Exit:  0 replaced or unchanged (the last line says which), 1 error (capture, I/O, usage),
---        2 new profile rejected by a check (stderr names the check, its figure and threshold).
+--        2 new profile rejected by a check (stderr names the check, its figure and threshold)
+--        or the stale check cannot tell (source files unreadable; the target is kept).
 --        On exit 1 and 2 the target is byte-identical and no temporary file is left behind;
 --        a run killed outright leaves at most one hidden .pgolua-* file, which a refresh
 --        in that directory removes once it is 10 minutes old (docs/reliability.md).
@@ -17,6 +18,7 @@
 --   pgo.backends, pgo.audit, pgo.provenance, pgo.fs).
 local pgo = require "pgo"
 local recipe = require "pgo.recipe"
+local units = require "pgo.units"
 local argparse = require "argparse"
 
 -- ADAPT ---------------------------------------------------------------------------------
@@ -88,7 +90,7 @@ end
 
 local out = recipe.new("refresh")
 
-local parser = argparse("refresh",
+local parser = argparse("pgolua refresh",
   "Capture CPU profiles, check them and atomically replace default.pgo (with provenance "
   .. "and a pull-request body). Thresholds take a number or \"off\".")
 parser:option("--url", "net/http/pprof base URL of an instance (repeat: a fleet, captured at once).")
@@ -611,6 +613,12 @@ local function check_stale(s, p)
       message = "skipped: no Go module (--src) to check against" }
   end
   local r = pgo.audit.stale(p, s.syms, { main_package = s.main_package })
+  if r.verdict == "inconclusive" then           -- source files it could not read
+    local files = r.inconclusive or {}
+    return { name = "max_stale", ok = false, inconclusive = true, figure = r.cum_fraction,
+      threshold = s.max_stale, message = ("cannot tell: %s under %s could not be read (%s)")
+        :format(units.plural(#files, "source file"), s.src, table.concat(files, ", ")) }, r
+  end
   local ok = r.cum_fraction <= s.max_stale
   local names = {}
   for i = 1, math.min(3, #r.functions) do names[i] = r.functions[i].name end
@@ -823,6 +831,11 @@ local function refresh(s, run)
   for _, c in ipairs(res.checks) do
     if not c.ok then failed[#failed + 1] = c end
   end
+  if #failed == 1 and failed[1].inconclusive then   -- neither fresh nor stale: keep the target
+    res.status = "inconclusive"
+    res.error = ("%s; %s kept (fix the files, or --max-stale off)"):format(failed[1].message, s.out)
+    return recipe.EXIT.failed
+  end
   if #failed > 0 then
     res.status = "rejected"
     res.rejected_by = recipe.array()
@@ -947,7 +960,7 @@ local function print_text(s, res)
         .. (c.instances == 1 and "" or "s")) or "", c.bytes, tostring(c.top_function)))
   end
   for _, c in ipairs(res.checks or {}) do
-    local mark = c.skipped and MARKS.skip or (c.ok and MARKS.ok or MARKS.fail)
+    local mark = c.skipped and MARKS.skip or c.inconclusive and "?" or (c.ok and MARKS.ok or MARKS.fail)
     w(("  %s %-14s %s"):format(mark, c.name, c.message or ""))
   end
   if res.blend then
@@ -973,6 +986,8 @@ local function print_text(s, res)
   elseif res.status == "dry_run" then
     w(("dry run: would replace %s: %d samples, %d bytes, top %s (nothing written)")
       :format(s.out, wr.samples, wr.bytes, tostring(wr.top_function)))
+  elseif res.status == "inconclusive" then
+    w(("CANNOT TELL whether the new profile is stale: %s kept"):format(s.out))
   elseif res.status == "rejected" then
     w(("REJECTED by %s: %s not replaced"):format(table.concat(res.rejected_by, ", "), s.out))
   end

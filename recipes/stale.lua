@@ -5,13 +5,15 @@
 -- Run:   pgolua recipes/stale.lua PROFILE --src DIR [--max-stale F] [--top N]
 --          [--include-tests] [--main-package PATH] [--json]
 -- Exit:  0 fresh (stale cum share at or under the threshold), 3 stale: over the
---        threshold (refresh the profile), 1 error (unreadable profile, not a Go module,
---        bad option; the library's message on stderr).
+--        threshold (refresh the profile), 1 error (unreadable or non-CPU profile, not a Go
+--        module, bad option; the library's message on stderr) or cannot tell (source files
+--        that could not be read: the verdict is "inconclusive").
 -- Adapt: copy this file; change the values under "ADAPT" below (the threshold, which
 --   share it applies to, how many functions to print, the recommendation). Everything
 --   else is library code (pgo.audit.stale, pgo.symbols.go_source).
 local pgo = require "pgo"
 local recipe = require "pgo.recipe"
+local units = require "pgo.units"
 local argparse = require "argparse"
 
 -- ADAPT ---------------------------------------------------------------------------------
@@ -39,7 +41,7 @@ end
 
 local out = recipe.new("stale")
 
-local parser = argparse("stale",
+local parser = argparse("pgolua stale",
   "Share of a CPU profile that no longer matches the source, and the stale functions.")
 parser:argument("profile", "The profile (default.pgo or any CPU profile).")
 parser:option("--src", "Root of the Go module to check against (holds go.mod).")
@@ -51,9 +53,12 @@ parser:option("--top", "Stale functions to print (0 = all; JSON always has all).
 parser:flag("--include-tests", "Count functions declared in _test.go files as present.")
 parser:option("--main-package", "Import path of the binary's package main, when the module has several.")
 parser:flag("--json", "Print JSON instead of text.")
+parser:epilog("Exit: 0 fresh, 3 stale (over --max-stale), 1 error or cannot tell.")
 
 -- The text report.
-local function print_text(o, report, stale, advice)
+local VERDICT_MARK = { stale = "STALE: ", fresh = "fresh: ", inconclusive = "CANNOT TELL: " }
+
+local function print_text(o, report, verdict, advice)
   -- function names, module paths and the profile's path are outside text: control
   -- characters are shown escaped, never sent raw to the terminal
   local w = function(line) io.write(pgo.report.terminal_text(line), "\n") end
@@ -70,7 +75,7 @@ local function print_text(o, report, stale, advice)
     w("no stale functions")
   else
     local n = (o.top == 0 or o.top > #list) and #list or o.top
-    w(("%d stale functions%s, by cum:"):format(#list, n < #list and (", top " .. n) or ""))
+    w(("%s%s, by cum:"):format(units.plural(#list, "stale function"), n < #list and (", top " .. n) or ""))
     w(("  %8s %7s %8s %7s  %s"):format("flat", "flat%", "cum", "cum%", "function"))
     for i = 1, n do
       local f = list[i]
@@ -81,7 +86,7 @@ local function print_text(o, report, stale, advice)
       end
     end
   end
-  w((stale and "STALE: " or "fresh: ") .. advice)
+  w(VERDICT_MARK[verdict] .. advice)
 end
 
 local function main(args)
@@ -94,6 +99,8 @@ local function main(args)
 
   local p, err = pgo.load(o.profile)
   if not p then return out:fail(err) end
+  local cpu, cerr = p:require_cpu("stale")
+  if not cpu then return out:fail(o.profile .. ": " .. cerr) end
   local sopts = {}
   for k, v in pairs(SOURCE_OPTS) do sopts[k] = v end
   sopts.include_tests = o.include_tests or nil
@@ -104,6 +111,17 @@ local function main(args)
   if not done then return out:fail(report) end
   local stale = needs_refresh(report, o.max_stale)
   local advice = recommendation(report, o.max_stale, stale)
+  -- pgo.audit.stale's verdict when it gives one: "inconclusive" when source files could not
+  -- be read, so neither fresh nor stale can be claimed (exit 1)
+  local verdict = report.verdict or (stale and "stale" or "fresh")
+  if verdict == "inconclusive" then
+    stale = false
+    advice = ("cannot tell: %s could not be read (%s); fix them and run again")
+      :format(units.plural(#(report.inconclusive or {}), "source file"),
+        table.concat(report.inconclusive or {}, ", "))
+  end
+  local exit = verdict == "inconclusive" and recipe.EXIT.error
+    or (stale and recipe.EXIT.over_threshold or recipe.EXIT.ok)
 
   if o.json then
     local functions = recipe.array()
@@ -122,12 +140,13 @@ local function main(args)
       functions = functions, unknown = recipe.array(report.unknown),
       threshold = o.max_stale, threshold_on = "cum_fraction",
       stale = stale, refresh_recommended = stale, recommendation = advice,
-      exit = stale and recipe.EXIT.over_threshold or recipe.EXIT.ok,
+      verdict = verdict, inconclusive = recipe.array(report.inconclusive),
+      samples = p:info().samples, exit = exit,
     }, "\n")
   else
-    print_text(o, report, stale, advice)
+    print_text(o, report, verdict, advice)
   end
-  return stale and recipe.EXIT.over_threshold or recipe.EXIT.ok
+  return exit
 end
 
 os.exit(main(arg))

@@ -266,8 +266,9 @@ local function top_data_impl(p, opts, fname)
   topts.total = method(fname, "total", p, { sample_index = opts.sample_index })
   local q, warnings = p, {}
   if filtered then q, warnings = method(fname, "filter", p, fopts) end
-  local rows, t = method(fname, "top", q, topts)
+  local rows, t, code = method(fname, "top", q, topts)
   if q ~= p then q:close() end
+  if not rows then return nil, t, code end   -- outside data: no sample types
 
   local unit = output_unit(rows, t.total, t.sample_unit)
   local function fmt(v) return units.scaled_label(v, t.sample_unit, unit) end
@@ -353,7 +354,8 @@ local function top_impl(p, opts)
   if type(opts) == "table" and opts.format == "json" then
     return top_json_impl(p, opts, "top")
   end
-  local d, warnings = top_data_impl(p, opts, "top")
+  local d, warnings, code = top_data_impl(p, opts, "top")
+  if not d then return nil, warnings, code end
   local out = {}
   -- header lines carry the profile's file name, build id and comments: outside text
   for _, l in ipairs(d.lines) do out[#out + 1] = terminal_text(l) .. "\n" end
@@ -375,7 +377,8 @@ local json_encode = json.encode
 --- The top report as JSON: {"header": {...}, "lines": [...], "rows": [...],
 -- "warnings": [...]}; rows carry raw values (in the sample unit) and formatted ones.
 function top_json_impl(p, opts, fname)
-  local d, warnings = top_data_impl(p, opts, fname or "top_json")
+  local d, warnings, code = top_data_impl(p, opts, fname or "top_json")
+  if not d then return nil, warnings, code end
   local rows = {}
   for i, r in ipairs(d.rows) do
     rows[i] = {
