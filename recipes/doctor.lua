@@ -214,9 +214,8 @@ function steps.profile(ctx)
   local p = ctx.p
   local info = p:info()
   ev[#ev + 1] = tostring(p)
-  if info.kind ~= "cpu" then
-    return "fail", ("%s is a %s profile: go build -pgo needs a CPU profile"):format(path, info.kind), ev
-  end
+  local cpu, cerr = p:require_cpu("go build -pgo")
+  if not cpu then return "fail", ("%s: %s"):format(path, cerr), ev end
   local edges, emsg, ecode = p:edges()
   if not edges then
     return "fail", ("%s: go build -pgo rejects it: %s"):format(path, emsg), ev, { code = ecode }

@@ -551,10 +551,9 @@ local function check_capture(s, p, facts)
   local checks = {}
   local function add(c) checks[#checks + 1] = c end
   local info = p:info()
-  local kind_ok = info.kind == "cpu"
-  add { name = "cpu_profile", ok = kind_ok, figure = info.kind, threshold = "cpu",
-    message = kind_ok and "a CPU profile" or ("a %s profile, not a CPU profile: go build -pgo rejects it; "
-      .. "capture a CPU profile (net/http/pprof serves it at /debug/pprof/profile)"):format(info.kind) }
+  local kind_ok, kind_msg = p:require_cpu("go build -pgo")    -- the library's one message
+  add { name = "cpu_profile", ok = kind_ok == true, figure = info.kind, threshold = "cpu",
+    message = kind_ok and "a CPU profile" or kind_msg }
   if not kind_ok then return checks end
   local edges, emsg, ecode = p:edges()
   if not edges then
