@@ -13,7 +13,7 @@
 --        a run killed outright leaves at most one hidden .pgolua-* file, which a refresh
 --        in that directory removes once it is 10 minutes old (docs/reliability.md).
 -- Adapt: copy this file; change the values under "ADAPT" below (thresholds, which checks
---   run, where the PR body goes, how many frames --compact keeps, where --out defaults to,
+--   run, where the PR body goes, how many frames --compact keeps,
 --   a check of your own in accept()). Everything else is library code (pgo.fetch,
 --   pgo.backends, pgo.audit, pgo.provenance, pgo.fs).
 local pgo = require "pgo"
@@ -62,23 +62,6 @@ local MAX_DECOMPRESSED = 1024 * 1024 * 1024
 local STALE_TEMP_SECONDS = 600
 local SOURCE_OPTS = { lenient = false }   -- pgo.symbols.go_source options for the stale audit
 local DRIFT_OPTS = nil              -- pgo.audit.drift options ({cdf = 99} by default)
-
--- Where the profile goes without --out: default.pgo beside the only package main of the
--- module at root (repo: pgo.audit.repo's result, nil when root is not a Go module), else
--- ./default.pgo. Returns the path and a note for people (or nil).
-local function default_out(repo, root)
-  local mains = repo and repo.mains or {}
-  if #mains == 1 then
-    local dir = mains[1].dir
-    if dir == "." then return root .. "/default.pgo" end
-    return (root == "." and "" or (root:gsub("/+$", "") .. "/")) .. dir .. "/default.pgo"
-  end
-  if #mains > 1 then
-    return "./default.pgo", ("%d main packages under %s: writing ./default.pgo, which go build "
-      .. "-pgo=auto does not read; pass --out DIR/default.pgo"):format(#mains, root)
-  end
-  return "./default.pgo", repo and ("no package main under " .. root .. ": writing ./default.pgo") or nil
-end
 
 -- A check of your own on the new capture (p) before anything is written. facts: {samples,
 -- bytes, duration_s, instances, top_function, sources}. Return nil to accept, or a failed
@@ -162,24 +145,6 @@ local function threshold(o, key, name, valid, what, zero_is_off)
   end
   if zero_is_off and n == 0 then return false end
   return n
-end
-
--- dir as an absolute path without symbolic links; nil when it is not a directory.
-local function absolute_dir(dir)
-  local st = pgo.fs.stat(dir)
-  if not st or st.type ~= "directory" then return nil end
-  return (pgo.fs.realpath(dir))
-end
-
--- The nearest directory holding go.mod, from dir upward; nil when there is none.
-local function module_root(dir)
-  local d = absolute_dir(dir)
-  while d do
-    if pgo.fs.exists(d .. "/go.mod") then return d end
-    if d == "/" then return nil end
-    d = d:match("^(.*)/[^/]*$")
-    if d == "" then d = "/" end
-  end
 end
 
 local HEALTH_NAMES = pgo.audit.health_defaults()
@@ -318,10 +283,8 @@ local function settings(o)
   if o.out then
     s.out = o.out
   else
-    local root = o.src or "."
-    local repo = pgo.audit.repo(root, { syms = s.syms, env = {} })
     local note
-    s.out, note = default_out(repo, root)
+    s.out, note = pgo.repo.default_profile(o.src or ".", { syms = s.syms })
     if note then s.notes[#s.notes + 1] = note end
   end
   local st = pgo.fs.stat(s.out)
@@ -332,7 +295,7 @@ local function settings(o)
     return nil, ("%s: the directory %s does not exist"):format(s.out, s.dir)
   end
   if s.max_stale ~= false and not s.src then
-    s.src = module_root(s.dir)
+    s.src = pgo.repo.module_root(s.dir)
     if s.src then
       local syms, serr = pgo.symbols.go_source(s.src, SOURCE_OPTS)
       if not syms then return nil, serr .. " (the module above --out; --max-stale off skips the check)" end
@@ -343,14 +306,7 @@ local function settings(o)
   end
   if s.syms then
     -- the package main the profile sits beside: its main.* names match only its declarations
-    local out_abs, src_abs = absolute_dir(s.dir), absolute_dir(s.src)
-    if out_abs and src_abs then
-      local rel = out_abs == src_abs and "." or
-        (out_abs:sub(1, #src_abs + 1) == src_abs .. "/" and out_abs:sub(#src_abs + 2)) or nil
-      for _, pkg in ipairs(s.syms.packages or {}) do
-        if pkg.main and pkg.dir == rel then s.main_package = pkg.path end
-      end
-    end
+    s.main_package = pgo.repo.main_package(s.syms, s.src, s.dir)
   end
   if o.pr_body == "off" then
     s.pr_body = false

@@ -48,7 +48,7 @@ lazy.flame = "pgo.flame"
 --   pgo.bench     Go benchmark parsing, benchstat statistics, CI gate
 --   pgo.inline    -gcflags=-m=2 inline diff
 --   pgo.loadtest  live load A/B (over pgo.core.net)
-for _, name in ipairs { "symbols", "audit", "fetch", "backends", "fs", "provenance", "bench",
+for _, name in ipairs { "symbols", "audit", "fetch", "backends", "fs", "provenance", "bench", "repo",
   "inline", "loadtest", "compiler" } do
   lazy[name] = "pgo." .. name
 end
