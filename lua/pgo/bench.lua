@@ -1538,7 +1538,7 @@ local function finite(x)
 end
 
 -- What a non-finite sample value becomes in M.data (JSON null when encoding).
-M.null = require("pgo.json").null   -- written as null by report_json
+M.null = setmetatable({}, { __name = "pgo.bench.null", __tostring = function() return "null" end })
 
 --- The comparison as plain data (what the JSON report encodes): numbers unscaled, in
 -- the tidied units; infinite bounds are absent (nil); non-finite samples are M.null.
@@ -1590,7 +1590,8 @@ local json_lists = { warnings = true, rows = true, errors = true, config = true,
   tables = true, values = true, geomean = true, columns = true }
 
 local function report_json(cmp)
-  return require("pgo.json").encode(M.data(cmp), { float = gofloat, arrays = json_lists }) .. "\n"
+  return require("pgo.json").encode(M.data(cmp), { float = gofloat, arrays = json_lists,
+    null = M.null }) .. "\n"
 end
 
 --- Format a comparison. opts.format: "text" (benchstat, byte for byte), "csv"

@@ -10,8 +10,21 @@
 -- "/", each byte of an invalid UTF-8 sequence becomes \ufffd (as Go's encoding/json
 -- writes it), integers are exact, floats are the shortest text that reads back as the
 -- same number, NaN and infinities are null.
-local cjson = require "cjson"
 local options = require "pgo.options"
+
+-- lua-cjson is a dependency of pgolua; only a host that does not link it (the fuzz
+-- harnesses) gets the few escape rules below instead of cjson.encode for strings.
+local has_cjson, cjson = pcall(require, "cjson")
+if not has_cjson then
+  local ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+  cjson = {
+    null = setmetatable({}, { __name = "pgo.json.null" }),
+    encode = function(str)
+      return '"' .. str:gsub('[%c"\\]', function(c) return ESC[c] or ("\\u%04x"):format(c:byte()) end) .. '"'
+    end,
+    decode = function() error("lua-cjson is not available in this host", 0) end,
+  }
+end
 
 local json = {}
 
@@ -67,7 +80,7 @@ end
 local function encode_value(v, key, o, out, depth)
   if depth > 100 then error("BUG: pgo.json.encode: nesting deeper than 100", 0) end
   local t = type(v)
-  if v == nil or v == cjson.null then
+  if v == nil or v == cjson.null or (o.null ~= nil and v == o.null) then
     out[#out + 1] = "null"
   elseif t == "boolean" then
     out[#out + 1] = tostring(v)
@@ -108,15 +121,17 @@ local function encode_value(v, key, o, out, depth)
   end
 end
 
-local encode_opts = { float = "function", arrays = "table" }
+local encode_opts = { float = "function", arrays = "table", null = "any" }
 
 --- v as one line of JSON text (no newline). opts: float = function(x) -> text for
 -- non-integer numbers (default: the shortest text that reads back exactly); arrays =
--- {key = true, ...}: fields whose empty tables are written [] (json.array marks one table).
+-- {key = true, ...}: fields whose empty tables are written [] (json.array marks one table);
+-- null = a sentinel of the caller's, written null like json.null.
 function json.encode(v, opts)
   local o = options.check("encode", 2, opts, encode_opts)
   local out = {}
-  encode_value(v, nil, { float = o.float or shortest_float, arrays = o.arrays or {} }, out, 0)
+  encode_value(v, nil, { float = o.float or shortest_float, arrays = o.arrays or {}, null = o.null },
+    out, 0)
   return table.concat(out)
 end
 
