@@ -83,6 +83,15 @@ function options.check(fname, argn, opts, spec, level)
   return opts
 end
 
+--- Raise "bad argument #argn to 'fname' (WANT expected, got TYPE)" at the caller of fname
+-- unless type(v) == want.
+function options.argument(fname, argn, v, want)
+  if type(v) ~= want then
+    error(("bad argument #%d to '%s' (%s expected, got %s)"):format(argn, fname, want, type(v)), 3)
+  end
+  return v
+end
+
 --- nil, message, code: the failure of a function that read outside data. With more
 -- arguments, message is a format string (string.format(message, ...)).
 function options.fail(code, message, ...)

@@ -12,12 +12,6 @@ local options = require "pgo.options"
 
 local repo = {}
 
-local function check_string(fname, i, v)
-  if type(v) ~= "string" then
-    error(("bad argument #%d to '%s' (string expected, got %s)"):format(i, fname, type(v)), 3)
-  end
-end
-
 -- dir as an absolute path without symbolic links; nil when it is not a directory.
 local function absolute_dir(dir)
   local st = fs.stat(dir)
@@ -28,7 +22,7 @@ end
 --- The nearest directory holding go.mod, from dir upward, as an absolute path; nil when
 -- there is none (or dir is not a directory).
 function repo.module_root(dir)
-  check_string("module_root", 1, dir)
+  options.argument("module_root", 1, dir, "string")
   local d = absolute_dir(dir)
   while d do
     if fs.exists(d .. "/go.mod") then return d end
@@ -45,7 +39,7 @@ local DEFAULT_PROFILE_OPTS = { syms = "table" }
 -- module's pgo.symbols.go_source result, when the caller has it. Returns path, note (nil
 -- when there is nothing to say).
 function repo.default_profile(root, opts)
-  check_string("default_profile", 1, root)
+  options.argument("default_profile", 1, root, "string")
   opts = options.check("default_profile", 2, opts, DEFAULT_PROFILE_OPTS)
   local r = require("pgo.audit").repo(root, { syms = opts.syms, env = {} })
   local mains = r and r.mains or {}
@@ -64,11 +58,9 @@ end
 --- The import path of the package main declared in dir (a directory inside the module at
 -- src), from syms (pgo.symbols.go_source); nil when dir holds none.
 function repo.main_package(syms, src, dir)
-  if type(syms) ~= "table" then
-    error("bad argument #1 to 'main_package' (table expected, got " .. type(syms) .. ")", 2)
-  end
-  check_string("main_package", 2, src)
-  check_string("main_package", 3, dir)
+  options.argument("main_package", 1, syms, "table")
+  options.argument("main_package", 2, src, "string")
+  options.argument("main_package", 3, dir, "string")
   local dir_abs, src_abs = absolute_dir(dir), absolute_dir(src)
   if not dir_abs or not src_abs then return nil end
   local rel = dir_abs == src_abs and "." or
