@@ -42,7 +42,7 @@ local EXTRA_STEPS = {}           -- e.g. { team_rule = function(ctx) return "ok"
 local out = recipe.new("doctor")
 local pct = recipe.pct
 
-local parser = argparse("doctor", "Why did PGO do nothing? A ladder of checks with evidence.")
+local parser = argparse("pgolua doctor", "Why did PGO do nothing? A ladder of checks with evidence.")
 parser:option("--binary", "The built binary (go version -m tells how it was built).")
 parser:option("--profile", "The profile the build should use (default: default.pgo beside package main).")
 parser:option("--root --src", "Root of the Go module (holds go.mod).", ".")
@@ -50,6 +50,7 @@ parser:option("--bench", "Benchmark output (go test -bench), a test binary, NAME
   :args("+"):count("*")
 parser:flag("--env", "Also check GOFLAGS of this environment.")
 parser:flag("--json", "Print JSON instead of the ladder.")
+parser:epilog("Exit: 0 no step failed (warnings allowed), 2 a step failed, 1 usage error or nothing to check.")
 
 -- {=====================================================================================
 -- Gathering
@@ -213,9 +214,8 @@ function steps.profile(ctx)
   local p = ctx.p
   local info = p:info()
   ev[#ev + 1] = tostring(p)
-  if info.kind ~= "cpu" then
-    return "fail", ("%s is a %s profile: go build -pgo needs a CPU profile"):format(path, info.kind), ev
-  end
+  local cpu, cerr = p:require_cpu("go build -pgo")
+  if not cpu then return "fail", ("%s: %s"):format(path, cerr), ev end
   local edges, emsg, ecode = p:edges()
   if not edges then
     return "fail", ("%s: go build -pgo rejects it: %s"):format(path, emsg), ev, { code = ecode }

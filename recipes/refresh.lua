@@ -7,16 +7,18 @@
 --        pgolua recipes/refresh.lua --pyroscope URL --selector '{service_name="api"}' --auth-env TOKEN
 --        pgolua recipes/refresh.lua --file a.pgo --file b.pgo [--src .] [--dry-run]
 -- Exit:  0 replaced or unchanged (the last line says which), 1 error (capture, I/O, usage),
---        2 new profile rejected by a check (stderr names the check, its figure and threshold).
+--        2 new profile rejected by a check (stderr names the check, its figure and threshold)
+--        or the stale check cannot tell (source files unreadable; the target is kept).
 --        On exit 1 and 2 the target is byte-identical and no temporary file is left behind;
 --        a run killed outright leaves at most one hidden .pgolua-* file, which a refresh
 --        in that directory removes once it is 10 minutes old (docs/reliability.md).
 -- Adapt: copy this file; change the values under "ADAPT" below (thresholds, which checks
---   run, where the PR body goes, how many frames --compact keeps, where --out defaults to,
+--   run, where the PR body goes, how many frames --compact keeps,
 --   a check of your own in accept()). Everything else is library code (pgo.fetch,
 --   pgo.backends, pgo.audit, pgo.provenance, pgo.fs).
 local pgo = require "pgo"
 local recipe = require "pgo.recipe"
+local units = require "pgo.units"
 local argparse = require "argparse"
 
 -- ADAPT ---------------------------------------------------------------------------------
@@ -28,12 +30,10 @@ local WINDOW_FROM = "now-1h"        -- Pyroscope/Parca: the merged window starts
 -- service's minute of CPU profile is tens of KiB; a few KiB means an idle process, a
 -- proxy's error page that happened to parse, or a capture cut short.
 local MIN_BYTES = 10 * 1024
--- samples/count of the new capture (1000 = 10 s of CPU at Go's 100 Hz). Why not
--- pgo.audit.health's 30000 (300 s of CPU)? That default suits a long fleet capture; one
--- instance busy at a third of a CPU gives ~2000 samples in the default 60 s window. Under
--- ~1000 samples the compiler's hot call sites are drawn from noise. Raise it when you
--- capture a fleet or long windows.
-local MIN_SAMPLES = 1000
+-- Samples of the new capture: the library's one default (pgo.audit.health_defaults(), also
+-- what doctor, runbook and pgo.audit.health use: 1000 = 10 s of CPU at Go's 100 Hz). A long
+-- fleet capture may hold itself to pgo.audit.health_defaults("fleet").min_samples.
+local MIN_SAMPLES = pgo.audit.health_defaults().min_samples
 -- Stale cum share (samples with any function on the stack that is gone from --src, each
 -- sample once; see recipes/stale.lua) of the profile about to be written.
 local MAX_STALE = 0.10
@@ -47,7 +47,10 @@ local HEALTH_SKIP = {}              -- health checks off by default, e.g. { "max
 -- output), but later stale audits and health checks see only what is kept: 8 frames keep
 -- the stale share within a point or two of the full profile's.
 local COMPACT_FRAMES = 8
-local PR_BODY_SUFFIX = ".pr.md"     -- default --pr-body: <out>.pr.md, beside the profile
+-- Without --pr-body the PR body goes with the run's other outputs, in a new directory under
+-- $TMPDIR (printed at the end), never into the source tree beside default.pgo.
+local PR_BODY_NAME = "pr.md"
+local CONCURRENCY = 16              -- fleet: captures in flight at once (--concurrency)
 -- What a capture may weigh: the response body as received, and the profile gunzipped.
 -- Past either it fails (exit 1) before anything is decoded further, so a URL serving some
 -- huge download or a gzip bomb never fills the disk or the memory. A real service's CPU
@@ -60,23 +63,6 @@ local STALE_TEMP_SECONDS = 600
 local SOURCE_OPTS = { lenient = false }   -- pgo.symbols.go_source options for the stale audit
 local DRIFT_OPTS = nil              -- pgo.audit.drift options ({cdf = 99} by default)
 
--- Where the profile goes without --out: default.pgo beside the only package main of the
--- module at root (repo: pgo.audit.repo's result, nil when root is not a Go module), else
--- ./default.pgo. Returns the path and a note for people (or nil).
-local function default_out(repo, root)
-  local mains = repo and repo.mains or {}
-  if #mains == 1 then
-    local dir = mains[1].dir
-    if dir == "." then return root .. "/default.pgo" end
-    return (root == "." and "" or (root:gsub("/+$", "") .. "/")) .. dir .. "/default.pgo"
-  end
-  if #mains > 1 then
-    return "./default.pgo", ("%d main packages under %s: writing ./default.pgo, which go build "
-      .. "-pgo=auto does not read; pass --out DIR/default.pgo"):format(#mains, root)
-  end
-  return "./default.pgo", repo and ("no package main under " .. root .. ": writing ./default.pgo") or nil
-end
-
 -- A check of your own on the new capture (p) before anything is written. facts: {samples,
 -- bytes, duration_s, instances, top_function, sources}. Return nil to accept, or a failed
 -- check {name = "...", figure = ..., threshold = ..., message = "..."} to reject (exit 2).
@@ -87,7 +73,7 @@ end
 
 local out = recipe.new("refresh")
 
-local parser = argparse("refresh",
+local parser = argparse("pgolua refresh",
   "Capture CPU profiles, check them and atomically replace default.pgo (with provenance "
   .. "and a pull-request body). Thresholds take a number or \"off\".")
 parser:option("--url", "net/http/pprof base URL of an instance (repeat: a fleet, captured at once).")
@@ -104,6 +90,10 @@ parser:option("--to", "End of the Pyroscope/Parca window.", "now"):argname("TIME
 parser:option("--file", "A profile file (repeat to merge several).")
   :count("*"):argname("FILE")
 parser:option("--auth-env", "Environment variable holding the bearer token for HTTP sources."):argname("VAR")
+parser:option("--source-name", "Name recorded as the source in the provenance, the PR body and the "
+  .. "output, instead of the URLs (keeps a URL with a secret out of files and logs)."):argname("NAME")
+parser:option("--concurrency", "Fleet (several --url): captures in flight at once.",
+  tostring(CONCURRENCY)):convert(math.tointeger):argname("N")
 parser:option("--seconds", "Capture window per instance (--url).",
   tostring(SECONDS)):convert(tonumber):argname("N")
 parser:option("--retries", "Extra attempts per capture on connection errors and 5xx.",
@@ -136,7 +126,7 @@ parser:option("--compact", "Keep only what the compiler reads, FRAMES leaf frame
   :args("?"):argname("FRAMES")
 parser:flag("--dry-run", "Do everything but the replace (and write no PR body).")
 parser:option("--pr-body", "Pull-request body (markdown): a file, - (stdout) or off "
-  .. "(default: <out>" .. PR_BODY_SUFFIX .. ")."):argname("FILE")
+  .. "(default: " .. PR_BODY_NAME .. " in a new directory under $TMPDIR, printed at the end)."):argname("PATH")
 parser:flag("--json", "Print JSON instead of text.")
 parser:epilog("Exit: 0 replaced or unchanged, 1 error (capture, I/O, usage), 2 the new profile "
   .. "was rejected by a check. Sources may be combined; they are merged.")
@@ -155,24 +145,6 @@ local function threshold(o, key, name, valid, what, zero_is_off)
   end
   if zero_is_off and n == 0 then return false end
   return n
-end
-
--- dir as an absolute path without symbolic links; nil when it is not a directory.
-local function absolute_dir(dir)
-  local st = pgo.fs.stat(dir)
-  if not st or st.type ~= "directory" then return nil end
-  return (pgo.fs.realpath(dir))
-end
-
--- The nearest directory holding go.mod, from dir upward; nil when there is none.
-local function module_root(dir)
-  local d = absolute_dir(dir)
-  while d do
-    if pgo.fs.exists(d .. "/go.mod") then return d end
-    if d == "/" then return nil end
-    d = d:match("^(.*)/[^/]*$")
-    if d == "" then d = "/" end
-  end
 end
 
 local HEALTH_NAMES = pgo.audit.health_defaults()
@@ -243,6 +215,8 @@ local function settings(o)
   end
   if not o.seconds or o.seconds <= 0 then return nil, "--seconds must be a positive number" end
   if not o.retries or o.retries < 0 then return nil, "--retries must be a non-negative integer" end
+  if not o.concurrency or o.concurrency < 1 then return nil, "--concurrency must be a positive integer" end
+  s.concurrency, s.source_name = o.concurrency, o.source_name
   s.seconds, s.retries = o.seconds, o.retries
   if o.timeout ~= nil and not (o.timeout > 0) then return nil, "--timeout must be a positive number of seconds" end
   if o.timeout and #s.urls > 0 and o.timeout <= s.seconds then
@@ -309,10 +283,8 @@ local function settings(o)
   if o.out then
     s.out = o.out
   else
-    local root = o.src or "."
-    local repo = pgo.audit.repo(root, { syms = s.syms, env = {} })
     local note
-    s.out, note = default_out(repo, root)
+    s.out, note = pgo.repo.default_profile(o.src or ".", { syms = s.syms })
     if note then s.notes[#s.notes + 1] = note end
   end
   local st = pgo.fs.stat(s.out)
@@ -323,7 +295,7 @@ local function settings(o)
     return nil, ("%s: the directory %s does not exist"):format(s.out, s.dir)
   end
   if s.max_stale ~= false and not s.src then
-    s.src = module_root(s.dir)
+    s.src = pgo.repo.module_root(s.dir)
     if s.src then
       local syms, serr = pgo.symbols.go_source(s.src, SOURCE_OPTS)
       if not syms then return nil, serr .. " (the module above --out; --max-stale off skips the check)" end
@@ -334,19 +306,14 @@ local function settings(o)
   end
   if s.syms then
     -- the package main the profile sits beside: its main.* names match only its declarations
-    local out_abs, src_abs = absolute_dir(s.dir), absolute_dir(s.src)
-    if out_abs and src_abs then
-      local rel = out_abs == src_abs and "." or
-        (out_abs:sub(1, #src_abs + 1) == src_abs .. "/" and out_abs:sub(#src_abs + 2)) or nil
-      for _, pkg in ipairs(s.syms.packages or {}) do
-        if pkg.main and pkg.dir == rel then s.main_package = pkg.path end
-      end
-    end
+    s.main_package = pgo.repo.main_package(s.syms, s.src, s.dir)
   end
   if o.pr_body == "off" then
     s.pr_body = false
+  elseif o.pr_body then
+    s.pr_body = o.pr_body
   else
-    s.pr_body = o.pr_body or (s.out .. PR_BODY_SUFFIX)
+    s.pr_body_auto = true        -- made only when there is a body to write
   end
   if s.pr_body and s.pr_body ~= "-" then
     local pd = pgo.fs.stat(pgo.fs.dirname(s.pr_body))
@@ -399,6 +366,7 @@ local function fetch_opts(s, extra)
   local t = { seconds = s.seconds, dir = s.dir, retries = s.retries, auth_env = s.auth_env,
     quiet = s.json, timeout = s.timeout, max_bytes = MAX_BYTES, max_decompressed = MAX_DECOMPRESSED }
   for k, v in pairs(extra or {}) do t[k] = v end
+  if t.seconds == false then t.seconds = nil end   -- the continuous profilers have no window
   return t
 end
 
@@ -436,7 +404,8 @@ local function capture_sources(s, run)
     fields.aggregated_via = fields.aggregated_via or "none (one instance)"
     parts[#parts + 1] = { p = p, fields = fields, label = meta.url }
   elseif #s.urls > 1 then
-    local p, results, code, r2 = pgo.fetch.fleet(s.urls, fetch_opts(s, { min_success = FLEET_MIN_SUCCESS }))
+    local p, results, code, r2 = pgo.fetch.fleet(s.urls, fetch_opts(s, { min_success = FLEET_MIN_SUCCESS,
+      concurrency = s.concurrency }))
     if not p then return nil, results, code, r2 end
     for _, r in ipairs(results) do
       if not r.ok then note("instance left out of the fleet capture: " .. tostring(r.error)) end
@@ -491,6 +460,9 @@ end
 local function capture(s, run)
   local parts, err, code, meta = capture_sources(s, run)
   if not parts then return nil, capture_error(s, err, code, meta) end
+  if s.source_name then                 -- the name stands for every URL, in every output
+    for _, part in ipairs(parts) do part.fields.source, part.label = s.source_name, s.source_name end
+  end
   if #parts == 1 then return parts[1].p, parts[1].fields, { parts[1].label } end
   local acc, labels, sources, vias = nil, {}, {}, {}
   local first, last, instances = math.huge, 0, 0
@@ -535,10 +507,9 @@ local function check_capture(s, p, facts)
   local checks = {}
   local function add(c) checks[#checks + 1] = c end
   local info = p:info()
-  local kind_ok = info.kind == "cpu"
-  add { name = "cpu_profile", ok = kind_ok, figure = info.kind, threshold = "cpu",
-    message = kind_ok and "a CPU profile" or ("a %s profile, not a CPU profile: go build -pgo rejects it; "
-      .. "capture a CPU profile (net/http/pprof serves it at /debug/pprof/profile)"):format(info.kind) }
+  local kind_ok, kind_msg = p:require_cpu("go build -pgo")    -- the library's one message
+  add { name = "cpu_profile", ok = kind_ok == true, figure = info.kind, threshold = "cpu",
+    message = kind_ok and "a CPU profile" or kind_msg }
   if not kind_ok then return checks end
   local edges, emsg, ecode = p:edges()
   if not edges then
@@ -597,6 +568,12 @@ local function check_stale(s, p)
       message = "skipped: no Go module (--src) to check against" }
   end
   local r = pgo.audit.stale(p, s.syms, { main_package = s.main_package })
+  if r.verdict == "inconclusive" then           -- source files it could not read
+    local files = r.inconclusive or {}
+    return { name = "max_stale", ok = false, inconclusive = true, figure = r.cum_fraction,
+      threshold = s.max_stale, message = ("cannot tell: %s under %s could not be read (%s)")
+        :format(units.plural(#files, "source file"), s.src, table.concat(files, ", ")) }, r
+  end
   local ok = r.cum_fraction <= s.max_stale
   local names = {}
   for i = 1, math.min(3, #r.functions) do names[i] = r.functions[i].name end
@@ -715,10 +692,13 @@ end
 -- {=====================================================================================
 -- The run
 
+-- The facts people read about a profile: samples (the one figure, pgo.profile's), sample
+-- records, duration and top function; nil, message, code for a profile with no samples.
 local function fact_of(p)
-  local rows = p:top { n = 1 }
+  local rows, msg, code = p:top { n = 1 }
+  if not rows then return nil, msg, code end
   local info = p:info()
-  return { samples = p:total { sample_index = weight_column(p) }, sample_msgs = info.samples,
+  return { samples = info.samples or 0, sample_records = info.sample_records,
     duration_s = info.duration_ns / 1e9, top_function = rows[1] and rows[1].name or nil }
 end
 
@@ -734,12 +714,17 @@ local function refresh(s, run)
   local before
   if pgo.fs.exists(s.out) then
     local p, err = pgo.load(s.out)
+    local f, ferr
+    if p then f, ferr = fact_of(p) end
+    if p and not f then        -- it decodes but holds nothing: as broken as one that does not
+      p:close()
+      p, err = nil, ("%s: %s"):format(s.out, ferr)
+    end
     if p and s.merge_existing and p:info().kind ~= "cpu" then
       return fail(("%s is a %s profile, not a CPU profile: --merge-existing cannot blend with it")
         :format(s.out, p:info().kind))
     elseif p then
       before = p
-      local f = fact_of(p)
       res.previous = { exists = true, samples = f.samples, top_function = f.top_function }
     else
       res.previous = { exists = true, error = err }
@@ -757,7 +742,8 @@ local function refresh(s, run)
   local p, fields, labels = capture(s, run)
   if not p then return fail(fields) end
   res.sources = recipe.array(labels)
-  local facts = fact_of(p)
+  local facts, ferr = fact_of(p)
+  if not facts then return fail(("%s: %s"):format(table.concat(labels, " + "), ferr)) end
   local encoded, eerr = p:encode()
   if not encoded then return fail(eerr) end
   facts.bytes = #encoded
@@ -799,6 +785,11 @@ local function refresh(s, run)
   local failed = {}
   for _, c in ipairs(res.checks) do
     if not c.ok then failed[#failed + 1] = c end
+  end
+  if #failed == 1 and failed[1].inconclusive then   -- neither fresh nor stale: keep the target
+    res.status = "inconclusive"
+    res.error = ("%s; %s kept (fix the files, or --max-stale off)"):format(failed[1].message, s.out)
+    return recipe.EXIT.failed
   end
   if #failed > 0 then
     res.status = "rejected"
@@ -849,7 +840,7 @@ local function refresh(s, run)
   end
 
   -- provenance, in the profile before it is written
-  local wf = fact_of(final)
+  local wf = assert(fact_of(final))   -- checked above: it has samples
   fields.top_function = wf.top_function
   fields.samples = math.tointeger(wf.samples) or wf.samples
   if s.merge_existing and res.blend then
@@ -875,6 +866,11 @@ local function refresh(s, run)
   if not check then return fail("the written temporary file does not load back: " .. tostring(cerr)) end
   check:close()
   local body_tmp
+  if s.pr_body_auto and not s.dry_run then
+    local dir, derr = pgo.fs.mkdtemp(os.getenv("TMPDIR") or "/tmp", "pgolua-refresh")
+    if not dir then return fail("cannot make a directory for the PR body: " .. tostring(derr) .. "; pass --pr-body PATH") end
+    s.pr_body = dir .. "/" .. PR_BODY_NAME
+  end
   if s.pr_body and s.pr_body ~= "-" and not s.dry_run then
     body_tmp, terr = write_temp(run, pgo.fs.dirname(s.pr_body), body, "pgolua-refresh-pr", "the PR body")
     if not body_tmp then return fail(terr) end
@@ -919,7 +915,7 @@ local function print_text(s, res)
         .. (c.instances == 1 and "" or "s")) or "", c.bytes, tostring(c.top_function)))
   end
   for _, c in ipairs(res.checks or {}) do
-    local mark = c.skipped and MARKS.skip or (c.ok and MARKS.ok or MARKS.fail)
+    local mark = c.skipped and MARKS.skip or c.inconclusive and "?" or (c.ok and MARKS.ok or MARKS.fail)
     w(("  %s %-14s %s"):format(mark, c.name, c.message or ""))
   end
   if res.blend then
@@ -945,6 +941,8 @@ local function print_text(s, res)
   elseif res.status == "dry_run" then
     w(("dry run: would replace %s: %d samples, %d bytes, top %s (nothing written)")
       :format(s.out, wr.samples, wr.bytes, tostring(wr.top_function)))
+  elseif res.status == "inconclusive" then
+    w(("CANNOT TELL whether the new profile is stale: %s kept"):format(s.out))
   elseif res.status == "rejected" then
     w(("REJECTED by %s: %s not replaced"):format(table.concat(res.rejected_by, ", "), s.out))
   end

@@ -32,7 +32,7 @@ local out = recipe.new("runbook")
 local md = recipe.md   -- inert markdown, mentions included (pgo.markdown.text)
 local code = recipe.md_code
 
-local parser = argparse("runbook", "Write the PGO section of a service runbook (markdown).")
+local parser = argparse("pgolua runbook", "Write the PGO section of a service runbook (markdown).")
 parser:option("--root", "Root of the Go module (holds go.mod).", ".")
 parser:option("--cadence", "How often the profile is refreshed.", DEFAULT_CADENCE)
 parser:option("--ab", "Last A/B result: recipes/ab.lua --json output, or benchstat text.")
@@ -40,6 +40,7 @@ parser:option("--top", "Hottest functions listed per profile.", tostring(DEFAULT
   :convert(math.tointeger)
 parser:option("--out", "Write to this file instead of standard output.")
 parser:flag("--json", "Write the same facts as JSON instead of markdown.")
+parser:epilog("Exit: 0 written, 1 error (not a Go module, unreadable --ab file, cannot write --out).")
 
 -- {=====================================================================================
 -- Facts

@@ -137,7 +137,7 @@ local function main(args)
       functions = functions, unknown = recipe.array(report.unknown),
       threshold = o.max_stale, threshold_on = "cum_fraction",
       verdict = report.verdict, inconclusive = recipe.array(report.inconclusive),
-      stale = stale, refresh_recommended = stale, recommendation = advice,
+      samples = p:info().samples, stale = stale, refresh_recommended = stale, recommendation = advice,
       exit = exit,
     }, "\n")
   else

@@ -20,7 +20,7 @@ local function note(msg)            -- pprof's stderr notes ("Focus expression m
 end
 -- ---------------------------------------------------------------------------------------
 
-local parser = argparse("top", "Print the top functions of CPU profiles, as go tool pprof -top.")
+local parser = argparse("pgolua top", "Print the top functions of CPU profiles, as go tool pprof -top.")
 parser:argument("files", "Profile file(s); several are merged."):args("+")
 parser:flag("--cum", "Sort by cumulative value instead of flat.")
 parser:option("-n --nodecount", "Rows to show (0 = all).", tostring(DEFAULT_ROWS))
@@ -35,6 +35,7 @@ parser:option("--granularity", "functions, filefunctions, files, lines or addres
 parser:option("--sample-index", "Value column by name (samples, cpu) or 0-based number.")
 parser:flag("--noinlines", "Attribute inlined functions to their callers.")
 parser:flag("--json", "Print JSON instead of the text table.")
+parser:epilog("Exit: 0 table printed, 1 error (unreadable profile, bad option or regexp).")
 
 local function fail(msg)
   msg = tostring(msg):gsub("^bad argument #%d+ to '[%w_]+' %((.*)%)$", "%1")
@@ -80,6 +81,7 @@ local function main(args)
   local report = o.json and pgo.report.top_json or pgo.report.top
   local done, out, notes = pcall(report, p, opts)
   if not done then return fail(out) end
+  if not out then return fail(o.files[1] .. ": " .. notes) end   -- nil, message, code
   for _, n in ipairs(notes) do note(n) end
   io.write(out, o.json and "\n" or "")
   return 0

@@ -31,21 +31,14 @@ local function public(f)
   end
 end
 
--- Validate an options table against known = { name = "type" | "number|boolean" ... }.
+-- Validate an options table against known = { name = "type" | "number|boolean" ... }
+-- (pgo.options.problem), raised through arg_error so `public` reports it at the caller.
+local options = require "pgo.options"
 local function check_opts(fname, argn, opts, known)
   if opts == nil then return {} end
   if type(opts) ~= "table" then arg_error(fname, argn, "table expected, got " .. type(opts)) end
-  for k, v in pairs(opts) do
-    local want = known[k]
-    if not want then arg_error(fname, argn, "unknown option '" .. tostring(k) .. "'") end
-    local ok = false
-    for t in want:gmatch("[^|]+") do
-      if type(v) == t then ok = true end
-    end
-    if not ok then
-      arg_error(fname, argn, ("option '%s' must be a %s, got %s"):format(k, want:gsub("|", " or "), type(v)))
-    end
-  end
+  local problem = options.problem(opts, known)
+  if problem then arg_error(fname, argn, problem) end
   return opts
 end
 
@@ -660,11 +653,16 @@ local function categories(name)
 end
 
 -- The checks of health() in report order, with their default thresholds (opts override
--- them; false turns a check off). cpu_profile takes only true/false.
+-- them; false turns a check off). cpu_profile takes only true/false. These are THE
+-- defaults: refresh, doctor, runbook and health all read them, so a profile one accepts
+-- the others do not flag. A stricter bar is a named policy (health_policies), not a
+-- second default.
 local health_checks = {
   { name = "cpu_profile" },
   { name = "start_lines" },                           -- Function.start_line present (Go 1.20+)
-  { name = "min_samples", default = 30000 },          -- samples/count
+  -- samples (pgo.profile's figure): 1000 = 10 s of CPU at 100 Hz; below it the hot call
+  -- sites are drawn from noise. One instance at a third of a CPU gives ~2000 in 60 s.
+  { name = "min_samples", default = 1000 },
   { name = "min_duration", default = 10 },            -- seconds
   { name = "min_utilization", default = 0.05 },       -- CPUs busy on average
   { name = "max_dominant", default = 0.75 },          -- one function's share (callees attributed)
@@ -677,15 +675,27 @@ local health_checks = {
   { name = "max_gc", default = 0.3 },
 }
 local health_defaults = {}
-local health_opts = { sample_index = "number|string" }
+local health_opts = { sample_index = "number|string", policy = "string" }
+
+--- Named policies: thresholds that differ from the defaults for one kind of capture.
+-- fleet: a long capture merged from many instances must carry 300 s of CPU.
+M.health_policies = { fleet = { min_samples = 30000 } }
 for _, c in ipairs(health_checks) do
   health_defaults[c.name] = c.default
   health_opts[c.name] = c.default and "number|boolean" or "boolean"
 end
---- The default thresholds of health(), by check name (a copy).
-function M.health_defaults()
+--- The default thresholds of health(), by check name (a copy); with a policy name
+-- (health_policies), that policy's thresholds over the defaults.
+function M.health_defaults(policy)
   local t = {}
   for k, v in pairs(health_defaults) do t[k] = v end
+  if policy ~= nil then
+    local over = M.health_policies[policy]
+    if not over then
+      error(("bad argument #1 to 'health_defaults' (no policy '%s')"):format(tostring(policy)), 2)
+    end
+    for k, v in pairs(over) do t[k] = v end
+  end
   return t
 end
 
@@ -698,7 +708,7 @@ local function pct(x) return ("%.1f%%"):format(x * 100) end
 --   start_lines      functions carry start lines (Go 1.20+ runtimes write them): without
 --                    them `go build -pgo` fails ("profile missing Function.start_line
 --                    data"); checked through p:edges(), skipped when that is missing
---   min_samples      samples >= 30000 (pprof's samples/count: 300 s of CPU at 100 Hz)
+--   min_samples      samples >= 1000 (10 s of CPU at 100 Hz; the fleet policy: 30000)
 --   min_duration     duration >= 10 s (skipped when the profile records none)
 --   min_utilization  CPU time / duration >= 0.05 CPUs (an idle process)
 --   max_dominant     no single function above 75% of the samples, counting for each
@@ -717,12 +727,16 @@ local function pct(x) return ("%.1f%%"):format(x * 100) end
 M.health = public(function(p, opts)
   check_profile("health", p)
   opts = check_opts("health", 2, opts, health_opts)
+  if opts.policy ~= nil and not M.health_policies[opts.policy] then
+    arg_error("health", 2, "no policy '" .. opts.policy .. "'")
+  end
+  local defaults = opts.policy and M.health_defaults(opts.policy) or health_defaults
   local info = p:info()
   local checks, all_ok = {}, true
   local function threshold(name)
     local v = opts[name]
     if v == false then return nil end
-    if v == nil or v == true then return health_defaults[name] end
+    if v == nil or v == true then return defaults[name] end
     return v
   end
   local function add(name, ok, figure, thr, message, skipped)
@@ -794,6 +808,8 @@ M.health = public(function(p, opts)
 
   local thr = threshold("min_samples")
   if thr then
+    -- the one samples figure (pgo.profile's: cpu time / period without a samples column)
+    if opts.sample_index == nil and info.samples then total = info.samples end
     add("min_samples", total >= thr, total, thr, total >= thr and
       ("%d samples (%.1f s of CPU)"):format(total, cpu_ns / 1e9) or
       ("only %d samples (%.1f s of CPU); at least %d recommended: capture longer or merge several profiles")

@@ -15,17 +15,12 @@ local M = {}
 -- figures behind it)
 M.NOISE_Z = 3
 
+-- known: {name = true}; values are checked where they are read (check_fraction ...).
 local function check_opts(opts, fname, known)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(string.format("bad argument #3 to '%s' (table expected, got %s)", fname, type(opts)), 3)
-  end
-  for k in pairs(opts) do
-    if not known[k] then
-      error(string.format("bad argument #3 to '%s' (unknown option '%s')", fname, tostring(k)), 3)
-    end
-  end
-  return opts
+  local spec = {}
+  for k in pairs(known) do spec[k] = "any" end
+  local checked = require("pgo.options").check(fname, 3, opts, spec, 4)   -- not a tail call: level 4 is the caller
+  return checked
 end
 
 local function check_fraction(opts, name, dflt, fname)

@@ -17,6 +17,7 @@ local fsys = require "pgo.fsys"
 local profile = require "pgo.profile"
 local fetch = require "pgo.fetch"
 local plan = require "pgo.fetch_plan"
+local options = require "pgo.options"
 
 local backends = {}
 
@@ -88,10 +89,42 @@ end
 
 -- ---- helpers ---------------------------------------------------------------------------------
 
+-- The options each entry point knows (pgo.options.check raises on any other): the
+-- transport options of pgo.fetch, plus each backend's own. Values are checked where used.
+local function known(...)
+  local t = {}
+  for _, names in ipairs { ... } do
+    for _, k in ipairs(names) do t[k] = "any" end
+  end
+  return t
+end
+local TRANSPORT = { "timeout", "connect_timeout", "retries", "backoff", "max_bytes",
+  "max_redirects", "insecure", "ca_file", "auth_env", "auth_file", "auth_type", "headers",
+  "headers_env", "quiet", "dir", "dest", "keep_temp", "max_decompressed", "max_samples",
+  "max_stack_depth" }
+local KNOWN = {
+  pprof = known(TRANSPORT, { "backend", "url", "seconds", "allow_file" }),
+  fleet = known(TRANSPORT, { "backend", "urls", "seconds", "allow_file", "concurrency", "min_success" }),
+  file = known({ "backend", "path", "url", "max_decompressed", "max_samples", "max_stack_depth" }),
+  pyroscope = known(TRANSPORT, { "backend", "url", "profile_type", "selector", "from", "to",
+    "max_nodes", "go_pgo", "tenant" }),
+  parca = known(TRANSPORT, { "backend", "url", "query", "profile_type", "selector", "from", "to" }),
+}
+
+-- opts without the keys pgo.fetch does not take (backend, url, urls).
+local function for_fetch(opts)
+  local t = {}
+  for k, v in pairs(opts) do
+    if k ~= "backend" and k ~= "url" and k ~= "urls" then t[k] = v end
+  end
+  return t
+end
+
 local function check_table(fname, t)
   if type(t) ~= "table" then
     error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, type(t)), 3)
   end
+  options.check(fname, 1, t, KNOWN[fname], 4)   -- options.check, check_table, public, caller
 end
 
 local function check_url(fname, url)
@@ -432,7 +465,7 @@ end
 function backends.pprof(opts)
   check_table("pprof", opts)
   check_url("pprof", opts.url)
-  local p, meta, code, m2 = fetch.profile(opts.url, opts)
+  local p, meta, code, m2 = fetch.profile(opts.url, for_fetch(opts))
   if p then meta.backend = "pprof" return p, meta end
   if m2 then m2.backend = "pprof" end
   return nil, meta, code, m2
@@ -560,7 +593,8 @@ function backends.fetch(source)
     else kind = "pprof" end
   end
   if kind == "fleet" or (kind == "pprof" and source.urls) then
-    local p, results, code, r2 = fetch.fleet(source.urls, source)
+    options.check("fetch", 1, source, KNOWN.fleet)
+    local p, results, code, r2 = fetch.fleet(source.urls, for_fetch(source))
     if p then return p, { backend = "pprof", results = results } end
     return nil, results, code, { backend = "pprof", results = r2 }
   end

@@ -1601,75 +1601,14 @@ function M.data(cmp)
   return d
 end
 
--- A small JSON encoder for M.data's shape (lua-cjson 2.1.0 cannot write an empty array):
--- sequences are arrays, other tables objects with sorted keys; an empty table is an
--- array under the list-valued field names below. Numbers use Go's shortest float text.
+-- JSON through pgo.json: empty tables under these list-valued field names are arrays;
+-- numbers use Go's shortest float text.
 local json_lists = { warnings = true, rows = true, errors = true, config = true, cells = true,
   tables = true, values = true, geomean = true, columns = true }
 
-local json_escapes = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\r"] = "\\r",
-  ["\t"] = "\\t" }
-
--- A JSON string. JSON text is UTF-8, and names and config values are bytes: each byte of an
--- invalid sequence becomes \ufffd, as Go's encoding/json writes it.
-local function json_string(s)
-  local body = s:gsub('[%c"\\]', function(c)
-    return json_escapes[c] or ("\\u%04x"):format(c:byte())
-  end)
-  if not utf8len(body) then
-    local parts, pos = {}, 1
-    while true do
-      local count, bad = utf8len(body, pos)
-      if count then parts[#parts + 1] = sub(body, pos); break end
-      parts[#parts + 1] = sub(body, pos, bad - 1)
-      parts[#parts + 1] = "\\ufffd"
-      pos = bad + 1
-    end
-    body = concat(parts)
-  end
-  return '"' .. body .. '"'
-end
-
-local function json_encode(v, key, out)
-  local t = type(v)
-  if v == nil or v == M.null then out[#out + 1] = "null"
-  elseif t == "boolean" then out[#out + 1] = tostring(v)
-  elseif t == "number" then
-    if v ~= v or v == huge or v == -huge then out[#out + 1] = "null"
-    elseif math.type(v) == "integer" then out[#out + 1] = tostring(v)
-    else out[#out + 1] = gofloat(v) end
-  elseif t == "string" then out[#out + 1] = json_string(v)
-  elseif t == "table" then
-    local n, count = #v, 0
-    for _ in pairs(v) do count = count + 1 end
-    if (n > 0 and count == n) or (count == 0 and json_lists[key]) then
-      out[#out + 1] = "["
-      for i = 1, n do
-        if i > 1 then out[#out + 1] = "," end
-        json_encode(v[i], nil, out)
-      end
-      out[#out + 1] = "]"
-    else
-      local keys = {}
-      for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-      sort(keys)
-      out[#out + 1] = "{"
-      for i, k in ipairs(keys) do
-        if i > 1 then out[#out + 1] = "," end
-        out[#out + 1] = json_string(k) .. ":"
-        json_encode(v[k], k, out)
-      end
-      out[#out + 1] = "}"
-    end
-  else
-    out[#out + 1] = "null"
-  end
-end
-
 local function report_json(cmp)
-  local out = {}
-  json_encode(M.data(cmp), nil, out)
-  return concat(out) .. "\n"
+  return require("pgo.json").encode(M.data(cmp), { float = gofloat, arrays = json_lists,
+    null = M.null }) .. "\n"
 end
 
 --- Format a comparison. opts.format: "text" (benchstat, byte for byte), "csv"

@@ -37,17 +37,12 @@ local function check_source(x, fname)
     fname, type(x)), 3)
 end
 
+-- known: {name = true}; values are checked where they are read.
 local function check_opts(opts, fname, known)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(string.format("bad argument #2 to '%s' (table expected, got %s)", fname, type(opts)), 3)
-  end
-  for k in pairs(opts) do
-    if not known[k] then
-      error(string.format("bad argument #2 to '%s' (unknown option '%s')", fname, tostring(k)), 3)
-    end
-  end
-  return opts
+  local spec = {}
+  for k in pairs(known) do spec[k] = "any" end
+  local checked = require("pgo.options").check(fname, 2, opts, spec, 4)   -- not a tail call: level 4 is the caller
+  return checked
 end
 
 --- The `go tool preprofile` text of a profile, byte for byte.

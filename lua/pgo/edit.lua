@@ -1,7 +1,7 @@
 -- pgo.edit: the Lua half of profile editing. The heavy work is in C (src/lua/transform.c
--- over src/profile/edit.c and merge.c); this file adds the edits that are mostly policy
--- glue over a few C calls, installs them as profile methods, and builds the per-function
--- delta table for people.
+-- over src/profile/edit.c and merge.c); this file holds the edits that are mostly policy
+-- glue over a few C calls (lua/pgo/profile.lua makes them the methods p:drop, p:reweight,
+-- p:delta) and builds the per-function delta table for people.
 --
 -- Every edit returns a NEW profile and leaves the original unchanged, except
 -- p:add_comment(text), which appends to p itself and returns p (comments are metadata;
@@ -10,10 +10,12 @@
 --   p:drop{regex = "re", predicate = function(values, stack, labels) ... end}
 --   p:reweight{key = "endpoint", weights = {["/api"] = 0.6, ...}, others = "keep"}
 --   p:delta(base [, opts]) / pgo.diff_table(new, base [, opts])
-local profile = require "pgo.profile"
+local profile = require "pgo.core.profile"   -- the C half: this file is part of the class
+local options = require "pgo.options"
 
 local M = {}
-local methods = profile.methods
+local methods = {}   -- drop, reweight, delta: installed by lua/pgo/profile.lua
+M.methods = methods
 
 -- The value column (1-based) chosen by opts.sample_index: nil = the default sample type
 -- (pprof's rule: default_sample_type, else the last column); a sample type name such as
@@ -55,11 +57,20 @@ local function check_profile(p, fname, n)
   end
 end
 
+local KNOWN = {
+  drop = { regex = "any", predicate = "any" },
+  reweight = { key = "any", weights = "any", others = "any", sample_index = "any" },
+  diff_table = { n = "integer", cum = "boolean", sample_index = "string|integer" },
+}
+
+-- opts is a table (required) holding only the options fname knows; values are checked
+-- where they are read.
 local function check_opts(opts, fname, n)
   if type(opts) ~= "table" then
     error(string.format("bad argument #%d to '%s' (table expected, got %s)", n, fname,
       type(opts)), 3)
   end
+  options.check(fname, n, opts, KNOWN[fname], 4)
 end
 
 --- Drop samples: those with a frame whose function name matches `regex` (POSIX extended

@@ -17,6 +17,7 @@
 local net = require "pgo.core.net"
 local fsys = require "pgo.fsys"
 local profile = require "pgo.profile"
+local options = require "pgo.options"
 
 local fetch = {}
 
@@ -50,11 +51,20 @@ local function bad_option(fname, name, expected, v, level)
     v == nil and "nil" or type(v) == "number" and tostring(v) or type(v)), level)
 end
 
+-- Every option of fetch.profile (fleet takes these and FLEET_OPTS); the values are
+-- checked in detail below.
+local PROFILE_OPTS = {}
+for _, k in ipairs { "seconds", "timeout", "connect_timeout", "retries", "backoff", "max_bytes",
+  "max_redirects", "dir", "dest", "auth_env", "auth_file", "headers_env", "ca_file", "auth_type",
+  "insecure", "allow_file", "keep_temp", "quiet", "headers", "max_decompressed", "max_samples",
+  "max_stack_depth" } do
+  PROFILE_OPTS[k] = "any"
+end
+local FLEET_OPTS = setmetatable({ concurrency = "any", min_success = "any" }, { __index = PROFILE_OPTS })
+
 local function check_opts(fname, opts, argn)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(("bad argument #%d to '%s' (table expected, got %s)"):format(argn, fname, type(opts)), 3)
-  end
+  -- an unknown option raises (level 4: options.check, check_opts, public, caller)
+  opts = options.check(fname, argn, opts, fname == "fleet" and FLEET_OPTS or PROFILE_OPTS, 4)
   local function want(name, kind, test, expected)
     local v = opts[name]
     if v ~= nil and (type(v) ~= kind or (test and not test(v))) then
@@ -213,9 +223,10 @@ end
 
 --- Whether a URL carries a credential (see _url_secrets): a recipe given one on its
 -- command line can warn that argv is visible to every user of the machine (ps).
-function fetch._has_credentials(url)
+function fetch.has_credentials(url)
   return #fetch._url_secrets(url) > 0
 end
+fetch._has_credentials = fetch.has_credentials   -- the name before it was public
 
 -- Replace every occurrence of each secret (plain text) in s. Matching starts at the
 -- secret's first 6 characters (all of a shorter one) and extends as far as the text

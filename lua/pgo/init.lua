@@ -1,8 +1,7 @@
 -- pgo: the pgolua library. The C modules (pgo.profile, ...) do the exact, heavy work;
--- this file gathers them into one table and adds the friendly parts: defaults, the
--- profile's `kind`, its one-line summary, and the Lua-side modules (pgo.report, ...).
+-- this file gathers them into one table, with the Lua-side modules (pgo.report, ...).
+-- The profile class, methods and summary included, is lua/pgo/profile.lua.
 local profile = require "pgo.profile"
-local units = require "pgo.units"
 
 local pgo = {}
 
@@ -26,54 +25,14 @@ function pgo.decode(bytes, opts)
   return profile.decode(bytes, opts)
 end
 
--- The kind of profile, from its sample and period types (as pprof and the Go runtime
--- name them).
-local function classify(info)
-  local types = {}
-  for _, st in ipairs(info.sample_types) do types[st.type] = st.unit end
-  local period = info.period_type.type
-  if types.cpu or period == "cpu" then return "cpu" end
-  if types.inuse_space or types.alloc_space then
-    return types.inuse_space and "heap" or "allocs"
-  end
-  if types.goroutine or period == "goroutine" then return "goroutine" end
-  if types.threadcreate or period == "threadcreate" then return "threadcreate" end
-  if types.contentions or types.delay then
-    return period == "contentions" and "mutex" or "block"
-  end
-  return "unknown"
-end
-
-local methods = profile.methods
-
---- The header and counts of a profile, with its kind.
-function methods.info(self)
-  local info = self:_info()
-  info.kind = classify(info)
-  return info
-end
-
-profile.metatable.__tostring = function(self)
-  if self:is_closed() then return "pgo.profile (closed)" end
-  local info = self:info()
-  local di = 1
-  for i, st in ipairs(info.sample_types) do
-    if st.type == info.default_sample_type then di = i end
-  end
-  local st = info.sample_types[di]
-  local total = st and units.scaled(info.totals[di], st.unit) or "0"
-  return string.format("%s profile: %s, %d samples, %s total, %d functions",
-    info.kind, units.scaled(info.duration_ns, "nanoseconds"), info.samples, total,
-    info.functions)
-end
-
 pgo.profile = profile
 
 -- Lua-side modules load on first use, so `require "pgo"` stays cheap.
-local lazy = { report = "pgo.report", units = "pgo.units" }
+local lazy = { report = "pgo.report", units = "pgo.units", json = "pgo.json",
+  options = "pgo.options" }
 
 -- Merge, diff and edits (src/lua/transform.c, lua/pgo/edit.lua); flame graphs.
-local edit = require "pgo.edit"   -- installs p:drop, p:reweight, p:delta
+local edit = require "pgo.edit"
 pgo.merge = profile.merge
 pgo.merge_files = profile.merge_files
 pgo.diff_table = edit.diff_table
@@ -89,8 +48,8 @@ lazy.flame = "pgo.flame"
 --   pgo.bench     Go benchmark parsing, benchstat statistics, CI gate
 --   pgo.inline    -gcflags=-m=2 inline diff
 --   pgo.loadtest  live load A/B (over pgo.core.net)
-for _, name in ipairs { "symbols", "audit", "fetch", "backends", "fs", "provenance", "bench",
-  "ab", "ab_run",
+for _, name in ipairs { "symbols", "audit", "fetch", "backends", "fs", "provenance", "bench", "repo",
+  "ab", "ab_run", "fetch_plan",
   "inline", "loadtest", "compiler", "recipe", "help", "symbols_binary" } do
   lazy[name] = "pgo." .. name
 end

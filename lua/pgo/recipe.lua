@@ -68,42 +68,15 @@ end
 -- }=====================================================================================
 
 -- {=====================================================================================
--- JSON
+-- JSON (pgo.json, the library's one encoder)
 
-local ARRAY = { __name = "pgo.recipe.array" }
-local EMPTY = "\0pgo.recipe.empty-array\0"
+local json = require "pgo.json"
 
---- Mark t as a JSON array, so that it encodes as [] when empty (lua-cjson 2.1.0 has no
--- array marker of its own and writes {} for every empty table). Returns t.
-function recipe.array(t)
-  t = t or {}
-  return setmetatable(t, ARRAY)
-end
+--- Mark t as a JSON array, so that it encodes as [] when empty (pgo.json.array).
+recipe.array = json.array
 
--- A copy of v that cjson can encode: marked empty arrays become a sentinel, NaN and
--- infinities become null, functions and userdata their tostring().
-local function jsonable(v, null, depth)
-  if depth > 100 then error("BUG: recipe.json: nesting deeper than 100", 0) end
-  local t = type(v)
-  if t == "number" then
-    if v ~= v or v == math.huge or v == -math.huge then return null end
-    return v
-  end
-  if t == "string" or t == "boolean" or t == "nil" or v == null then return v end
-  if t ~= "table" then return tostring(v) end
-  if getmetatable(v) == ARRAY and next(v) == nil then return EMPTY end
-  local c = {}
-  for k, x in pairs(v) do c[k] = jsonable(x, null, depth + 1) end
-  return c
-end
-
---- v as JSON text (lua-cjson), one line. Tables marked with recipe.array stay arrays when
--- empty; NaN and infinities are written as null.
-function recipe.json(v)
-  local cjson = require "cjson"
-  local text = cjson.encode(jsonable(v, cjson.null, 0))
-  return (text:gsub('"\\u0000pgo%.recipe%.empty%-array\\u0000"', "[]"))
-end
+--- v as one line of JSON text (pgo.json.encode).
+function recipe.json(v) return json.encode(v) end
 
 -- }=====================================================================================
 
@@ -134,11 +107,8 @@ end
 -- {=====================================================================================
 -- Numbers and files
 
---- A fraction as a percentage: pct(0.1901) -> "19.01%" (decimals default 2).
-function recipe.pct(fraction, decimals)
-  if type(fraction) ~= "number" or fraction ~= fraction then return "n/a" end
-  return ("%." .. (decimals or 2) .. "f%%"):format(fraction * 100)
-end
+--- A fraction as a percentage: pct(0.1901) -> "19.01%" (pgo.units.pct).
+recipe.pct = require("pgo.units").pct
 
 --- Read a whole file. Returns the text, or nil, message, code ("not_found", "io").
 function recipe.read_file(path)

@@ -54,25 +54,19 @@ for k in pairs(report_keys) do known[k] = true end
 
 -- Errors are the caller's mistakes (a bad option, a bad regexp): the public functions
 -- below run their body through `public`, which re-raises at the caller's line.
+local options = require "pgo.options"
+local function one_of(...)
+  local allowed = { ... }
+  return function(v)
+    for _, a in ipairs(allowed) do if v == a then return true end end
+    return false, '"' .. table.concat(allowed, '" or "') .. '"'
+  end
+end
+local KNOWN = {}
+for k in pairs(known) do KNOWN[k] = "any" end   -- checked by the profile methods they reach
+KNOWN.pprof, KNOWN.format = one_of("go1.23", "head"), one_of("text", "json")
 local function check_opts(fname, opts)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(("bad argument #2 to '%s' (table expected, got %s)"):format(fname, type(opts)), 0)
-  end
-  for k in pairs(opts) do
-    if not known[k] then
-      error(("bad argument #2 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 0)
-    end
-  end
-  if opts.pprof ~= nil and opts.pprof ~= "go1.23" and opts.pprof ~= "head" then
-    error(("bad argument #2 to '%s' (option 'pprof' must be \"go1.23\" or \"head\")")
-      :format(fname), 0)
-  end
-  if opts.format ~= nil and opts.format ~= "text" and opts.format ~= "json" then
-    error(("bad argument #2 to '%s' (option 'format' must be \"text\" or \"json\")")
-      :format(fname), 0)
-  end
-  return opts
+  return options.check(fname, 2, opts, KNOWN, 0)   -- level 0: `public` adds the position
 end
 
 local function check_profile(fname, p)
@@ -274,8 +268,9 @@ local function top_data_impl(p, opts, fname)
   topts.total = method(fname, "total", p, { sample_index = opts.sample_index })
   local q, warnings = p, {}
   if filtered then q, warnings = method(fname, "filter", p, fopts) end
-  local rows, t = method(fname, "top", q, topts)
+  local rows, t, code = method(fname, "top", q, topts)
   if q ~= p then q:close() end
+  if not rows then return nil, t, code end   -- outside data: no sample types
 
   local unit = output_unit(rows, t.total, t.sample_unit)
   local function fmt(v) return units.scaled_label(v, t.sample_unit, unit) end
@@ -361,7 +356,8 @@ local function top_impl(p, opts)
   if type(opts) == "table" and opts.format == "json" then
     return top_json_impl(p, opts, "top")
   end
-  local d, warnings = top_data_impl(p, opts, "top")
+  local d, warnings, code = top_data_impl(p, opts, "top")
+  if not d then return nil, warnings, code end
   local out = {}
   -- header lines carry the profile's file name, build id and comments: outside text
   for _, l in ipairs(d.lines) do out[#out + 1] = terminal_text(l) .. "\n" end
@@ -376,38 +372,15 @@ end
 
 -- ---- JSON ------------------------------------------------------------------------------
 
--- lua-cjson 2.1.0 writes every empty table as {} and every number with "%.14g" (so
--- nanosecond timestamps lose digits). Empty arrays and integers go through as marked
--- strings and are put back after encoding.
-local EMPTY = "\0pgolua-empty-array\0"
-
-local function array(t)
-  if #t == 0 then return EMPTY end
-  return t
-end
-
-local function mark_integers(v)
-  if math.type(v) == "integer" then return "\0i" .. tostring(v) .. "\0" end
-  if type(v) == "table" then
-    local t = {}
-    for k, x in pairs(v) do t[k] = mark_integers(x) end
-    return t
-  end
-  return v
-end
-
-local function json_encode(doc)
-  local cjson = require "cjson"
-  local s = cjson.encode(mark_integers(doc))
-  s = s:gsub('"\\u0000pgolua%-empty%-array\\u0000"', "[]")
-  s = s:gsub('"\\u0000i(%-?%d+)\\u0000"', "%1")
-  return s
-end
+local json = require "pgo.json"
+local array = json.array
+local json_encode = json.encode
 
 --- The top report as JSON: {"header": {...}, "lines": [...], "rows": [...],
 -- "warnings": [...]}; rows carry raw values (in the sample unit) and formatted ones.
 function top_json_impl(p, opts, fname)
-  local d, warnings = top_data_impl(p, opts, fname or "top_json")
+  local d, warnings, code = top_data_impl(p, opts, fname or "top_json")
+  if not d then return nil, warnings, code end
   local rows = {}
   for i, r in ipairs(d.rows) do
     rows[i] = {

@@ -69,21 +69,8 @@ local go_source_opts = {
 }
 
 local function check_opts(fname, argn, opts, known)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(("bad argument #%d to '%s' (table expected, got %s)"):format(argn, fname, type(opts)), 3)
-  end
-  for k, v in pairs(opts) do
-    local want = known[k]
-    if not want then
-      error(("bad argument #%d to '%s' (unknown option '%s')"):format(argn, fname, tostring(k)), 3)
-    end
-    if type(v) ~= want then
-      error(("bad argument #%d to '%s' (option '%s' must be a %s, got %s)"):format(
-        argn, fname, k, want, type(v)), 3)
-    end
-  end
-  return opts
+  local checked = require("pgo.options").check(fname, argn, opts, known, 4)   -- not a tail call: level 4 is the caller
+  return checked
 end
 
 -- The directories named by `use` in root/go.work (nil when there is none), as written.

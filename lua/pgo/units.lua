@@ -6,6 +6,9 @@
 --   units.label(value, unit)            -> scaled_label(value, unit, "auto")
 --   units.scaled(value, unit)           -> the same (kept for callers of the first version)
 --   units.percentage(value, total)      -> "60.16%", " 8.00%", "  0.2%", "  100%"
+--   units.plural(1, "warning")          -> "1 warning"; plural(3, "match", "matches")
+--   units.pct(0.1901)                   -> "19.01%" (a fraction for people)
+--   units.seconds(90.5)                 -> "90.5 s"
 --
 -- Unit names are lower-cased and lose one trailing "s" when longer than two characters,
 -- then looked up by alias: "nanoseconds" -> ns, "bytes" -> B, "count" is no unit at all.
@@ -114,6 +117,25 @@ end
 -- Two decimals without a trailing ".00" (pprof's number style).
 function M.fmt_number(x)
   return (string.format("%.2f", x):gsub("%.00$", ""))
+end
+
+--- "1 stale function", "3 stale functions": n and the noun, plural unless n is 1 (the
+-- plural form defaults to noun .. "s"; "1 of 8 checks" reads plural(8, "check")).
+function M.plural(n, noun, plural_noun)
+  local text = math.type(n) == "float" and n == math.floor(n) and ("%d"):format(n) or tostring(n)
+  return text .. " " .. (n == 1 and noun or (plural_noun or noun .. "s"))
+end
+
+--- A fraction as a percentage for people: pct(0.1901) -> "19.01%" (decimals default 2);
+-- "n/a" for a non-number or NaN.
+function M.pct(fraction, decimals)
+  if type(fraction) ~= "number" or fraction ~= fraction then return "n/a" end
+  return ("%." .. (decimals or 2) .. "f%%"):format(fraction * 100)
+end
+
+--- Seconds for people: "90.5 s", "60 s", "0.25 s".
+function M.seconds(s)
+  return ("%s s"):format(("%.2f"):format(s):gsub("%.?0+$", ""))
 end
 
 return M

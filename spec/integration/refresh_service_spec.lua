@@ -40,7 +40,8 @@ describe("#integration refresh.lua on examples/service", function()
   it("captures one instance for 3 s and writes cmd/service/default.pgo with provenance", function()
     local svc = servers.start_service(bin, 2)
     local out, err, code = refresh("--url " .. q(svc.base) .. " --seconds 3 --out " .. q(target)
-      .. " --src " .. q(module) .. " --min-samples 10 --min-bytes 1000 --health off")
+      .. " --src " .. q(module) .. " --min-samples 10 --min-bytes 1000 --health off --pr-body "
+      .. q(module .. "/pr.md"))
     svc:stop()
     assert.equal(0, code, err .. out)
     assert.matches("\nreplaced " .. target .. ": ", out, 1, true)
@@ -57,8 +58,8 @@ describe("#integration refresh.lua on examples/service", function()
     assert.equal(3, prov.seconds)
     assert.equal(p:top { n = 1 }[1].name, prov.top_function)
     assert.matches("^%d%d%d%d%-%d%d%-%d%dT[%d:]+Z/", prov.window)
-    assert.same({ "default.pgo", "default.pgo.pr.md", "main.go" }, listing(module .. "/cmd/service"))
-    local body = helpers.read_file(target .. ".pr.md")
+    assert.same({ "default.pgo", "main.go" }, listing(module .. "/cmd/service"))
+    local body = helpers.read_file(module .. "/pr.md")
     assert.matches("| Source | `" .. svc.base .. "/debug/pprof/profile?seconds=3` |", body, 1, true)
 
     -- go build -pgo=auto (the default) now builds the service with it
@@ -74,7 +75,7 @@ describe("#integration refresh.lua on examples/service", function()
   it("captures a fleet of 2 instances in one window and merges them", function()
     local a, b = servers.start_service(bin, 2), servers.start_service(bin, 2)
     local t0 = os.time()
-    local out, err, code = refresh("--url " .. q(a.base) .. " --url " .. q(b.base) .. " --seconds 3"
+    local out, err, code = refresh("--url " .. q(a.base) .. " --url " .. q(b.base) .. " --seconds 3 --pr-body off"
       .. " --out " .. q(target) .. " --src " .. q(module)
       .. " --min-samples 10 --min-bytes 1000 --health off --json")
     local elapsed = os.time() - t0
@@ -94,7 +95,7 @@ describe("#integration refresh.lua on examples/service", function()
     assert.equal(doc.written.samples, p:info().totals[1])
     -- both captures span about 3 s each: the merged duration is their sum
     assert.truthy(p:info().duration_ns >= 5.5e9, p:info().duration_ns)
-    assert.same({ "default.pgo", "default.pgo.pr.md", "main.go" }, listing(module .. "/cmd/service"))
+    assert.same({ "default.pgo", "main.go" }, listing(module .. "/cmd/service"))
   end)
 
   it("leaves the profile untouched when the service is gone (exit 1)", function()

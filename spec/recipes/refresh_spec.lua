@@ -15,9 +15,13 @@ local go = helpers.go()
 
 local RECIPE = q(helpers.root .. "/recipes/refresh.lua")
 
+-- Where the runs of the current workspace put their outputs ($TMPDIR: the PR body).
+local outputs
+
 -- Run the recipe with an argument string (env: "NAME=value " prefix, dir: cwd).
 local function refresh(args, env, dir)
-  local cmd = (dir and ("cd " .. q(dir) .. " && ") or "") .. (env or "") .. q(helpers.pgolua)
+  local cmd = (dir and ("cd " .. q(dir) .. " && ") or "") .. (env or "")
+    .. (outputs and ("TMPDIR=" .. q(outputs) .. " ") or "") .. q(helpers.pgolua)
     .. " " .. RECIPE .. " " .. args
   return helpers.run(cmd)
 end
@@ -34,7 +38,8 @@ end
 -- A temporary directory holding a target default.pgo (a copy of `previous`, a fixture path)
 -- and an "in" directory with copies of the input fixtures.
 local function workspace(previous)
-  local w = { dir = helpers.tmpdir(), inputs = helpers.tmpdir() }
+  local w = { dir = helpers.tmpdir(), inputs = helpers.tmpdir(), outputs = helpers.tmpdir() }
+  outputs = w.outputs
   w.target = w.dir .. "/default.pgo"
   if previous then copy(previous, w.target) end
   w.before = previous and helpers.read_file(w.target)
@@ -43,7 +48,14 @@ local function workspace(previous)
     if not pgo.fs.exists(path) then copy(F(rel), path) end
     return path
   end
-  function w.rm() helpers.rm_rf(w.dir) helpers.rm_rf(w.inputs) end
+  function w.rm() helpers.rm_rf(w.dir) helpers.rm_rf(w.inputs) helpers.rm_rf(w.outputs) end
+  -- the PR body of the last run: pr.md in the newest directory refresh made under $TMPDIR
+  function w.pr_body()
+    local dirs = listing(w.outputs)
+    assert(#dirs > 0, "no PR body under " .. w.outputs)
+    table.sort(dirs, function(a, b) return pgo.fs.stat(w.outputs .. "/" .. a).mtime > pgo.fs.stat(w.outputs .. "/" .. b).mtime end)
+    return w.outputs .. "/" .. dirs[1] .. "/pr.md"
+  end
   return w
 end
 
@@ -60,9 +72,9 @@ describe("recipes/refresh.lua", function()
       local out, err, code = refresh(table.concat(files, " ") .. " --out " .. q(w.target))
       assert.equal(0, code, err)
       assert.matches("\nreplaced " .. w.target:gsub("%p", "%%%0") .. ": 6453 samples, %d+ bytes, top "
-        .. "example%.com/shop/internal/cache%.mix; PR body " .. (w.target .. ".pr.md"):gsub("%p", "%%%0") .. "\n$", out)
+        .. "example%.com/shop/internal/cache%.mix; PR body " .. w.pr_body():gsub("%p", "%%%0") .. "\n$", out)
       assert.matches("note: no --src and no go.mod above", err, 1, true)
-      assert.same({ "default.pgo", "default.pgo.pr.md" }, listing(w.dir))
+      assert.same({ "default.pgo" }, listing(w.dir))
       assert.equal(tonumber("640", 8), pgo.fs.stat(w.target).mode & tonumber("777", 8))
 
       local t, p = total(w.target)
@@ -77,7 +89,7 @@ describe("recipes/refresh.lua", function()
       assert.matches("^%d%d%d%d%-%d%d%-%d%dT[%d:]+Z/%d%d%d%d%-%d%d%-%d%dT[%d:]+Z$", prov.window)
       assert.matches("^pgolua/", prov.tool)
 
-      local body = helpers.read_file(w.target .. ".pr.md")
+      local body = helpers.read_file(w.pr_body())
       assert.matches("^### Update default.pgo\n", body)
       assert.matches("| Top function before | `example.com/shop/internal/cache.mix` (", body, 1, true)
       assert.matches("| Instances | 3 |", body, 1, true)
@@ -99,7 +111,7 @@ describe("recipes/refresh.lua", function()
       assert.is_false(doc.dry_run)
       assert.same({ w.input("profiles/shop.p1.pgo") }, doc.sources)
       assert.equal(2136, doc.capture.samples)
-      assert.equal(2060, doc.capture.sample_msgs)
+      assert.equal(2060, doc.capture.sample_records)
       assert.equal(230, doc.capture.edges)
       assert.equal(1, doc.capture.instances)
       assert.truthy(doc.capture.bytes > 10240)
@@ -117,8 +129,8 @@ describe("recipes/refresh.lua", function()
       assert.is_true(doc.checks[16].skipped)
       assert.equal(2136, doc.written.samples)
       assert.equal(#helpers.read_file(w.target), doc.written.bytes)
-      assert.equal(w.target .. ".pr.md", doc.pr_body)
-      assert.equal(helpers.read_file(w.target .. ".pr.md"), doc.pr_body_markdown)
+      assert.equal(w.pr_body(), doc.pr_body)   -- with the run's outputs, not beside the target
+      assert.equal(helpers.read_file(w.pr_body()), doc.pr_body_markdown)
       assert.equal(1, doc.provenance.instances)
       assert.equal("none (one file)", doc.provenance.aggregated_via)
       assert.matches("^pgolua%-provenance: v=1; source=file://", doc.provenance_line)
@@ -138,7 +150,7 @@ describe("recipes/refresh.lua", function()
       assert(renamed:write(input))
       local _, err, code = refresh("--file " .. q(input) .. " --out " .. q(w.target))
       assert.equal(0, code, err)
-      local body = helpers.read_file(w.target .. ".pr.md")
+      local body = helpers.read_file(w.pr_body())
       local span = pgo.provenance.markdown_code(evil, true)
       assert.matches("| Top function after | " .. span .. " (", body, 1, true)
       -- the name appears only as that code span and inside the fenced provenance record
@@ -455,7 +467,8 @@ describe("recipes/refresh.lua", function()
       assert.matches("\n  \u{2713} max_stale      0.00% of the samples (cum) run through functions gone from "
         .. w.dir, out, 1, true)
       assert.equal(3561, (total(w.dir .. "/cmd/shop/default.pgo")))
-      assert.truthy(pgo.fs.exists(w.dir .. "/cmd/shop/default.pgo.pr.md"))
+      assert.truthy(pgo.fs.exists(w.pr_body()))
+      assert.is_false(pgo.fs.exists(w.dir .. "/cmd/shop/default.pgo.pr.md"))
       -- --src given, --out not: beside the package main of --src
       local _, err2, code2 = refresh("--file " .. q(w.input("profiles/shop.p1.pgo")) .. " --src " .. q(w.dir))
       assert.equal(0, code2, err2)
@@ -495,7 +508,7 @@ describe("recipes/refresh.lua", function()
       assert.equal("seconds=2", last.query)
       assert.same({ "Bearer s3cret" }, last.headers.Authorization)
       assert.is_nil(out:find("s3cret", 1, true))
-      assert.same({ "default.pgo", "default.pgo.pr.md" }, listing(w.dir))
+      assert.same({ "default.pgo" }, listing(w.dir))
     end)
 
     it("captures a fleet with repeated --url and merges it", function()
@@ -508,7 +521,7 @@ describe("recipes/refresh.lua", function()
       local prov = pgo.provenance.read(p)
       assert.equal(2, prov.instances)
       assert.equal("pgo.fetch.fleet (pprof merge)", prov.aggregated_via)
-      assert.same({ "default.pgo", "default.pgo.pr.md" }, listing(w.dir))
+      assert.same({ "default.pgo" }, listing(w.dir))
     end)
 
     it("fails the fleet (exit 1) when too few instances answer", function()
@@ -580,6 +593,54 @@ describe("recipes/refresh.lua", function()
       local prov = pgo.provenance.read(p)
       assert.equal(2, prov.instances)
       assert.matches("^pgo%.merge of 2 sources %(", prov.aggregated_via)
+    end)
+  end)
+  describe("broken profiles and the new flags", function()
+    it("fails a profile without sample types in one line, exit 1, target untouched", function()
+      w = workspace(F("profiles/shop.steady.pgo"))
+      local bad = w.inputs .. "/m.pgo"
+      helpers.write_file(bad, "\x32\x00")
+      local out, err, code = refresh("--file " .. q(bad) .. " --out " .. q(w.target))
+      assert.equal(1, code)
+      assert.equal(w.before, helpers.read_file(w.target))
+      assert.matches("refresh: " .. bad:gsub("%p", "%%%0") .. ": the profile has no sample types", err)
+      assert.is_nil(err:find("BUG", 1, true))
+      assert.is_nil(err:find("traceback", 1, true))
+      assert.equal("", out)
+      assert.same({ "default.pgo" }, listing(w.dir))
+    end)
+
+    it("replaces a target without sample types with a good profile", function()
+      w = workspace(nil)
+      helpers.write_file(w.target, "\x32\x00")
+      local out, err, code = refresh("--file " .. q(w.input("profiles/shop.steady.pgo")) .. " --out "
+        .. q(w.target) .. " --json")
+      assert.equal(0, code, err)
+      local doc = cjson.decode(out)
+      assert.equal("replaced", doc.status)
+      assert.matches("no sample types", doc.previous.error)
+      assert.equal(3561, (total(w.target)))
+    end)
+
+    it("records --source-name instead of the source in the provenance, PR body and output", function()
+      w = workspace(F("profiles/shop.steady.pgo"))
+      local input = w.input("profiles/shop.p1.pgo")
+      local out, err, code = refresh("--file " .. q(input) .. " --source-name prod-api --out "
+        .. q(w.target) .. " --json")
+      assert.equal(0, code, err)
+      local doc = cjson.decode(out)
+      assert.same({ "prod-api" }, doc.sources)
+      assert.equal("prod-api", doc.provenance.source)
+      assert.is_nil(helpers.read_file(w.pr_body()):find(input, 1, true))
+      assert.is_nil(out:find(input, 1, true))
+    end)
+
+    it("checks --concurrency", function()
+      w = workspace(nil)
+      local _, err, code = refresh("--file " .. q(w.input("profiles/shop.p1.pgo")) .. " --concurrency 0 --out "
+        .. q(w.target))
+      assert.equal(1, code)
+      assert.matches("--concurrency must be a positive integer", err, 1, true)
     end)
   end)
 end)

@@ -120,7 +120,7 @@ describe("recipes/stale.lua", function()
     assert.matches("--max-stale must be a number between 0 and 1", err2, 1, true)
     local out, _, code3 = stale("--help")
     assert.equal(0, code3)
-    assert.matches("Usage: stale", out, 1, true)
+    assert.matches("Usage: pgolua stale", out, 1, true)
     assert.matches("--include-tests", out, 1, true)
   end)
 

@@ -83,8 +83,8 @@ describe("p:compact_for_pgo()", function()
       total = total + values[1]
       assert.is_nil(next(labels))
     end
-    assert.equal(n, info.samples)
-    assert.is_true(n < p:info().samples / 3)
+    assert.equal(n, info.sample_records)
+    assert.is_true(n < p:info().sample_records / 3)
     -- single-location samples give no edge and are left out: 3561 - 8
     assert.equal(3553, total)
     assert.is_true(info.functions < p:info().functions)
@@ -144,7 +144,7 @@ describe("p:compact_for_pgo()", function()
     assert.equal(want, p:preprofile())
     local q = p:compact_for_pgo()
     assert.equal(want, q:preprofile())
-    assert.equal(3, q:info().samples)       -- +5 and -5 are not merged
+    assert.equal(3, q:info().sample_records)       -- +5 and -5 are not merged
     -- (pgo.decode itself adds up samples with equal stacks and labels, so reading the
     -- written file back loses the 0-weight edge; Go keeps it: the integration spec checks
     -- the written file with `go tool preprofile`)
@@ -156,7 +156,7 @@ describe("p:compact_for_pgo()", function()
       samples = { { locs = { 1, 2 }, values = { 999, 50 } }, { locs = { 1, 2 }, values = { 1, 0 } } } }
     local q = p:compact_for_pgo()
     assert.same({ { type = "cpu", unit = "nanoseconds" } }, q:info().sample_types)
-    assert.equal(1, q:info().samples)       -- the zero-valued sample is dropped
+    assert.equal(1, q:info().sample_records)       -- the zero-valued sample is dropped
     assert.equal(p:preprofile(), q:preprofile())
   end)
 

@@ -48,7 +48,7 @@ describe("p:diff(base) (pprof -base)", function()
   it("leaves no samples for a profile minus itself", function()
     local a = tiny()
     local d = assert(a:diff(a))
-    assert.equal(0, d:info().samples)
+    assert.equal(0, d:info().sample_records)
     assert.same({ 0, 0 }, d:info().totals)
   end)
 
@@ -117,7 +117,7 @@ describe("p:diff(base, {diff_base = true}) (pprof -diff_base)", function()
     assert.equal(1200000000, abs_total(d, 2, true))
     assert.same({ 387, 3870000000 }, d:info().totals)
     -- a profile against itself keeps both halves
-    assert.equal(14, assert(a:diff(a, { diff_base = true })):info().samples)
+    assert.equal(14, assert(a:diff(a, { diff_base = true })):info().sample_records)
   end)
 
   it("writes what `go tool pprof -proto -diff_base` writes #integration", function()

@@ -79,7 +79,7 @@ describe("p:drop()", function()
     local d = assert(p:drop { regex = "ba[rz]" })
     assert.same({ 348, 3480000000 }, d:info().totals)        -- 507 - 150 - 9
     assert.is_nil(stack_table(d)["main.bar;main.foo;main.main|worker=a"])
-    assert.equal(5, d:info().samples)
+    assert.equal(5, d:info().sample_records)
     assert.equal(507, p:info().totals[1])
     roundtrip(d)
   end)
@@ -102,7 +102,7 @@ describe("p:drop()", function()
 
   it("can drop everything and still give a valid profile", function()
     local d = assert(tiny():drop { regex = "main" })
-    assert.equal(0, d:info().samples)
+    assert.equal(0, d:info().sample_records)
     roundtrip(d)
   end)
 
@@ -218,7 +218,7 @@ describe("p:scale()", function()
   it("drops samples that round to zero", function()
     -- counts of 1 become 0 but their cpu values stay nonzero: the samples stay
     local s = assert(tiny():scale(0.1))
-    assert.equal(7, s:info().samples)
+    assert.equal(7, s:info().sample_records)
     -- at 1e-9 the 10ms sample becomes (0, 0) and goes
     local c = assert(assert(tiny():keep_frames { prefixes = { "main." } }):scale(1e-9))
     for values in c:samples() do assert.is_true(values[1] ~= 0 or values[2] ~= 0) end

@@ -704,7 +704,7 @@ describe("p:edges() on a 1M-sample profile #slow", function()
     out[#out + 1] = field(6, "") .. field(6, "samples") .. field(6, "count")
     for fn = 0, 100 do out[#out + 1] = field(6, "pkg.F" .. fn) end
     local p = assert(pgo.decode(table.concat(out)))
-    assert.equal(1000000, p:info().samples)
+    assert.equal(1000000, p:info().sample_records)
     local e = assert(p:edges())
     assert.equal(1000000, e.total_weight)
     -- caller location id (1001..2000) has function id % 50 and line 100 + id % 7: 350

@@ -41,20 +41,22 @@ describe("pgo.load()", function()
     for k in pairs(info) do keys[#keys + 1] = k end
     table.sort(keys)
     assert.same({ "comments", "default_sample_type", "duration_ns", "functions", "kind",
-      "locations", "mappings", "period", "period_type", "sample_types", "samples", "time_ns",
-      "totals" }, keys)
+      "locations", "mappings", "period", "period_type", "sample_records", "sample_types", "samples",
+      "time_ns", "totals" }, keys)
     assert.same({ { type = "samples", unit = "count" }, { type = "cpu", unit = "nanoseconds" } },
       info.sample_types)
     assert.same({ type = "cpu", unit = "nanoseconds" }, info.period_type)
     assert.equal(10000000, info.period)
     assert.equal("cpu", info.default_sample_type)
-    assert.equal(3359, info.samples)          -- Sample messages, as -raw prints them
+    assert.equal(3359, info.sample_records)   -- Sample messages, as -raw prints them
+    assert.equal(3561, info.samples)          -- the samples/count total
     assert.same({}, info.comments)
   end)
 
   it("reads the production profile's header and entity counts", function()
     local info = assert(pgo.load(F("thirdparty/grpc-anon.pprof"))):info()
-    assert.equal(8669, info.samples)
+    assert.equal(8669, info.sample_records)
+    assert.equal(40344, info.samples)
     assert.equal(1221, info.functions)
     assert.equal(5951, info.locations)
     assert.equal(10, info.mappings)
@@ -102,7 +104,39 @@ describe("pgo.load()", function()
 
   it("summarises a profile in one line through tostring", function()
     local p = assert(pgo.load(F("thirdparty/grpc-anon.pprof")))
-    assert.equal("cpu profile: 60.70s, 8669 samples, 403.44s total, 1221 functions", tostring(p))
+    assert.equal("cpu profile: 60.70s, 40344 samples, 403.44s total, 1221 functions", tostring(p))
+  end)
+
+  it("counts samples as cpu time / period when there is no samples/count column", function()
+    -- a Pyroscope-shaped profile: cpu/nanoseconds alone, period 10 ms
+    local pb = require "pbwriter"
+    local bytes = pb.cpu_profile { types = { { "cpu", "nanoseconds" } },
+      functions = { { "main.f", 1 }, { "main.g", 1 } },
+      locations = { { lines = { { 1, 3 } } }, { lines = { { 2, 3 } } } },
+      samples = { { locs = { 1 }, values = { 70000000 } }, { locs = { 2 }, values = { 30000000 } } } }
+    local q = assert(pgo.decode(bytes))
+    assert.equal(10, q:info().samples)          -- 100 ms of CPU at a 10 ms period
+    assert.equal(2, q:info().sample_records)
+    assert.matches(", 10 samples, ", tostring(q))
+  end)
+
+  it("gives no samples figure for a heap profile, and rejects it where a CPU profile is needed", function()
+    local p = assert(pgo.load(F("bad/heap.pb.gz")))
+    assert.is_nil(p:info().samples)
+    assert.matches("sample records", tostring(p))
+    local ok, msg, code = p:require_cpu("refresh")
+    assert.is_nil(ok)
+    assert.equal("not_cpu", code)
+    assert.matches("^a heap profile, not a CPU profile: refresh needs a CPU profile", msg)
+    assert.is_true(assert(pgo.load(F("profiles/shop.steady.pgo"))):require_cpu())
+  end)
+
+  it("p:top on a profile without sample types returns nil, message, code", function()
+    local p = assert(pgo.decode("\x32\x00"))
+    local rows, msg, code = p:top()
+    assert.is_nil(rows)
+    assert.equal("no_sample_types", code)
+    assert.matches("no sample types", msg)
   end)
 
   it("returns nil, message, code for each bad fixture", function()
@@ -304,7 +338,7 @@ describe("profile:encode() and :write()", function()
       local p = assert(pgo.load(F(name)))
       local q = assert(pgo.decode(p:encode()))
       local a, b = p:info(), q:info()
-      a.samples, b.samples = nil, nil   -- Sample messages: identical stacks are combined
+      a.sample_records, b.sample_records = nil, nil   -- identical stacks are combined
       assert.same(a, b, name)
       assert.same(stack_table(p), stack_table(q), name)
     end

@@ -152,7 +152,7 @@ describe("pgo.report.top()", function()
     assert.is_false(ok)
     assert.matches("^bad argument #2 to 'top' %(parsing focus regexp '%(': ", err)
     assert.has_error(function() pgo.report.top(p, { pprof = "1.20" }) end,
-      "bad argument #2 to 'top' (option 'pprof' must be \"go1.23\" or \"head\")")
+      "bad argument #2 to 'top' (option 'pprof' must be \"go1.23\" or \"head\", got \"1.20\")")
   end)
 end)
 

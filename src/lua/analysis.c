@@ -106,7 +106,8 @@ static const char *const granularities[] = {
  * edgefraction (0.001), trim (false = no cutoffs), total (percentages relative to it).
  * rows[i] = {name, flat, flat_pct, sum_pct, cum, cum_pct, inline, partial_inline};
  * info = {total, flat_total, shown, node_cutoff, edge_cutoff, dropped_nodes, node_count,
- * graph_nodes, nodecount, sample_index, sample_type, sample_unit, file, build_id}. */
+ * graph_nodes, nodecount, sample_index, sample_type, sample_unit, file, build_id};
+ * nil, message, "no_sample_types" for a profile without sample types. */
 static int profile_top(lua_State *L) {
   pgo_profile *p = pgolua_check_profile(L, 1);
   int t = 0;
@@ -117,7 +118,13 @@ static int profile_top(lua_State *L) {
   }
   pgo_top_options o;
   pgo_top_options_default(&o);
-  if (p->nsample_types == 0) luaL_error(L, "profile has no samples (no sample types)");
+  if (p->nsample_types == 0) {                 /* outside data, not a caller's mistake */
+    lua_pushnil(L);
+    lua_pushstring(L, "the profile has no sample types, so no samples to rank (an empty or "
+                      "damaged profile): capture it again");
+    lua_pushstring(L, "no_sample_types");
+    return 3;
+  }
   o.sample_index = opt_sample_index(L, t, p, "top");
   if (t) {
     o.cum_sort = opt_bool(L, t, "top", "cum", false);

@@ -14,7 +14,7 @@
 #include "lua_bind.h"
 
 static const luaL_Reg c_modules[] = {
-  {"pgo.profile", luaopen_pgo_profile},
+  {"pgo.core.profile", luaopen_pgo_profile},   /* completed by lua/pgo/profile.lua */
   {"pgo.fsys", luaopen_pgo_fsys},
   {"pgo.core.symbols", luaopen_pgo_symbols},
   {"pgo.core.net", luaopen_pgo_net},
