@@ -98,7 +98,15 @@ local function read_ab(path)
     if not ok or type(doc) ~= "table" then
       return nil, ("%s: not valid JSON: %s"):format(path, tostring(doc))
     end
-    -- top-level summary fields, as recipes/ab.lua may write them
+    -- recipes/ab.lua --json: the library renders it (verdicts, p and n, sides as built)
+    if type(doc.comparisons) == "table" then
+      local ok, section = pcall(pgo.ab.runbook_section, doc)
+      if ok then
+        return { measured = true, source = path, section = section, entries = recipe.array(),
+          comparisons = doc.comparisons }
+      end
+    end
+    -- top-level summary fields of other tools' JSON
     local pct = doc.geomean_delta_pct or (type(doc.geomean_delta) == "number" and doc.geomean_delta * 100)
     if type(pct) == "number" then
       entries[#entries + 1] = { scope = "all", label = "geomean", delta_pct = pct,
@@ -323,12 +331,18 @@ function sections.refresh(facts, w)
 end
 
 function sections.gain(facts, w)
-  w(H .. "# Expected gain")
+  w(H .. "# Measured effect (A/B)")
   w("")
   local g = facts.expected_gain
   if not g.measured then
     w(g.source and ("Not measured: no geomean or benchmark delta found in " .. code(g.source) .. ".")
       or "Not measured. Run `pgolua recipes/ab.lua` (PGO off against `-pgo=auto`) and pass its `--json` output with `--ab`.")
+    return
+  end
+  if g.section then
+    w("From the last A/B, " .. code(g.source) .. ":")
+    w("")
+    for line in g.section:gmatch("([^\n]*)\n") do w(line) end
     return
   end
   w("From the last A/B, " .. code(g.source) .. " (negative time per op is faster):")

@@ -175,7 +175,7 @@ function provenance.from_fetch(meta)
   return { source = meta.url, backend = meta.backend, instances = 1,
     seconds = meta.seconds,
     window = meta.window_start and meta.window_end and { meta.window_start, meta.window_end } or nil,
-    aggregated_via = meta.backend == "pyroscope" and "Pyroscope SelectMergeProfile"
+    aggregated_via = meta.backend == "pyroscope" and ("Pyroscope " .. (meta.route or "SelectMergeProfile"))
       or meta.backend == "parca" and "Parca merge query" or nil }
 end
 

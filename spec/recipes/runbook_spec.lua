@@ -57,7 +57,7 @@ describe("recipes/runbook.lua", function()
     assert.equal("", err)
     assert.truthy(commit:match("^%x+$"))
     for _, heading in ipairs { "## Profile-guided optimization (PGO)\n", "\n### Profile locations\n",
-      "\n### Refresh\n", "\n### Expected gain\n", "\n### Profile health\n", "\n### Top functions\n",
+      "\n### Refresh\n", "\n### Measured effect (A/B)\n", "\n### Profile health\n", "\n### Top functions\n",
       "\n### Rollback\n", "\n### Emergency disable\n", "\n### When it breaks\n" } do
       assert.matches(heading, out, 1, true)
     end
@@ -191,6 +191,16 @@ describe("recipes/runbook.lua", function()
     local doc = cjson.decode(out)
     assert.is_true(doc.expected_gain.measured)
     assert.equal(-3.5, doc.expected_gain.entries[1].delta_pct)
+    -- recipes/ab.lua --json: verdicts with p and n, the sides as measured (pgo.ab renders it)
+    local abjson = helpers.pgolua_run("recipes/ab.lua " .. q(F("ab/bench/off.txt")) .. " " ..
+      q(F("ab/bench/on.txt")) .. " --json")
+    helpers.write_file(ab, abjson)
+    out, err, code = runbook("--root " .. q(dir) .. " --ab " .. q(ab))
+    assert.equal(0, code, err)
+    assert.matches("### Measured effect (A/B)\n", out, 1, true)
+    assert.matches("- Significantly slower with the profile: none\n", out, 1, true)
+    assert.matches("| LookupBatch-2 | sec/op | -0.04% | 0.684 | n=10 |", out, 1, true)
+    assert.matches("a summary, not a test of significance", out, 1, true)
     helpers.write_file(ab, "{ not json")
     local _, err2, code2 = runbook("--root " .. q(dir) .. " --ab " .. q(ab))
     helpers.rm_rf(dir)
