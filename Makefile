@@ -1,5 +1,5 @@
 # pgolua: a Lua 5.4 host for Go PGO release engineering.
-#   make deps     install Debian packages (sudo when not root; skips what is installed)
+#   make deps     install Debian packages and pinned Go tools (scripts/deps.sh all; sudo when not root)
 #   make          build ./pgolua (-O2 -Wall -Wextra -Werror)
 #   make test     run the specs under ./pgolua (busted --lua=./pgolua)
 #   make asan     build ./pgolua-asan (ASan + UBSan) and run the specs under it
@@ -76,8 +76,9 @@ FORCE:
 -include $(patsubst %.c,$(BUILD)/%.d,$(SRCS))
 
 # ---- developer targets ---------------------------------------------------------------
+# Every set (run build test dev): all that .ci/run needs; `scripts/deps.sh SET` for one.
 deps:
-	scripts/deps.sh
+	scripts/deps.sh all
 
 # `make test` does its own setup (packages, then a build in a fresh make so pkg-config
 # sees what was just installed), then runs every spec under ./pgolua.
@@ -104,7 +105,7 @@ asan:
 .PHONY: valgrind
 VALGRIND_FLAGS = -O1 -g -fno-omit-frame-pointer
 valgrind:
-	@scripts/deps.sh
+	@scripts/deps.sh run build test dev
 	@$(MAKE) --no-print-directory BUILD=build-valgrind BIN=build-valgrind/pgolua-vg-bin \
 	  CFLAGS="$(VALGRIND_FLAGS)" build-valgrind/pgolua-vg-bin
 	PATH="$(dir $(GO)):$$PATH" BUSTED="$(BUSTED)" scripts/valgrind-suite.sh $(BUSTED_ARGS)
@@ -126,7 +127,7 @@ top-demo: $(BIN)
 # Corpora stay in build-fuzz/ between runs (make clean keeps them); a finding fails the run.
 FUZZ_SECONDS ?= 60
 fuzz:
-	@scripts/deps.sh
+	@scripts/deps.sh run build dev
 	fuzz/run.sh $(FUZZ_SECONDS)
 
 # Line coverage of each target's kept corpus (llvm-cov), the figures of docs/fuzzing.md.
