@@ -2,6 +2,7 @@
 #   make deps     install Debian packages and pinned Go tools (scripts/deps.sh all; sudo when not root)
 #   make          build ./pgolua (-O2 -Wall -Wextra -Werror)
 #   make test     run the specs under ./pgolua (busted --lua=./pgolua)
+#   make test-matrix  the Go version matrix (GO_VERSIONS) against live pprof/preprofile
 #   make asan     build ./pgolua-asan (ASan + UBSan) and run the specs under it
 #   make valgrind build build-valgrind/ (-O1 -g) and run the specs under valgrind memcheck
 #   make fuzz     every libFuzzer target for FUZZ_SECONDS (docs/fuzzing.md); fuzz-coverage
@@ -39,7 +40,7 @@ ifeq ($(V),1)
 Q =
 endif
 
-.PHONY: all deps test test-integration asan bench fuzz fuzz-coverage faults demo top-demo install clean lint
+.PHONY: all deps test test-integration test-matrix asan bench fuzz fuzz-coverage faults demo top-demo install clean lint
 
 all: $(BIN)
 
@@ -89,6 +90,16 @@ test:
 
 test-integration: $(BIN)
 	PATH="$(dir $(GO)):$$PATH" $(BUSTED) --lua=./$(BIN) --run=integration $(BUSTED_ARGS)
+
+# The Go version matrix (spec/matrix, busted task `matrix`): the real pprof and preprofile
+# of each Go below (a go command's path, or a release fetched by GOTOOLCHAIN) and pprof HEAD,
+# beside pgolua. Their outputs are cached by version and input (~/.cache/pgolua/oracles).
+GO_VERSIONS ?= /usr/lib/go-1.23/bin/go /usr/local/go/bin/go go1.27.3
+test-matrix:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory $(BIN)
+	PGOLUA_GO_VERSIONS="$(GO_VERSIONS)" PATH="$(dir $(GO)):$$PATH" \
+	  $(BUSTED) --lua=./$(BIN) --run=matrix $(BUSTED_ARGS)
 
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
