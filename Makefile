@@ -1,7 +1,8 @@
 # pgolua: a Lua 5.4 host for Go PGO release engineering.
-#   make deps     install Debian packages (sudo when not root; skips what is installed)
+#   make deps     install Debian packages and pinned Go tools (scripts/deps.sh all; sudo when not root)
 #   make          build ./pgolua (-O2 -Wall -Wextra -Werror)
 #   make test     run the specs under ./pgolua (busted --lua=./pgolua)
+#   make test-matrix  the Go version matrix (GO_VERSIONS) against live pprof/preprofile
 #   make asan     build ./pgolua-asan (ASan + UBSan) and run the specs under it
 #   make valgrind build build-valgrind/ (-O1 -g) and run the specs under valgrind memcheck
 #   make fuzz     every libFuzzer target for FUZZ_SECONDS (docs/fuzzing.md); fuzz-coverage
@@ -54,8 +55,8 @@ ifeq ($(V),1)
 Q =
 endif
 
-.PHONY: all deps test test-integration asan bench fuzz fuzz-coverage faults demo top-demo install \
-        uninstall dist deb deb-check clean lint
+.PHONY: all deps test test-integration test-matrix asan bench fuzz fuzz-coverage faults demo top-demo \
+        install uninstall dist deb deb-check clean lint
 
 all: $(BIN)
 
@@ -111,8 +112,9 @@ FORCE:
 -include $(patsubst %.c,$(BUILD)/%.d,$(SRCS))
 
 # ---- developer targets ---------------------------------------------------------------
+# Every set (run build test dev): all that .ci/run needs; `scripts/deps.sh SET` for one.
 deps:
-	scripts/deps.sh
+	scripts/deps.sh all
 
 # `make test` does its own setup (packages, then a build in a fresh make so pkg-config
 # sees what was just installed), then runs every spec under ./pgolua.
@@ -123,6 +125,16 @@ test:
 
 test-integration: $(BIN)
 	PATH="$(dir $(GO)):$$PATH" $(BUSTED) --lua=./$(BIN) --run=integration $(BUSTED_ARGS)
+
+# The Go version matrix (spec/matrix, busted task `matrix`): the real pprof and preprofile
+# of each Go below (a go command's path, or a release fetched by GOTOOLCHAIN) and pprof HEAD,
+# beside pgolua. Their outputs are cached by version and input (~/.cache/pgolua/oracles).
+GO_VERSIONS ?= /usr/lib/go-1.23/bin/go /usr/local/go/bin/go go1.27.3
+test-matrix:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory $(BIN)
+	PGOLUA_GO_VERSIONS="$(GO_VERSIONS)" PATH="$(dir $(GO)):$$PATH" \
+	  $(BUSTED) --lua=./$(BIN) --run=matrix $(BUSTED_ARGS)
 
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
@@ -139,7 +151,7 @@ asan:
 .PHONY: valgrind
 VALGRIND_FLAGS = -O1 -g -fno-omit-frame-pointer
 valgrind:
-	@scripts/deps.sh
+	@scripts/deps.sh run build test dev
 	@$(MAKE) --no-print-directory BUILD=build-valgrind BIN=build-valgrind/pgolua-vg-bin \
 	  CFLAGS="$(VALGRIND_FLAGS)" build-valgrind/pgolua-vg-bin
 	PATH="$(dir $(GO)):$$PATH" BUSTED="$(BUSTED)" scripts/valgrind-suite.sh $(BUSTED_ARGS)
@@ -161,7 +173,7 @@ top-demo: $(BIN)
 # Corpora stay in build-fuzz/ between runs (make clean keeps them); a finding fails the run.
 FUZZ_SECONDS ?= 60
 fuzz:
-	@scripts/deps.sh
+	@scripts/deps.sh run build dev
 	fuzz/run.sh $(FUZZ_SECONDS)
 
 # Line coverage of each target's kept corpus (llvm-cov), the figures of docs/fuzzing.md.

@@ -4,14 +4,33 @@ local helpers = {}
 -- The project root is the working directory busted runs in (make test runs it there).
 helpers.root = os.getenv("PWD") or "."
 helpers.pgolua = helpers.root .. "/" .. (os.getenv("PGOLUA_BIN") or "pgolua")
-helpers.shared = os.getenv("PGOLUA_SHARED") or (helpers.root .. "/../shared")
-helpers.fixtures = helpers.shared .. "/fixtures"
+-- The fixtures live in testdata/ (testdata/README.md); PGOLUA_SHARED=/dir uses
+-- /dir/fixtures instead (an outside copy with the same layout).
+helpers.shared = os.getenv("PGOLUA_SHARED")
+helpers.fixtures = helpers.shared and (helpers.shared .. "/fixtures") or (helpers.root .. "/testdata")
 -- How much slower than native this run is (make valgrind sets 20): the few specs that
 -- check a behaviour through time (a capture cancelled promptly, a fleet captured at once
 -- rather than one by one) scale their bounds by it. Speed itself is never tested here.
 helpers.slowdown = tonumber(os.getenv("PGOLUA_SPEC_SLOWDOWN")) or 1
 
-function helpers.fixture(rel) return helpers.fixtures .. "/" .. rel end
+-- The shop binaries are not kept in testdata/: scripts/testdata-bins.sh builds them
+-- (reproducibly, checked against testdata/bin/SHA256SUMS) into the user cache, once.
+local built_bins = { shop = true, ["shop.nopgo"] = true, ["shop.pgo"] = true,
+  ["shop.stripped"] = true }
+local bins_dir
+
+function helpers.fixture(rel)
+  local bin = rel:match("^bin/(.+)$")
+  if bin and built_bins[bin] and not helpers.shared then
+    if not bins_dir then
+      local out, err, code = helpers.run(helpers.shq(helpers.root .. "/scripts/testdata-bins.sh"))
+      assert(code == 0, "scripts/testdata-bins.sh failed:\n" .. err)
+      bins_dir = out:match("[^\n]+")
+    end
+    return bins_dir .. "/" .. bin
+  end
+  return helpers.fixtures .. "/" .. rel
+end
 
 -- Quote one argument for /bin/sh.
 function helpers.shq(s)
