@@ -3,6 +3,7 @@
 #   make          build ./pgolua (-O2 -Wall -Wextra -Werror)
 #   make test     run the specs under ./pgolua (busted --lua=./pgolua)
 #   make test-matrix  the Go version matrix (GO_VERSIONS) against live pprof/preprofile
+#   make test-profilers  the #parca and #pyroscope specs against real servers
 #   make asan     build ./pgolua-asan (ASan + UBSan) and run the specs under it
 #   make valgrind build build-valgrind/ (-O1 -g) and run the specs under valgrind memcheck
 #   make fuzz     every libFuzzer target for FUZZ_SECONDS (docs/fuzzing.md); fuzz-coverage
@@ -55,7 +56,7 @@ ifeq ($(V),1)
 Q =
 endif
 
-.PHONY: all deps test test-integration test-matrix asan bench fuzz fuzz-coverage faults demo top-demo \
+.PHONY: all deps test test-integration test-matrix test-profilers asan bench fuzz fuzz-coverage faults demo top-demo \
         install uninstall dist deb deb-check clean lint
 
 all: $(BIN)
@@ -135,6 +136,14 @@ test-matrix:
 	@$(MAKE) --no-print-directory $(BIN)
 	PGOLUA_GO_VERSIONS="$(GO_VERSIONS)" PATH="$(dir $(GO)):$$PATH" \
 	  $(BUSTED) --lua=./$(BIN) --run=matrix $(BUSTED_ARGS)
+
+# Real profiler servers (spec/integration/{parca,pyroscope}_spec.lua, busted task
+# `profilers`): Parca and a Pyroscope Connect server built once into ~/.cache/pgolua (a fresh
+# Parca build takes tens of minutes; cached, seconds), on 127.0.0.1.
+test-profilers:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory $(BIN)
+	PATH="$(dir $(GO)):$$PATH" $(BUSTED) --lua=./$(BIN) --run=profilers $(BUSTED_ARGS)
 
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 asan:
