@@ -50,7 +50,8 @@ local COMPACT_FRAMES = 8
 -- Without --pr-body the PR body goes with the run's other outputs, in a new directory under
 -- $TMPDIR (printed at the end), never into the source tree beside default.pgo.
 local PR_BODY_NAME = "pr.md"
-local CONCURRENCY = 16              -- fleet: captures in flight at once (--concurrency)
+local CONCURRENCY = nil             -- fleet: captures in flight at once (--concurrency); nil =
+                                    -- every instance at once (up to half the open-file limit)
 -- What a capture may weigh: the response body as received, and the profile gunzipped.
 -- Past either it fails (exit 1) before anything is decoded further, so a URL serving some
 -- huge download or a gzip bomb never fills the disk or the memory. A real service's CPU
@@ -89,11 +90,16 @@ parser:option("--from", "Start of the Pyroscope/Parca window (now-24h, RFC 3339,
 parser:option("--to", "End of the Pyroscope/Parca window.", "now"):argname("TIME")
 parser:option("--file", "A profile file (repeat to merge several).")
   :count("*"):argname("FILE")
-parser:option("--auth-env", "Environment variable holding the bearer token for HTTP sources."):argname("VAR")
+parser:option("--auth-env", "Environment variable holding the credential for HTTP sources."):argname("VAR")
+parser:option("--auth-file", "File holding the credential instead (first line; mode 0600)."):argname("FILE")
+parser:option("--auth-type", "How the credential is sent: bearer (a token) or basic (user:password, "
+  .. "as Grafana Cloud wants).", "bearer"):choices { "bearer", "basic" }
+parser:option("--ca-file", "CA certificate(s) that sign the servers' TLS certificates."):argname("FILE")
 parser:option("--source-name", "Name recorded as the source in the provenance, the PR body and the "
   .. "output, instead of the URLs (keeps a URL with a secret out of files and logs)."):argname("NAME")
-parser:option("--concurrency", "Fleet (several --url): captures in flight at once.",
-  tostring(CONCURRENCY)):convert(math.tointeger):argname("N")
+parser:option("--concurrency", "Fleet (several --url): captures in flight at once (default: "
+  .. "every instance at once, so a fleet takes one window).", CONCURRENCY and tostring(CONCURRENCY))
+  :convert(math.tointeger):argname("N")
 parser:option("--seconds", "Capture window per instance (--url).",
   tostring(SECONDS)):convert(tonumber):argname("N")
 parser:option("--retries", "Extra attempts per capture on connection errors and 5xx.",
@@ -215,7 +221,9 @@ local function settings(o)
   end
   if not o.seconds or o.seconds <= 0 then return nil, "--seconds must be a positive number" end
   if not o.retries or o.retries < 0 then return nil, "--retries must be a non-negative integer" end
-  if not o.concurrency or o.concurrency < 1 then return nil, "--concurrency must be a positive integer" end
+  if o.concurrency ~= nil and o.concurrency < 1 then
+    return nil, "--concurrency must be a positive integer"
+  end
   s.concurrency, s.source_name = o.concurrency, o.source_name
   s.seconds, s.retries = o.seconds, o.retries
   if o.timeout ~= nil and not (o.timeout > 0) then return nil, "--timeout must be a positive number of seconds" end
@@ -268,6 +276,8 @@ local function settings(o)
   s.pyroscope, s.parca = o.pyroscope, o.parca
   s.profile_type, s.selector, s.tenant, s.query = o.profile_type, o.selector, o.tenant, o.query
   s.from, s.to, s.auth_env = o.from, o.to, o.auth_env
+  s.auth_file, s.auth_type, s.ca_file = o.auth_file, o.auth_type, o.ca_file
+  if s.auth_env and s.auth_file then return nil, "give --auth-env or --auth-file, not both" end
   if s.auth_env and (os.getenv(s.auth_env) or "") == "" then
     return nil, ("--auth-env %s: the environment variable is not set or empty"):format(s.auth_env)
   end
@@ -364,7 +374,8 @@ end
 
 local function fetch_opts(s, extra)
   local t = { seconds = s.seconds, dir = s.dir, retries = s.retries, auth_env = s.auth_env,
-    quiet = s.json, timeout = s.timeout, max_bytes = MAX_BYTES, max_decompressed = MAX_DECOMPRESSED }
+    auth_file = s.auth_file, auth_type = (s.auth_env or s.auth_file) and s.auth_type or nil,
+    ca_file = s.ca_file, quiet = s.json, timeout = s.timeout, max_bytes = MAX_BYTES, max_decompressed = MAX_DECOMPRESSED }
   for k, v in pairs(extra or {}) do t[k] = v end
   if t.seconds == false then t.seconds = nil end   -- the continuous profilers have no window
   return t

@@ -490,6 +490,25 @@ describe("recipes/refresh.lua", function()
     end)
     teardown(function() servers.cleanup() end)
 
+    it("sends user:password from --auth-file as Basic with --auth-type basic (Grafana Cloud)", function()
+      w = workspace(F("profiles/shop.p2.pgo"))
+      local cred = w.dir .. "/../cred"
+      helpers.write_file(cred, "team-7:pa55word\n")
+      os.execute("chmod 600 " .. q(cred))
+      local out, err, code = refresh("--url " .. q(srv.base) .. " --seconds 1 --auth-file " .. q(cred)
+        .. " --auth-type basic --out " .. q(w.target) .. " --json")
+      os.remove(cred)
+      assert.equal(0, code, err)
+      local reqs = srv.requests()
+      assert.same({ "Basic " .. require("pgo.core.net").base64_encode("team-7:pa55word") },
+        reqs[#reqs].headers.Authorization)
+      assert.is_nil((out .. err):find("pa55word", 1, true))
+      local _, err2, code2 = refresh("--url " .. q(srv.base) .. " --auth-file x --auth-env Y --out "
+        .. q(w.target))
+      assert.equal(1, code2)
+      assert.matches("give --auth-env or --auth-file, not both", err2, 1, true)
+    end)
+
     it("captures one instance with --url, the token from --auth-env", function()
       w = workspace(F("profiles/shop.p2.pgo"))
       local out, err, code = refresh("--url " .. q(srv.base) .. " --seconds 2 --auth-env PGOLUA_SPEC_TOKEN"
