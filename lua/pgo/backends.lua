@@ -107,8 +107,10 @@ local KNOWN = {
   fleet = known(TRANSPORT, { "backend", "urls", "seconds", "allow_file", "concurrency", "min_success" }),
   file = known({ "backend", "path", "url", "max_decompressed", "max_samples", "max_stack_depth" }),
   pyroscope = known(TRANSPORT, { "backend", "url", "profile_type", "selector", "from", "to",
-    "max_nodes", "go_pgo", "tenant" }),
-  parca = known(TRANSPORT, { "backend", "url", "query", "profile_type", "selector", "from", "to" }),
+    "max_nodes", "go_pgo", "tenant", "max_window", "min_window", "concurrency",
+    "recent_half_life" }),
+  parca = known(TRANSPORT, { "backend", "url", "query", "profile_type", "selector", "from", "to",
+    "max_window", "min_window", "concurrency", "recent_half_life" }),
 }
 
 -- opts without the keys pgo.fetch does not take (backend, url, urls).

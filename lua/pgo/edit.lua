@@ -60,7 +60,8 @@ end
 local KNOWN = {
   drop = { regex = "any", predicate = "any" },
   reweight = { key = "any", weights = "any", others = "any", sample_index = "any" },
-  diff_table = { n = "integer", cum = "boolean", sample_index = "string|integer" },
+  diff_table = { n = "integer", cum = "boolean", sample_index = "string|integer",
+    compare = "string" },
 }
 
 -- opts is a table (required) holding only the options fname knows; values are checked
