@@ -41,6 +41,7 @@ fuzz_gen() {
   # shellcheck disable=SC2046
   scripts/embed-lua.sh lua $(find lua -name '*.lua' | LC_ALL=C sort) |
     fuzz_put "$FUZZ_OUT/gen/embedded_lua.c"
+  scripts/embed-docs.sh api=docs/api.md | fuzz_put "$FUZZ_OUT/gen/embedded_docs.c"
 }
 
 # True when target NAME drives Lua (includes the Lua headers): it then links src/lua, the
@@ -52,7 +53,9 @@ fuzz_sources() {
   local name=$1
   echo src/core/*.c src/profile/*.c src/symbols/*.c src/net/*.c \
     "$FUZZ_OUT/gen/profile.pb-c.c" "$FUZZ_OUT/gen/version.c"
-  if fuzz_uses_lua "$name"; then echo src/lua/*.c "$FUZZ_OUT/gen/embedded_lua.c"; fi
+  if fuzz_uses_lua "$name"; then
+    echo src/lua/*.c "$FUZZ_OUT/gen/embedded_lua.c" "$FUZZ_OUT/gen/embedded_docs.c"
+  fi
 }
 
 fuzz_cflags() {

@@ -43,7 +43,8 @@ describe("flat stacks", function()
       s({ 1, 2 }, 32, "x"), s({ 1, 2 }, 64, "x"), s({}, 128),
     } }
     local p = assert(pgo.decode(bytes))
-    assert.equal(8, p:info().samples)
+    assert.equal(8, p:info().sample_records)     -- Sample messages
+    assert.equal(255, p:info().samples)          -- the samples/count total
     local seen = {}
     for values, stack, labels in p:samples() do
       seen[#seen + 1] = table.concat(stack, ",") .. "|" .. (labels.k or "") .. "=" .. values[1]
