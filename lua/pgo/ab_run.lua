@@ -258,9 +258,9 @@ function run_benchmarks(opts)
               or ("exit status " .. r.status)) or tostring(rerr), tail(text, 15)),
           "run_failed", created
         end
-        local f = assert(io.open(run.files[side], "ab"))
-        f:write(text)
-        f:close()
+        -- through the temp-file API, like every write of the library (small files)
+        local okw, werr = recipe.write_file(run.files[side], (recipe.read_file(run.files[side]) or "") .. text)
+        if not okw then return nil, werr, "io", created end
       end
     end
   end
