@@ -14,6 +14,7 @@
 --   else is library code (pgo.audit.stale, pgo.symbols.go_source).
 local pgo = require "pgo"
 local recipe = require "pgo.recipe"
+local units = require "pgo.units"
 local argparse = require "argparse"
 
 -- ADAPT ---------------------------------------------------------------------------------
@@ -45,7 +46,7 @@ end
 
 local out = recipe.new("stale")
 
-local parser = argparse("stale",
+local parser = argparse("pgolua stale",
   "Share of a CPU profile that no longer matches the source, and the stale functions.")
 parser:argument("profile", "The profile (default.pgo or any CPU profile).")
 parser:option("--src", "Root of the Go module to check against (holds go.mod).")
@@ -57,6 +58,7 @@ parser:option("--top", "Stale functions to print (0 = all; JSON always has all).
 parser:flag("--include-tests", "Count functions declared in _test.go files as present.")
 parser:option("--main-package", "Import path of the binary's package main, when the module has several.")
 parser:flag("--json", "Print JSON instead of text.")
+parser:epilog("Exit: 0 fresh, 3 stale (over --max-stale), 2 inconclusive (cannot tell), 1 error.")
 
 -- The text report.
 local function print_text(o, report, stale, advice)
@@ -76,7 +78,7 @@ local function print_text(o, report, stale, advice)
     w("no stale functions")
   else
     local n = (o.top == 0 or o.top > #list) and #list or o.top
-    w(("%d stale functions%s, by cum:"):format(#list, n < #list and (", top " .. n) or ""))
+    w(("%s%s, by cum:"):format(units.plural(#list, "stale function"), n < #list and (", top " .. n) or ""))
     w(("  %8s %7s %8s %7s  %s"):format("flat", "flat%", "cum", "cum%", "function"))
     for i = 1, n do
       local f = list[i]
@@ -106,6 +108,8 @@ local function main(args)
 
   local p, err = pgo.load(o.profile)
   if not p then return out:fail(err) end
+  local cpu, cerr = p:require_cpu("stale")
+  if not cpu then return out:fail(o.profile .. ": " .. cerr) end
   local sopts = {}
   for k, v in pairs(SOURCE_OPTS) do sopts[k] = v end
   sopts.include_tests = o.include_tests or nil

@@ -265,7 +265,7 @@ describe("recipes/refresh.lua under faults", function()
       w = workspace(F("profiles/shop.p2.pgo"))
       local _, err, code = capture("/fail/heap")
       assert_untouched(w, code, err, 2, { "rejected by cpu_profile: heap, needs cpu: a heap profile, not a "
-        .. "CPU profile", "capture a CPU profile (net/http/pprof serves it at /debug/pprof/profile)" })
+        .. "CPU profile", "net/http/pprof serves one at /debug/pprof/profile" })
     end)
 
     it("never removes a concurrent refresh's live temporary file, however old it looks", function()
