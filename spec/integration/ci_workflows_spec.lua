@@ -18,6 +18,13 @@ local skip = not go and "Go >= 1.21 not found (make deps)"
 
 local SAMPLES = helpers.root .. "/examples/ci/"
 
+-- Secret values made at run time: the check that none appears in any file would otherwise
+-- find them in this spec's own copy inside the checked-out pgolua.
+math.randomseed(os.time())
+local function secret(prefix) return prefix .. ("%x%x"):format(math.random(1 << 30), os.time()) end
+local GITHUB_TOKEN = secret("ghs_SPEC")
+local STAGING_TOKEN = secret("pgoSPECstaging")
+
 local function sh(cmd)
   local out, err, code = helpers.run("(" .. cmd .. ")")   -- helpers.run redirects the last command's stdin
   assert(code == 0, cmd .. "\n" .. out .. err)
@@ -57,7 +64,7 @@ end
         PGOLUA_GIT = "file://" .. pgolua_git, PGOLUA_SHA = pgolua_sha,
         MAIN_PKG = "./cmd/service", PROFILE = "cmd/service/default.pgo", SERVICE_BIN = "bin/service",
       },
-      github = {token = "ghs_SPECgithubTOKENvalue0123456789", event = {}},
+      github = {token = GITHUB_TOKEN, event = {}},
       secrets = {}, inputs = {}, path = {},
     }
     for k, v in pairs(extra or {}) do
@@ -133,7 +140,9 @@ end
     local run = actions.run_workflow(SAMPLES .. "pgo-ab.yml",
       options("ab", {env = {BENCH_PKGS = "./internal/...", COUNT = "2", BENCHTIME = "20ms"}}))
     assert.are.equal("success", run.jobs.ab.result, run.log)
-    assert.matches("[Gg]ate passed", run.jobs.ab.summary)
+    -- two rounds of 20 ms cannot settle much: "too noisy to tell" is a warning, not a failure
+    assert.is_truthy(run.jobs.ab.summary:find("Gate passed", 1, true)
+      or run.jobs.ab.summary:find("too noisy to tell", 1, true), run.jobs.ab.summary)
     local art = tmp .. "/runs/ab/artifacts/pgo-ab"
     local saved = {}
     for _, f in ipairs(helpers.listing(art)) do saved[f] = true end
@@ -154,7 +163,7 @@ end
     assert.are.equal("failure", run.jobs.ab.result, run.log)
     local step = run.jobs.ab.steps[5]
     assert.are.equal("failure", step.result, step.log)
-    assert.matches("go test %-pgo=off failed", run.log)   -- the reason, in the log
+    assert.matches("%(%-pgo=off%) failed in round 1", run.log)   -- the reason, in the log
     assert.matches("broken benchmark", run.log)
     assert.are.equal("success", run.jobs.ab.steps[6].result)   -- the upload ran anyway
   end)
@@ -169,7 +178,7 @@ end
     it("pushes the refreshed profile and opens a PR; no secret appears anywhere", function()
       local svc
       servers.guard(function() svc = servers.start_service(servers.build_service(go), 2) end)
-      local token = "pgoSPECstagingTOKEN0123456789"
+      local token = STAGING_TOKEN
       local gh_dir = tmp .. "/gh"
       sh("mkdir -p " .. shq(gh_dir))
       -- A stand-in for the gh CLI: records its arguments and the body it was given.
