@@ -6,8 +6,8 @@
 #   BENCH_BIG=1 bench/run.sh     # also merge 3 x 1M-sample profiles (slow for Go)
 #   BENCH_RUNS=5 bench/run.sh    # repetitions per measurement (median reported)
 #
-# Environment: PGOLUA (binary, default ./pgolua), GO (go command), PGOLUA_SHARED (the
-# shared tree with fixtures, default ../shared next to the repo), CC.
+# Environment: PGOLUA (binary, default ./pgolua), GO (go command), PGOLUA_SHARED (another
+# tree with fixtures/; default: the repository's testdata/), CC.
 # Outputs go to bench/out/ (gitignored): generated profiles (cached), results.md.
 set -euo pipefail
 
@@ -18,7 +18,8 @@ mkdir -p "$OUT"
 CC=${CC:-cc}
 RUNS=${BENCH_RUNS:-3}
 PGOLUA=${PGOLUA:-./pgolua}
-SHARED=${PGOLUA_SHARED:-$ROOT/../shared}
+FIXTURES=${PGOLUA_SHARED:+$PGOLUA_SHARED/fixtures}
+FIXTURES=${FIXTURES:-$ROOT/testdata}
 NOTES=()
 note() { NOTES+=("$*"); echo "note: $*" >&2; }
 
@@ -199,7 +200,7 @@ for h in deep_stacks huge_string empty_strings; do
   measure "hostile $h" "pgolua too_large" "$PGOLUA" bench/hostile.lua decode "$OUT/$h.gz"
 done
 
-GRPC="$SHARED/fixtures/thirdparty/grpc-anon.pprof"
+GRPC="$FIXTURES/thirdparty/grpc-anon.pprof"
 if [ -s "$GRPC" ]; then
   bench_input "grpc-anon (real)" "$GRPC"
   preprofile_case "grpc-anon (real)" "$GRPC"

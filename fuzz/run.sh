@@ -5,7 +5,7 @@
 #
 # Each target's corpus is build-fuzz/corpus-<target>: it is kept between runs, so a longer
 # campaign resumes where the last one stopped, and is topped up every run from the
-# fixtures (../shared/fixtures, or $PGOLUA_SHARED), fuzz/seeds/<target>/ and
+# fixtures (testdata/, or $PGOLUA_SHARED/fixtures), fuzz/seeds/<target>/ and
 # fuzz/regressions/<target>/. libFuzzer's whole output goes to build-fuzz/logs/<target>.log;
 # one summary line per target is printed. Crashes, leaks, timeouts and out-of-memory
 # inputs land in fuzz/findings/<target>-*; the exit status is 1 when this run added any
@@ -91,17 +91,18 @@ fuzz_add_files() {
 
 # Seed the corpus directory DIR of target NAME: fixtures, fuzz/seeds/NAME, fuzz/regressions/NAME.
 fuzz_seed() {
-  local name=$1 dir=$2 shared=${PGOLUA_SHARED:-../shared}
+  local name=$1 dir=$2 fixtures=${PGOLUA_SHARED:+$PGOLUA_SHARED/fixtures}
+  fixtures=${fixtures:-testdata}
   mkdir -p "$dir"
-  if [ -d "$shared/fixtures" ]; then
+  if [ -d "$fixtures" ]; then
     case "$name" in
       profile_*)
-        find "$shared/fixtures/profiles" "$shared/fixtures/bad" \
-             "$shared/fixtures/pprof-examples" "$shared/fixtures/thirdparty" \
+        find "$fixtures/profiles" "$fixtures/bad" \
+             "$fixtures/pprof-examples" "$fixtures/thirdparty" \
              -type f \( -name '*.pgo' -o -name '*.pb' -o -name '*.gz' -o -name '*.pprof' \) ;;
-      elf_*) ls "$shared/fixtures/bin/shop.stripped" "$shared/fixtures/bin/shop" /bin/true ;;
-      gosource_*) find "$shared/fixtures/gosrc" -name '*.go' ;;
-      bench_*) find "$shared/fixtures/bench" "$shared/fixtures/ab" -name '*.txt' ;;
+      elf_*) ls "$fixtures/bin/shop.stripped" "$fixtures/bin/shop" /bin/true ;;
+      gosource_*) find "$fixtures/gosrc" -name '*.go' ;;
+      bench_*) find "$fixtures/bench" "$fixtures/ab" -name '*.txt' ;;
     esac 2>/dev/null | fuzz_add_files "$dir"
   fi
   if [ "$name" = net_base64 ]; then
