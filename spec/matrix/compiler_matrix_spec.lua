@@ -72,8 +72,10 @@ describe("#matrix the compiler of each Go", function()
         assert.matches("shop%.steady%.pgo$", info.settings["-pgo"])
         local want = helpers.run(v.go .. " version -m " .. shq(bin))
         assert.equal(want, sb.format_version_m(info, bin))
-        for _, source in ipairs { "symtab", "pclntab" } do
+        -- "auto" reads the ELF .symtab of this unstripped build; "pclntab" Go's own table
+        for source, want_source in pairs { auto = "symtab", pclntab = "pclntab" } do
           local b = assert(sb.binary(bin, { source = source }))
+          assert.equal(want_source, b.source)
           local names = {}
           for _, f in ipairs(b.functions) do names[f.name] = true end
           assert.is_true(names["main.main"], source)
