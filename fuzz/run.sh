@@ -91,7 +91,7 @@ fuzz_add_files() {
 
 # Seed the corpus directory DIR of target NAME: fixtures, fuzz/seeds/NAME, fuzz/regressions/NAME.
 fuzz_seed() {
-  local name=$1 dir=$2 fixtures=${PGOLUA_SHARED:+$PGOLUA_SHARED/fixtures}
+  local name=$1 dir=$2 fixtures=${PGOLUA_SHARED:+$PGOLUA_SHARED/fixtures} bins
   fixtures=${fixtures:-testdata}
   mkdir -p "$dir"
   if [ -d "$fixtures" ]; then
@@ -100,10 +100,12 @@ fuzz_seed() {
         find "$fixtures/profiles" "$fixtures/bad" \
              "$fixtures/pprof-examples" "$fixtures/thirdparty" \
              -type f \( -name '*.pgo' -o -name '*.pb' -o -name '*.gz' -o -name '*.pprof' \) ;;
-      elf_*) ls "$fixtures/bin/shop.stripped" "$fixtures/bin/shop" /bin/true ;;
+      elf_*)   # the shop binaries are built into the cache (scripts/testdata-bins.sh)
+        bins=$(scripts/testdata-bins.sh 2>/dev/null) || bins="$fixtures/bin"
+        ls "$bins/shop.stripped" "$bins/shop" /bin/true ;;
       gosource_*) find "$fixtures/gosrc" -name '*.go' ;;
       bench_*) find "$fixtures/bench" "$fixtures/ab" -name '*.txt' ;;
-    esac 2>/dev/null | fuzz_add_files "$dir"
+    esac 2>/dev/null | fuzz_add_files "$dir" || true    # a missing seed is no failure
   fi
   if [ "$name" = net_base64 ]; then
     printf 'aGVsbG8gd29ybGQ=' > "$dir/seed1"

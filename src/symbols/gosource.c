@@ -241,6 +241,11 @@ static bool body_comment(golex *L, size_t st, size_t end) {
     wlen[w] = (size_t)(c + k - word[w]);
   }
   if (!memchr(word[1], '.', wlen[1])) return true;
+  /* Go names hold no control bytes: such a "name" is noise, never a declaration (a NUL
+   * inside would cut the name short wherever it is spelled as a C string) */
+  for (int w = 0; w < 2; w++)
+    for (size_t j = 0; j < wlen[w]; j++)
+      if ((unsigned char)word[w][j] < 0x20 || word[w][j] == 0x7f) return true;
   pgo_godecl d;
   memset(&d, 0, sizeof d);
   d.name = word[0];
