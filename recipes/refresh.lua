@@ -213,7 +213,7 @@ local function settings(o)
   if o.pyroscope then typed[#typed + 1] = { "--pyroscope", o.pyroscope } end
   if o.parca then typed[#typed + 1] = { "--parca", o.parca } end
   for _, t in ipairs(typed) do
-    if pgo.fetch._has_credentials(t[2]) then
+    if pgo.fetch.has_credentials(t[2]) then
       s.notes[#s.notes + 1] = ("%s %s carries a credential on the command line, where other users "
         .. "can see it (ps); put the token in an environment variable and pass --auth-env VAR")
         :format(t[1], pgo.fetch.redact(t[2]))
