@@ -87,18 +87,18 @@ $(BUILD)/gen/profile.pb-c.c $(BUILD)/gen/profile.pb-c.h: proto/profile.proto
 	@echo "PROTOC $<"
 	$(Q)protoc-c --proto_path=proto --c_out=$(BUILD)/gen $<
 
-$(BUILD)/gen/embedded_lua.c: $(LUA_SRCS) scripts/embed-lua.sh
+$(BUILD)/gen/embedded_lua.c: $(LUA_SRCS) scripts/embed-lua.sh scripts/c-bytes.sh
 	@mkdir -p $(BUILD)/gen
 	@echo "EMBED lua/"
 	$(Q)scripts/embed-lua.sh lua $(LUA_SRCS) > $@.tmp && mv $@.tmp $@
 
 # docs/api.md in the binary, for pgo.help and the REPL's help().
-$(BUILD)/gen/embedded_docs.c: docs/api.md scripts/embed-docs.sh
+$(BUILD)/gen/embedded_docs.c: docs/api.md scripts/embed-docs.sh scripts/c-bytes.sh
 	@mkdir -p $(BUILD)/gen
 	@echo "EMBED docs/"
 	$(Q)scripts/embed-docs.sh api=docs/api.md > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/gen/embedded_recipes.c: $(RECIPES) scripts/embed-lua.sh
+$(BUILD)/gen/embedded_recipes.c: $(RECIPES) scripts/embed-lua.sh scripts/c-bytes.sh
 	@mkdir -p $(BUILD)/gen
 	@echo "EMBED recipes/"
 	$(Q)scripts/embed-lua.sh --array pgolua_embedded_recipes recipes $(RECIPES) > $@.tmp && mv $@.tmp $@

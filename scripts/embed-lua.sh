@@ -4,6 +4,7 @@
 # without .lua: lua/pgo/report.lua -> "pgo.report", lua/pgo/init.lua -> "pgo" (modules),
 # recipes/top.lua -> "top" (recipes, with --array pgolua_embedded_recipes).
 set -eu
+. "$(dirname "$0")/c-bytes.sh"
 array=pgolua_embedded_files
 if [ "${1:-}" = "--array" ]; then array=$2; shift 2; fi
 root=$1; shift
@@ -12,9 +13,7 @@ echo '#include <stddef.h>'
 echo '#include "lua/embedded.h"'
 i=0
 for f in "$@"; do
-  echo "static const unsigned char lua_file_$i[] = {"
-  od -An -v -tx1 "$f" | sed -e 's/ *$//' -e 's/  */,0x/g' -e 's/^,//' -e 's/$/,/'
-  echo "0};"
+  c_bytes "lua_file_$i" "$f"
   i=$((i + 1))
 done
 echo "const struct pgolua_embedded_file $array[] = {"
