@@ -5,8 +5,8 @@
 -- p:diff and pgo.compiler. Outputs are cached by tool version + input content
 -- (spec/support/gomatrix.lua), so only the first run pays for the tools.
 --
--- Layouts: Go 1.23's pprof prints the old header time and -tags layout (pprof = "go1.23");
--- the pprof vendored in Go 1.26 and 1.27 prints what pprof HEAD prints (pprof = "head").
+
+
 local helpers = require "helpers"
 local gomatrix = require "support.gomatrix"
 local pgo = require "pgo"
@@ -14,7 +14,7 @@ local compiler = require "pgo.compiler"
 
 local F = helpers.fixture
 
-local function layout_of(v) return (v.minor and v.minor <= 23) and "go1.23" or "head" end
+local function layout_of(v) return pgo.report.layout_for_go(v.name) end
 
 -- Compare line by line so a failure names the line, then byte for byte.
 local function assert_text(want, got, label)
