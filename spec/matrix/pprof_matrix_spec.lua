@@ -5,8 +5,9 @@
 -- p:diff and pgo.compiler. Outputs are cached by tool version + input content
 -- (spec/support/gomatrix.lua), so only the first run pays for the tools.
 --
-
-
+-- Layouts: each Go's pprof is compared with pgo.report.layout_for_go(its version) ("go1.23"
+-- up to 1.23, "go1.24", "head" from 1.25, as pprof HEAD). GO_VERSIONS="go1.24.0 go1.25.0"
+-- checks the two boundaries.
 local helpers = require "helpers"
 local gomatrix = require "support.gomatrix"
 local pgo = require "pgo"
