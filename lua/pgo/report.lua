@@ -23,15 +23,19 @@
 --   tagfocus, tagignore   "key=regexp[,regexp]", "regexp" (matched against "key:value"),
 --                   or numeric ranges "key=4kb", "key=1kb:", "key=:64kb", "key=1kb:4kb"
 --   tagshow, taghide      regexps over label keys (remove keys, keep samples)
---   pprof           "go1.23" (default: Go 1.23's `go tool pprof`, the fixtures' oracles)
---                   or "head" (google/pprof HEAD: ISO time, the new -tags layout)
+--   pprof           the layout of which pprof to reproduce: "go1.23" (Go 1.23 and older),
+--                   "go1.24" (ISO time, old -tags) or "head" (Go 1.25 and newer, and
+--                   google/pprof HEAD: ISO time, the new -tags layout). Default:
+--                   report.default_layout(), the layout of the newest Go installed.
 --   format          "text" (default) or "json" (report.top then returns top_json's JSON)
 -- warnings: what pprof prints on stderr, e.g. "TagFocus expression matched no samples".
 --
--- -tags layouts: Go 1.23 (default) prints "key: Total 31.9s" and per value "16.1s
--- (50.42%): /fast" with "%.1f" numbers and shares of the key's total; pprof HEAD (since
--- 2025-02) prints "key: Total 4.64s of 5.07s (91.52%)" and per value "3.09s (60.95%): a",
--- shares of the profile's total. Both go through Go's text/tabwriter (see tabwrite).
+-- -tags layouts: Go 1.23 and 1.24 print "key: Total 31.9s" and per value "16.1s
+-- (50.42%): /fast" with "%.1f" numbers and shares of the key's total; Go 1.25 and pprof
+-- HEAD (since 2025-02) print "key: Total 4.64s of 5.07s (91.52%)" and per value "3.09s
+-- (60.95%): a", shares of the profile's total. Both go through Go's text/tabwriter.
+-- Header time: "Jan 2, 2006 at 3:04pm (MST)" up to Go 1.23, "2006-01-02 15:04:05 MST" from
+-- Go 1.24 (the vendored pprof of each release, checked by spec/matrix with each Go).
 --
 -- Times are printed in UTC (pprof uses the local time zone; the oracles were made in UTC).
 local units = require "pgo.units"
@@ -64,7 +68,7 @@ local function one_of(...)
 end
 local KNOWN = {}
 for k in pairs(known) do KNOWN[k] = "any" end   -- checked by the profile methods they reach
-KNOWN.pprof, KNOWN.format = one_of("go1.23", "head"), one_of("text", "json")
+KNOWN.pprof, KNOWN.format = one_of("go1.23", "go1.24", "head"), one_of("text", "json")
 local function check_opts(fname, opts)
   return options.check(fname, 2, opts, KNOWN, 0)   -- level 0: `public` adds the position
 end
@@ -112,12 +116,14 @@ local months = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", 
 
 --- Format a time in nanoseconds since the epoch in the local time zone (TZ, as Go's
 -- time.Local: unset = /etc/localtime, "" = UTC), with pprof's header layout:
--- "go1.23" = "Jan 2, 2006 at 3:04pm (MST)", "head" = "2006-01-02 15:04:05 MST".
+-- "go1.23" = "Jan 2, 2006 at 3:04pm (MST)", "go1.24" and "head" = "2006-01-02 15:04:05 MST";
+-- no layout: M.default_layout().
 function M.time(ns, layout)
+  layout = layout or M.default_layout()
   local secs = ns // 1000000000
   local t = os.date("*t", secs)
   local zone = os.date("%Z", secs)
-  if layout == "head" then
+  if layout ~= "go1.23" then
     return string.format("%04d-%02d-%02d %02d:%02d:%02d %s", t.year, t.month, t.day,
       t.hour, t.min, t.sec, zone)
   end
@@ -125,6 +131,81 @@ function M.time(ns, layout)
   if h == 0 then h = 12 end
   return string.format("%s %d, %d at %d:%02d%s (%s)", months[t.month], t.day, t.year, h,
     t.min, t.hour < 12 and "am" or "pm", zone)
+end
+
+-- ---- which layout by default: the newest Go installed ------------------------------------
+
+--- The layout of the pprof vendored in a Go release ("go1.26.8", "go1.25rc1"): "go1.23"
+-- up to 1.23, "go1.24" for 1.24, "head" from 1.25. nil when version is not a Go release.
+function M.layout_for_go(version)
+  local minor = type(version) == "string" and tonumber(version:match("^go1%.(%d+)"))
+  if not minor then return nil end
+  if minor <= 23 then return "go1.23" end
+  if minor == 24 then return "go1.24" end
+  return "head"
+end
+
+-- "go1.26.8" -> 26, 8 ("go1.25rc1" -> 25, -1: a release candidate comes before .0)
+local function go_release(version)
+  local minor, rest = version:match("^go1%.(%d+)(%S*)")
+  if not minor then return nil end
+  local patch = tonumber(rest:match("^%.(%d+)$") or (rest == "" and 0) or -1)
+  return tonumber(minor), patch
+end
+
+local function read_go_version(root)
+  local f = io.open(root .. "/VERSION", "rb")
+  if not f then return nil end
+  local line = f:read("l"); f:close()
+  return line and go_release(line) and line:match("^(go1%.[%w.]+)")
+end
+
+M.GO_ROOTS = { "/usr/local/go", "/usr/lib/go" }   -- go.dev's tarball, Debian's golang-go
+
+--- The newest Go release installed: the VERSION file of each Go root among opts.goroot
+-- (default $GOROOT), the root of every `go` on opts.path (default $PATH; symbolic links
+-- followed, as Debian's /usr/bin/go) and opts.roots (default M.GO_ROOTS). Reads files
+-- only, runs nothing. Returns version ("go1.26.8"), root; or nil when no Go is found.
+function M.newest_go(opts)
+  opts = opts or {}
+  local fs = require "pgo.fs"
+  local roots = {}
+  local goroot = opts.goroot or os.getenv("GOROOT")
+  if goroot and goroot ~= "" then roots[#roots + 1] = goroot end
+  for dir in (opts.path or os.getenv("PATH") or ""):gmatch("[^:]+") do
+    local go = fs.realpath(dir .. "/go")
+    if go then roots[#roots + 1] = fs.dirname(fs.dirname(go)) end
+  end
+  for _, r in ipairs(opts.roots or M.GO_ROOTS) do roots[#roots + 1] = r end
+  local best, best_root, bm, bp
+  for _, root in ipairs(roots) do
+    local v = read_go_version(root)
+    if v then
+      local m, p = go_release(v)
+      if not best or m > bm or (m == bm and p > bp) then best, best_root, bm, bp = v, root, m, p end
+    end
+  end
+  return best, best_root
+end
+
+local default_layout
+--- The layout used when opts.pprof is absent: $PGOLUA_PPROF_LAYOUT when set, else the
+-- layout of M.newest_go(), else "head" (no Go found: today's pprof). Found once per
+-- process. A PGOLUA_PPROF_LAYOUT that names no layout raises.
+function M.default_layout()
+  if default_layout then return default_layout end
+  local env = os.getenv("PGOLUA_PPROF_LAYOUT")
+  if env and env ~= "" then
+    local ok, want = KNOWN.pprof(env)
+    if not ok then
+      error(("PGOLUA_PPROF_LAYOUT is %q: set it to %s, or unset it to follow the newest Go"
+        .. " installed"):format(env, want), 2)
+    end
+    default_layout = env
+  else
+    default_layout = M.layout_for_go(M.newest_go()) or "head"
+  end
+  return default_layout
 end
 
 local function escape_byte(c) return ("\\x%02x"):format(c:byte()) end
@@ -254,7 +335,7 @@ local function top_data_impl(p, opts, fname)
   fname = fname or "top_data"
   check_profile(fname, p)
   opts = check_opts(fname, opts)
-  local layout = opts.pprof or "go1.23"
+  local layout = opts.pprof or M.default_layout()
   local info = p:info()
 
   local topts = {}
@@ -407,12 +488,12 @@ end
 
 -- ---- tags ------------------------------------------------------------------------------
 
---- `go tool pprof -tags` text. opts: sample_index, pprof ("go1.23" or "head"), and the
+--- `go tool pprof -tags` text. opts: sample_index, pprof (a layout, see top), and the
 -- filters of top (applied first, as pprof applies them).
 local function tags_impl(p, opts)
   check_profile("tags", p)
   opts = check_opts("tags", opts)
-  local layout = opts.pprof or "go1.23"
+  local layout = opts.pprof or M.default_layout()
   local total, _, sample_unit = method("tags", "total", p, { sample_index = opts.sample_index })
   sample_unit = sample_unit or ""
   local fopts, filtered = {}, false

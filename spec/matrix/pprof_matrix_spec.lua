@@ -5,8 +5,9 @@
 -- p:diff and pgo.compiler. Outputs are cached by tool version + input content
 -- (spec/support/gomatrix.lua), so only the first run pays for the tools.
 --
--- Layouts: Go 1.23's pprof prints the old header time and -tags layout (pprof = "go1.23");
--- the pprof vendored in Go 1.26 and 1.27 prints what pprof HEAD prints (pprof = "head").
+-- Layouts: each Go's pprof is compared with pgo.report.layout_for_go(its version) ("go1.23"
+-- up to 1.23, "go1.24", "head" from 1.25, as pprof HEAD). GO_VERSIONS="go1.24.0 go1.25.0"
+-- checks the two boundaries.
 local helpers = require "helpers"
 local gomatrix = require "support.gomatrix"
 local pgo = require "pgo"
@@ -14,7 +15,7 @@ local compiler = require "pgo.compiler"
 
 local F = helpers.fixture
 
-local function layout_of(v) return (v.minor and v.minor <= 23) and "go1.23" or "head" end
+local function layout_of(v) return pgo.report.layout_for_go(v.name) end
 
 -- Compare line by line so a failure names the line, then byte for byte.
 local function assert_text(want, got, label)

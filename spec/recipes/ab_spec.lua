@@ -1,5 +1,5 @@
 -- Black-box specs for recipes/ab.lua: run ./pgolua recipes/ab.lua on the real A/B of the
--- shop (shared/fixtures/ab: bench/off.txt, bench/on.txt and benchstat's own output of them)
+-- shop (testdata/ab: bench/off.txt, bench/on.txt and benchstat's own output of them)
 -- and check output, JSON and exit status. No Go needed: --go-test runs a stand-in for the
 -- go command (a shell script named go, first in PATH) whose "test binaries" log the order
 -- they ran in and print the fixtures; live load is only checked for its refusals here

@@ -1,5 +1,5 @@
 -- Black-box specs for recipes/refresh.lua: run ./pgolua recipes/refresh.lua on copies of
--- the fixture profiles (shared/fixtures is read-only; every target lives in a temporary
+-- the fixture profiles (testdata/ is read-only; every target lives in a temporary
 -- directory) and check exit status, output, the target's bytes and the directory listing
 -- (no temporary file may be left behind). The HTTP sources (--url, a fleet, --pyroscope,
 -- --parca) talk to spec/support/fakeserver.go on 127.0.0.1, built with Go when present;

@@ -1,6 +1,6 @@
 -- Black-box specs for recipes/stale.lua: run ./pgolua recipes/stale.lua on the fixtures
 -- (shop.steady.pgo against the shop's v1 and v2 source) and check output and exit status.
--- The expected figures come from shared/fixtures/expected/stale/shop.steady-vs-shop-v2.txt:
+-- The expected figures come from testdata/expected/stale/shop.steady-vs-shop-v2.txt:
 -- 5 stale functions, 170 of 3561 samples flat (4.77%), 677 of 3561 cum (19.01%).
 local helpers = require "helpers"
 local cjson = require "cjson"

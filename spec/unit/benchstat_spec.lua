@@ -1,6 +1,6 @@
 -- pgo.bench against the reference benchstat (golang.org/x/perf 712aea8b, go-moremath
--- f10218a3): every oracle under shared/fixtures/bench (README.md there) and the real
--- A/B of shared/fixtures/ab. Text output is compared byte for byte; CSV too, except
+-- f10218a3): every oracle under testdata/bench (README.md there) and the real
+-- A/B of testdata/ab. Text output is compared byte for byte; CSV too, except
 -- that the full-precision geomean of two cases differs in the 17th digit: benchstat
 -- computes exp() with Go's math.Exp, whose amd64 FMA code path rounds differently from
 -- the C library's exp in about 9% of arguments (lua/pgo/bench_stats.lua, stats.geomean).

@@ -1,7 +1,7 @@
 -- Specs for the compiler's view: p:edges(), p:preprofile() / pgo.preprofile(),
 -- p:hot_callsites(), p:callsites(), p:devirt_candidates() (src/profile/pgograph.c,
 -- src/lua/pgograph.c) and pgo.compiler (lua/pgo/compiler.lua).
--- Oracles (Go 1.23.5, shared/fixtures): expected/<profile>/preprofile.txt and the failure
+-- Oracles (Go 1.23.5, testdata/): expected/<profile>/preprofile.txt and the failure
 -- outputs (`go tool preprofile`), expected/pgodebug/hot-callsites.txt and
 -- pgodebug2.shop.txt (the compiler's -d=pgodebug output), pprof-examples/tiny.preprofile,
 -- go-testdata/*.node_map (golang/go test data).

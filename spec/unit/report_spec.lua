@@ -1,8 +1,10 @@
 -- Specs for pgo.report (lua/pgo/report.lua) and pgo.units: the text of `go tool pprof
--- -top` and `-tags`, compared line by line with the oracles in shared/fixtures:
+-- -top` and `-tags`, compared line by line with the oracles in testdata/:
 --   expected/<profile>/{top,top-cum,tags,tagfocus-slow}.txt  Go 1.23.5's go tool pprof
 --   expected/merge/merged.top.txt, expected/diff/p2-base-p1.top.txt
 --   pprof-examples/tiny*.txt                                 google/pprof HEAD (TZ=UTC)
+-- The Go 1.23.5 oracles are compared with pprof = "go1.23" given (the default follows the
+-- newest Go installed: spec/unit/pprof_layout_spec.lua).
 -- Every line matches, the header included: File: is the base name of the first mapping
 -- (the binary the runtime profiled, /tmp/shop/shop on the capture machine; it need not
 -- exist here, only its name is printed), and times print in UTC, as the oracles were made.
@@ -11,6 +13,7 @@ local pgo = require "pgo"
 local units = require "pgo.units"
 
 local F = helpers.fixture
+local GO123 = "go1.23"   -- the layout of the expected/ oracles
 
 local function lines(s)
   local t = {}
@@ -51,7 +54,7 @@ describe("pgo.report.top()", function()
   it("matches go tool pprof -top -nodecount=20 on every fixture", function()
     for _, c in ipairs(profiles) do
       local p = assert(pgo.load(F(c[1])))
-      local text, warnings = pgo.report.top(p, { n = 20 })
+      local text, warnings = pgo.report.top(p, { n = 20, pprof = GO123 })
       assert_lines(read(c[2] .. "/top.txt"), text, c[2] .. "/top.txt")
       assert.same({}, warnings)
     end
@@ -60,7 +63,7 @@ describe("pgo.report.top()", function()
   it("matches go tool pprof -top -cum -nodecount=20 on every fixture", function()
     for _, c in ipairs(profiles) do
       local p = assert(pgo.load(F(c[1])))
-      assert_lines(read(c[2] .. "/top-cum.txt"), pgo.report.top(p, { n = 20, cum = true }),
+      assert_lines(read(c[2] .. "/top-cum.txt"), pgo.report.top(p, { n = 20, cum = true, pprof = GO123 }),
         c[2] .. "/top-cum.txt")
     end
   end)
@@ -70,7 +73,7 @@ describe("pgo.report.top()", function()
     for _, c in ipairs(profiles) do
       if exists(c[2] .. "/tagfocus-slow.txt") then
         local p = assert(pgo.load(F(c[1])))
-        local text, warnings = pgo.report.top(p, { tagfocus = "endpoint=/slow" })
+        local text, warnings = pgo.report.top(p, { tagfocus = "endpoint=/slow", pprof = GO123 })
         assert_lines(read(c[2] .. "/tagfocus-slow.txt"), text, c[2] .. "/tagfocus-slow.txt")
         local stderr = exists(c[2] .. "/tagfocus-slow.stderr.txt")
           and read(c[2] .. "/tagfocus-slow.stderr.txt") or ""
@@ -83,7 +86,7 @@ describe("pgo.report.top()", function()
 
   it("matches pprof's -top of the merged profile (no node count)", function()
     local m = assert(pgo.load(F("expected/merge/merged.pgo")))
-    assert_lines(read("expected/merge/merged.top.txt"), pgo.report.top(m), "merged.top.txt")
+    assert_lines(read("expected/merge/merged.top.txt"), pgo.report.top(m, { pprof = GO123 }), "merged.top.txt")
   end)
 
   it("matches pprof HEAD's outputs for the tiny profile with pprof = 'head'", function()
@@ -105,9 +108,17 @@ describe("pgo.report.top()", function()
     end
   end)
 
-  it("prints Go 1.23's time layout by default", function()
-    local text = pgo.report.top(assert(pgo.load(F("pprof-examples/tiny.pb.gz"))))
-    assert.equal("Time: Nov 14, 2023 at 10:13pm (UTC)", lines(text)[5])
+  it("prints each layout's time, and by default the layout of the newest Go", function()
+    local p = assert(pgo.load(F("pprof-examples/tiny.pb.gz")))
+    local want = {
+      ["go1.23"] = "Time: Nov 14, 2023 at 10:13pm (UTC)",
+      ["go1.24"] = "Time: 2023-11-14 22:13:20 UTC",
+      head = "Time: 2023-11-14 22:13:20 UTC",
+    }
+    for layout, line in pairs(want) do
+      assert.equal(line, lines(pgo.report.top(p, { pprof = layout }))[5], layout)
+    end
+    assert.equal(want[pgo.report.default_layout()], lines(pgo.report.top(p))[5])
   end)
 
   it("matches -top -base and -diff_base when p:diff is available", function()
@@ -124,7 +135,7 @@ describe("pgo.report.top()", function()
       "tiny_vs_tiny2")
     local p1 = assert(pgo.load(F("profiles/shop.p1.pgo")))
     local p2 = assert(pgo.load(F("profiles/shop.p2.pgo")))
-    assert_lines(read("expected/diff/p2-base-p1.top.txt"), pgo.report.top(assert(p2:diff(p1))),
+    assert_lines(read("expected/diff/p2-base-p1.top.txt"), pgo.report.top(assert(p2:diff(p1)), { pprof = GO123 }),
       "p2-base-p1.top.txt")
   end)
 
@@ -136,10 +147,11 @@ describe("pgo.report.top()", function()
       .. "/shop/internal/pricing\\.Price \\}\\]|main\\.checksumOrders|main\\.checksumOrders"
       .. "\\.func1)$"
     assert_lines(read("expected/stale/shop.steady.focus-stale.top.txt"),
-      pgo.report.top(p, { n = 100000, nodefraction = 0, edgefraction = 0, focus = re }),
+      pgo.report.top(p, { n = 100000, nodefraction = 0, edgefraction = 0, focus = re,
+        pprof = GO123 }),
       "focus-stale")
     assert_lines(read("expected/stale/shop.steady.all.top.txt"),
-      pgo.report.top(p, { trim = false }), "all.top")
+      pgo.report.top(p, { trim = false, pprof = GO123 }), "all.top")
   end)
 
   it("raises on a caller's mistake, pointing at the caller", function()
@@ -152,7 +164,8 @@ describe("pgo.report.top()", function()
     assert.is_false(ok)
     assert.matches("^bad argument #2 to 'top' %(parsing focus regexp '%(': ", err)
     assert.has_error(function() pgo.report.top(p, { pprof = "1.20" }) end,
-      "bad argument #2 to 'top' (option 'pprof' must be \"go1.23\" or \"head\", got \"1.20\")")
+      "bad argument #2 to 'top' (option 'pprof' must be \"go1.23\" or \"go1.24\" or \"head\", got"
+      .. " \"1.20\")")
   end)
 end)
 
@@ -160,7 +173,8 @@ describe("pgo.report.tags()", function()
   it("matches go tool pprof -tags on every fixture (Go 1.23 layout)", function()
     for _, c in ipairs(profiles) do
       local p = assert(pgo.load(F(c[1])))
-      assert_lines(read(c[2] .. "/tags.txt"), pgo.report.tags(p), c[2] .. "/tags.txt")
+      assert_lines(read(c[2] .. "/tags.txt"), pgo.report.tags(p, { pprof = GO123 }),
+        c[2] .. "/tags.txt")
     end
   end)
 
@@ -168,8 +182,9 @@ describe("pgo.report.tags()", function()
     local p = assert(pgo.load(F("pprof-examples/tiny.pb.gz")))
     assert_lines(read("pprof-examples/tiny.tags.txt"), pgo.report.tags(p, { pprof = "head" }),
       "tiny.tags.txt")
-    assert.equal(" worker: Total 4.6s\n         3.1s (66.59%): a\n         1.6s (33.41%): b\n\n",
-      pgo.report.tags(p))
+    local old = " worker: Total 4.6s\n         3.1s (66.59%): a\n         1.6s (33.41%): b\n\n"
+    assert.equal(old, pgo.report.tags(p, { pprof = GO123 }))
+    assert.equal(old, pgo.report.tags(p, { pprof = "go1.24" }))   -- Go 1.24: old -tags still
   end)
 end)
 
@@ -177,7 +192,7 @@ describe("pgo.report.top_json()", function()
   it("encodes the same rows and header lines as the text", function()
     local cjson = require "cjson"
     local p = assert(pgo.load(F("profiles/shop.steady.pgo")))
-    local json, warnings = pgo.report.top_json(p, { n = 20 })
+    local json, warnings = pgo.report.top_json(p, { n = 20, pprof = GO123 })
     assert.same({}, warnings)
     local doc = cjson.decode(json)
     local text = lines(read("expected/shop.steady/top.txt"))
@@ -215,10 +230,12 @@ end)
 
 describe("pgo.report helpers", function()
   it("formats times like Go 1.23's and HEAD's pprof, in UTC", function()
-    assert.equal("Nov 14, 2023 at 10:13pm (UTC)", pgo.report.time(1700000000000000000))
+    assert.equal("Nov 14, 2023 at 10:13pm (UTC)", pgo.report.time(1700000000000000000, GO123))
     assert.equal("2023-11-14 22:13:20 UTC", pgo.report.time(1700000000000000000, "head"))
-    assert.equal("Jan 1, 1970 at 12:00am (UTC)", pgo.report.time(0))
-    assert.equal("Nov 21, 2026 at 9:32am (UTC)", pgo.report.time(1795253557452001595))
+    assert.equal("2023-11-14 22:13:20 UTC", pgo.report.time(1700000000000000000, "go1.24"))
+    assert.equal("Jan 1, 1970 at 12:00am (UTC)", pgo.report.time(0, GO123))
+    assert.equal("Nov 21, 2026 at 9:32am (UTC)", pgo.report.time(1795253557452001595, GO123))
+    assert.equal(pgo.report.time(0, pgo.report.default_layout()), pgo.report.time(0))
   end)
 
   it("aligns like Go's text/tabwriter (right-aligned, per block)", function()
