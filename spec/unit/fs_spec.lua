@@ -18,9 +18,9 @@ describe("pgo.fs", function()
   end)
 
   describe("tempfile()", function()
-    it("creates a new hidden file with mode 0600 and returns a writable handle", function()
+    it("creates a new hidden file of the family with mode 0600 and a writable handle", function()
       local path, f = pgo.fs.tempfile(dir, "cpu")
-      assert.truthy(path:match("^" .. dir:gsub("%p", "%%%0") .. "/%.cpu%.[%w]+$"), path)
+      assert.truthy(path:match("^" .. dir:gsub("%p", "%%%0") .. "/%.pgolua%-cpu%.[%w]+$"), path)
       assert.equal(io.type(f), "file")
       assert.equal(tonumber("600", 8), mode_of(path))
       assert.truthy(f:write("abc"))
@@ -48,6 +48,7 @@ describe("pgo.fs", function()
       assert.has_error(function() pgo.fs.tempfile(42) end,
         "bad argument #1 to 'tempfile' (string expected, got number)")
       assert.has_error(function() pgo.fs.tempfile(dir, "a/b") end)
+      assert.has_error(function() pgo.fs.tempfile(dir, "Default.pgo") end)   -- not a family word
     end)
   end)
 
@@ -178,6 +179,30 @@ describe("pgo.fs", function()
         ".pgoluax.abc123", "default.pgo", live_name }
       table.sort(want)
       assert.same(want, names)
+    end)
+
+    -- Each writer killed (SIGKILL, injected by strace as it enters fsync: after its
+    -- data is written, before the rename) leaves its temporary file behind; every one is
+    -- of the one family, and the sweep removes it.
+    it("removes what a writer killed mid-write left, for every writer", function()
+      if not helpers.strace() then pending("strace cannot run here (scripts/deps.sh test)") return end
+      local profile = helpers.fixture("profiles/shop.p1.pgo")
+      local writers = {
+        ["p:write"] = ("require('pgo').load(%q):write(%q)"):format(profile, dir .. "/default.pgo"),
+        write_atomic = ("require('pgo').fs.write_atomic(%q, 'x')"):format(dir .. "/body.md"),
+        tempfile = ("local fs = require('pgo').fs local p, f = fs.tempfile(%q, 'cpu')"):format(dir)
+          .. " f:write('x') f:flush() fs.fsync(p)",
+      }
+      for name, code in pairs(writers) do
+        local _, err, status = helpers.run(("strace -f -o /dev/null -e trace=fsync "
+          .. "-e inject=fsync:signal=KILL %s -e %s"):format(helpers.shq(helpers.pgolua), helpers.shq(code)))
+        assert.are_not.equal(0, status, name .. ": " .. err)
+        local left = listing(dir)
+        assert.equal(1, #left, name .. " left " .. table.concat(left, ", "))
+        assert.truthy(left[1]:match("^%.pgolua%-[a-z0-9-]+%.[a-z0-9]+$"), name .. " left " .. left[1])
+        assert.equal(1, pgo.fs.sweep_temps(dir, 0), name)
+        assert.same({}, listing(dir))
+      end
     end)
 
     it("returns 0 for a missing directory and raises on a bad age", function()
