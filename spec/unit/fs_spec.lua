@@ -153,6 +153,24 @@ describe("pgo.fs", function()
       assert.has_error(function() pgo.fs.isatty("x") end)
     end)
   end)
+  describe("a request's temporary file (src/net/transport.c)", function()
+    -- net.h promises the download is on the disk before the caller renames it into
+    -- place: strace -y names the file of each fsync.
+    it("is flushed with fsync before the request returns", function()
+      if not helpers.strace() then pending("strace cannot run here (scripts/deps.sh test)") return end
+      helpers.write_file(dir .. "/src", "profile bytes")
+      local code = ("local r = assert(require('pgo.core.net').request{url = %q, allow_file = true,"
+        .. " dir = %q}) io.write(r.temp_path)"):format("file://" .. dir .. "/src", dir)
+      local temp, err, status = helpers.run(("strace -f -y -o %s -e trace=fsync %s -e %s"):format(
+        helpers.shq(dir .. "/log"), helpers.shq(helpers.pgolua), helpers.shq(code)))
+      assert.equal(0, status, err)
+      assert.truthy(temp:find("/.pgolua-fetch.", 1, true), temp)
+      assert.equal("profile bytes", helpers.read_file(temp))
+      local log = helpers.read_file(dir .. "/log")
+      assert.truthy(log:find("fsync%(%d+<" .. temp:gsub("%p", "%%%0") .. ">%) = 0"), log)
+    end)
+  end)
+
   describe("sweep_temps", function()
     it("removes only aged, unlocked .pgolua* leftovers of this user", function()
       local dir = helpers.tmpdir()
