@@ -78,6 +78,20 @@ static void check_string(const pgo_profile *p, const char *which, const char *wh
     finding("%s: %s names string %" PRIu32 " of %zu", which, what, id, p->strings.count);
 }
 
+/* Flat stacks link inside their tables: runs in order, over known locations. */
+static void check_flat(const pgo_profile *p, const char *which) {
+  if (p->nflat == 0 || p->flat_start[0] != 0 || p->flat_start[1] != 0)
+    finding("%s: stack 0 is not the empty stack", which);
+  for (size_t k = 0; k < p->nflat; k++)
+    if (p->flat_start[k + 1] < p->flat_start[k] || p->flat_start[k + 1] > p->nflat_locs)
+      finding("%s: stack %zu runs %" PRIu32 "..%" PRIu32 " of %zu", which, k, p->flat_start[k],
+              p->flat_start[k + 1], p->nflat_locs);
+  for (size_t j = 0; j < p->nflat_locs; j++)
+    if (p->flat_locs[j] >= p->nlocations)
+      finding("%s: stack entry %zu names location %" PRIu32 " of %zu", which, j, p->flat_locs[j],
+              p->nlocations);
+}
+
 static void check_model(const pgo_profile *p, const char *which) {
   if (p->strings.count == 0 || pgo_strlen(&p->strings, 0) != 0)
     finding("%s: string 0 is not the empty string", which);
@@ -139,10 +153,12 @@ static void check_model(const pgo_profile *p, const char *which) {
   if (p->nsamples && p->nsamples * p->nsample_types > p->cap_values)
     finding("%s: %zu samples of %zu values but room for %zu values", which, p->nsamples,
             p->nsample_types, p->cap_values);
+  if (p->flat) check_flat(p, which);
   for (size_t i = 0; i < p->nsamples; i++) {
-    if (p->samples[i].stack >= p->nframes)
-      finding("%s: sample %zu names frame %" PRIu32 " of %zu", which, i, p->samples[i].stack,
-              p->nframes);
+    size_t nstacks = p->flat ? p->nflat : p->nframes;
+    if (p->samples[i].stack >= nstacks)
+      finding("%s: sample %zu names stack %" PRIu32 " of %zu", which, i, p->samples[i].stack,
+              nstacks);
     if (p->samples[i].labels >= p->nlabelsets)
       finding("%s: sample %zu names label set %" PRIu32 " of %zu", which, i,
               p->samples[i].labels, p->nlabelsets);
@@ -661,25 +677,6 @@ static void same_tags(const pgo_profile *p, const pgo_profile *q, size_t col) {
 
 /* ---- the flat load path (pgo_profile_decode_flat, what pgo.load uses) ------------------- */
 
-/* Flat stacks link inside their tables: runs in order, locations known, samples name runs. */
-static void check_flat(const pgo_profile *p) {
-  if (!p->flat) finding("decode_flat: the profile is not flat");
-  if (p->nflat == 0 || p->flat_start[0] != 0 || p->flat_start[1] != 0)
-    finding("decode_flat: stack 0 is not the empty stack");
-  for (size_t k = 0; k < p->nflat; k++)
-    if (p->flat_start[k + 1] < p->flat_start[k] || p->flat_start[k + 1] > p->nflat_locs)
-      finding("decode_flat: stack %zu runs %" PRIu32 "..%" PRIu32 " of %zu", k, p->flat_start[k],
-              p->flat_start[k + 1], p->nflat_locs);
-  for (size_t j = 0; j < p->nflat_locs; j++)
-    if (p->flat_locs[j] >= p->nlocations)
-      finding("decode_flat: stack entry %zu names location %" PRIu32 " of %zu", j, p->flat_locs[j],
-              p->nlocations);
-  for (size_t i = 0; i < p->nsamples; i++)
-    if (p->samples[i].stack >= p->nflat)
-      finding("decode_flat: sample %zu names stack %" PRIu32 " of %zu", i, p->samples[i].stack,
-              p->nflat);
-}
-
 /* decode_flat agrees with decode: the same failure, or the same samples (stacks, labels,
  * values, in order), and the prefix tree built from the flat stacks is a valid model. */
 static void check_flat_decode(const unsigned char *data, size_t size, const pgo_limits *limits,
@@ -699,7 +696,8 @@ static void check_flat_decode(const unsigned char *data, size_t size, const pgo_
     pgo_profile_free(f);
     return;
   }
-  check_flat(f);
+  if (!f->flat) finding("decode_flat: the profile is not flat");
+  check_model(f, "decode_flat");
   if (f->nsamples != tree->nsamples || f->nsample_types != tree->nsample_types)
     finding("decode_flat: %zu samples of %zu types, decode %zu of %zu", f->nsamples,
             f->nsample_types, tree->nsamples, tree->nsample_types);
