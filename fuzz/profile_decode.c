@@ -78,20 +78,6 @@ static void check_string(const pgo_profile *p, const char *which, const char *wh
     finding("%s: %s names string %" PRIu32 " of %zu", which, what, id, p->strings.count);
 }
 
-/* Flat stacks link inside their tables: runs in order, over known locations. */
-static void check_flat(const pgo_profile *p, const char *which) {
-  if (p->nflat == 0 || p->flat_start[0] != 0 || p->flat_start[1] != 0)
-    finding("%s: stack 0 is not the empty stack", which);
-  for (size_t k = 0; k < p->nflat; k++)
-    if (p->flat_start[k + 1] < p->flat_start[k] || p->flat_start[k + 1] > p->nflat_locs)
-      finding("%s: stack %zu runs %" PRIu32 "..%" PRIu32 " of %zu", which, k, p->flat_start[k],
-              p->flat_start[k + 1], p->nflat_locs);
-  for (size_t j = 0; j < p->nflat_locs; j++)
-    if (p->flat_locs[j] >= p->nlocations)
-      finding("%s: stack entry %zu names location %" PRIu32 " of %zu", which, j, p->flat_locs[j],
-              p->nlocations);
-}
-
 static void check_model(const pgo_profile *p, const char *which) {
   if (p->strings.count == 0 || pgo_strlen(&p->strings, 0) != 0)
     finding("%s: string 0 is not the empty string", which);
@@ -153,12 +139,10 @@ static void check_model(const pgo_profile *p, const char *which) {
   if (p->nsamples && p->nsamples * p->nsample_types > p->cap_values)
     finding("%s: %zu samples of %zu values but room for %zu values", which, p->nsamples,
             p->nsample_types, p->cap_values);
-  if (p->flat) check_flat(p, which);
   for (size_t i = 0; i < p->nsamples; i++) {
-    size_t nstacks = p->flat ? p->nflat : p->nframes;
-    if (p->samples[i].stack >= nstacks)
-      finding("%s: sample %zu names stack %" PRIu32 " of %zu", which, i, p->samples[i].stack,
-              nstacks);
+    if (p->samples[i].stack >= p->nframes)
+      finding("%s: sample %zu names frame %" PRIu32 " of %zu", which, i, p->samples[i].stack,
+              p->nframes);
     if (p->samples[i].labels >= p->nlabelsets)
       finding("%s: sample %zu names label set %" PRIu32 " of %zu", which, i,
               p->samples[i].labels, p->nlabelsets);
@@ -696,8 +680,9 @@ static void check_flat_decode(const unsigned char *data, size_t size, const pgo_
     pgo_profile_free(f);
     return;
   }
-  if (!f->flat) finding("decode_flat: the profile is not flat");
-  check_model(f, "decode_flat");
+  /* the stacks are compared sample by sample below, then checked as a prefix tree */
+  if (!f->flat || f->nflat == 0 || f->flat_start[0] != 0 || f->flat_start[1] != 0)
+    finding("decode_flat: not flat, or stack 0 is not the empty stack");
   if (f->nsamples != tree->nsamples || f->nsample_types != tree->nsample_types)
     finding("decode_flat: %zu samples of %zu types, decode %zu of %zu", f->nsamples,
             f->nsample_types, tree->nsamples, tree->nsample_types);
