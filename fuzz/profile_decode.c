@@ -15,6 +15,8 @@
  *     exactly the samples pgo_samples_with_functions names;
  *   - an untrimmed top shows every node, in order, and its flat sum is the sum over the
  *     samples that have a stack;
+ *   - decode_flat (pgo.load's path) fails as decode does, or gives the same samples with
+ *     flat stacks that link inside their tables, and a valid prefix tree from them;
  *   - encode -> decode keeps the totals, the top rows, the call edges and the label totals
  *     (not the bytes: decoding numbers functions in order of first use, so a second
  *     encoding may number them differently).
@@ -657,6 +659,49 @@ static void same_tags(const pgo_profile *p, const pgo_profile *q, size_t col) {
   pgo_tags_result_free(&b);
 }
 
+/* ---- the flat load path (pgo_profile_decode_flat, what pgo.load uses) ------------------- */
+
+/* decode_flat agrees with decode: the same failure, or the same samples (stacks, labels,
+ * values, in order), and the prefix tree built from the flat stacks is a valid model. */
+static void check_flat_decode(const unsigned char *data, size_t size, const pgo_limits *limits,
+                              const pgo_profile *tree, const pgo_error *tree_err) {
+  pgo_error err;
+  pgo_profile *f = pgo_profile_decode_flat(data, size, limits, &err);
+  if (!f != !tree) {
+    /* a tree may need more memory than the flat form: the budget alone may tell them apart */
+    const char *code = tree ? err.code : tree_err->code;
+    if (strcmp(code, "too_large") != 0 && strcmp(code, "nomem") != 0)
+      finding("decode %s, decode_flat %s (%s)", tree ? "succeeded" : "failed",
+              f ? "succeeded" : "failed", code);
+  } else if (!f && strcmp(err.code, tree_err->code) != 0) {
+    finding("decode failed with %s, decode_flat with %s", tree_err->code, err.code);
+  }
+  if (!f || !tree) {
+    pgo_profile_free(f);
+    return;
+  }
+  /* the stacks are compared sample by sample below, then checked as a prefix tree */
+  if (!f->flat || f->nflat == 0 || f->flat_start[0] != 0 || f->flat_start[1] != 0)
+    finding("decode_flat: not flat, or stack 0 is not the empty stack");
+  if (f->nsamples != tree->nsamples || f->nsample_types != tree->nsample_types)
+    finding("decode_flat: %zu samples of %zu types, decode %zu of %zu", f->nsamples,
+            f->nsample_types, tree->nsamples, tree->nsample_types);
+  for (size_t i = 0; i < f->nsamples; i++) {
+    if (f->samples[i].labels != tree->samples[i].labels ||
+        memcmp(pgo_sample_values(f, i), pgo_sample_values(tree, i),
+               f->nsample_types * sizeof(int64_t)) != 0)
+      finding("decode_flat: sample %zu has other labels or values", i);
+    for (uint32_t k = 0;; k++) {
+      uint32_t a = pgo_sample_location(f, i, k), b = pgo_sample_location(tree, i, k);
+      if (a != b) finding("decode_flat: sample %zu frame %" PRIu32 " is location %" PRIu32
+                          ", decode says %" PRIu32, i, k, a, b);
+      if (a == PGO_NONE) break;
+    }
+  }
+  if (pgo_profile_frames(f)) check_model(f, "decode_flat, then its prefix tree");
+  pgo_profile_free(f);
+}
+
 /* ---- the target ------------------------------------------------------------------------- */
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
@@ -669,6 +714,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   };
   pgo_error err;
   pgo_profile *p = pgo_profile_decode(data, size, &limits, &err);
+  check_flat_decode(data, size, &limits, p, &err);
   if (!p) {
     expect_failure("pgo_profile_decode", &err, decode_codes);
     return 0;

@@ -124,6 +124,7 @@ fuzz_options() {
     # first 1000 inputs (a hundredfold slowdown). Leaks are still checked once at exit.
     bench_*) opts="$opts -max_len=65536 -dict=$FUZZ_OUT/$name.dict -detect_leaks=0" ;;
     profile_*) opts="$opts -max_len=131072" ;;
+    regex_*) opts="$opts -max_len=4096 -dict=$FUZZ_OUT/$name.dict" ;;
   esac
   echo "$opts"
 }
@@ -136,6 +137,13 @@ fuzz_write_dicts() {
     printf '"%s"\n' "$w"
   done > "$FUZZ_OUT/bench_parse.dict"
   printf '"\\x0a"\n"\\x09"\n"\\x0d\\x0a"\n"\\x00"\n"\\xc2\\xa0"\n"\\xe2\\x80\\x83"\n' >> "$FUZZ_OUT/bench_parse.dict"
+  # RE2 syntax, and what Go's regexp rejects (the syntax check's paths)
+  for w in '(?i)' '(?s)' '(?m)' '(?U)' '(?P<n>' '(?:' '(?=' '(?!' '(?<=' '(?>' '\\1' '\\pL' \
+           '\\p{Greek}' '\\PN' '\\d' '\\w' '\\s' '\\b' '\\B' '\\A' '\\z' '\\Z' '\\Q' '\\E' \
+           '\\x{10FFFF}' '\\x41' '\\C' '\\e' '[[:alpha:]]' '[[:^digit:]]' '[^a-z]' '{2,1000}' \
+           '{1001}' '*?' '++' '?+' '.*' '|' '^' '$' 'main.' 'runtime.' '(*T)'; do
+    printf '"%s"\n' "$w"
+  done > "$FUZZ_OUT/regex_filter.dict"
 }
 
 # Numbers from a finished libFuzzer log: runs secs execs cov ft corpus_files.

@@ -74,7 +74,7 @@ local function bench_packages(value, syms)
     if head == "\127ELF" then
       f:close()
       local bi, err = pgo.buildinfo(value)
-      if not bi then return nil, ("--bench %s: %s"):format(value, err) end
+      if not bi then return nil, "--bench: " .. err end   -- err names the file
       local path = bi.path:gsub("%.test$", "")
       return { { pkg = path, from = ("%s (test binary of %s)"):format(value, bi.path) } }
     end
@@ -184,7 +184,7 @@ titles.binary = "binary built with PGO"
 function steps.binary(ctx)
   if not ctx.o.binary then return "skip", "no --binary given" end
   local bin = ctx.o.binary
-  if not ctx.bi then return "fail", ("cannot read the build info of %s: %s"):format(bin, ctx.bi_err) end
+  if not ctx.bi then return "fail", "cannot read the build info: " .. ctx.bi_err end
   local bi = ctx.bi
   local ev = { ("go version -m %s: %s, path %s"):format(bin, bi.go_version or "?", bi.path or "?") }
   local setting = bi.settings and bi.settings["-pgo"]

@@ -37,6 +37,7 @@ test_packages=(
   tmux             # drives the REPL in a spec
   lua-yaml jq      # the CI samples' spec reads workflows and runs their steps as a runner would
   debootstrap      # the .deb installed in a clean Debian root
+  strace           # kills a writer inside fsync, watches a request's fsync (fs_spec)
 )
 dev_packages=(
   clang libclang-rt-14-dev llvm-14 valgrind

@@ -65,6 +65,14 @@ function helpers.pgolua_run(args, stdin)
   return helpers.run(helpers.shq(helpers.pgolua) .. " " .. args, stdin)
 end
 
+-- Whether strace runs here (installed, and ptrace allowed), for specs that watch or
+-- interrupt system calls; cached.
+local strace_ok
+function helpers.strace()
+  if strace_ok == nil then strace_ok = select(3, helpers.run("strace -o /dev/null true")) == 0 end
+  return strace_ok
+end
+
 function helpers.read_file(path)
   local f = assert(io.open(path, "rb")); local s = f:read("a"); f:close(); return s
 end

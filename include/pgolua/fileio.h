@@ -18,7 +18,16 @@ bool pgo_read_file(const char *path, uint64_t max, const char *limit_name, unsig
  * leftovers; when, and after how long, is the caller's policy (recipes/refresh.lua). */
 #define PGO_TEMP_FAMILY "pgolua"
 
-/* Create a new file in dir, O_EXCL and mode 0600, named "<dir>/.<prefix>.XXXXXX", and take
+/* The longest prefix pgo_tempfile takes. */
+#define PGO_TEMP_PREFIX_MAX 48
+
+/* Whether pgo_tempfile takes prefix: "pgolua", "pgolua-<word>" or a <word> (lower-case
+ * letters, digits, '-'), at most PGO_TEMP_PREFIX_MAX characters. */
+bool pgo_temp_prefix_valid(const char *prefix);
+
+/* Create a new file in dir, O_EXCL and mode 0600, named "<dir>/.<prefix>.XXXXXX" when prefix
+ * is "pgolua" or "pgolua-<word>" (NULL: "pgolua"), "<dir>/.pgolua-<prefix>.XXXXXX" for
+ * any other word, so every temporary file is one pgo_temp_sweep knows; and take
  * an exclusive flock on it that lasts while this descriptor (or a dup, or a FILE over it)
  * stays open: keep it open until the file is renamed or removed. Returns the open
  * descriptor (>= 0) and the path in out, or -1 with err set. */
@@ -35,8 +44,9 @@ size_t pgo_temp_sweep(const char *dir, const char *family, long min_age_seconds)
 /* rename(tmp, target), then fsync target's directory so the rename survives a crash. */
 bool pgo_replace(const char *tmp, const char *target, pgo_error *err);
 
-/* Write data to a temporary file beside path, fsync it, give it mode (e.g. 0644) and
- * rename it over path. On any failure path is untouched and the temporary file removed. */
+/* Write data to a temporary file beside path (".pgolua-write.XXXXXX"), fsync it, give it
+ * mode (e.g. 0644) and rename it over path. On any failure path is untouched and the
+ * temporary file removed. */
 bool pgo_write_atomic(const char *path, const void *data, size_t len, unsigned mode,
                       pgo_error *err);
 

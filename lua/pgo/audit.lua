@@ -1125,8 +1125,8 @@ M.repo = public(function(root, opts)
   local bins = {}
   for _, path in ipairs(opts.binaries or {}) do
     local bi, berr, bcode = symbols.buildinfo(path)
-    if not bi then
-      add("warning", "binary_unreadable", path, ("%s: cannot read its build info: %s"):format(path, berr), nil)
+    if not bi then   -- berr names the path
+      add("warning", "binary_unreadable", path, ("cannot read the build info: %s"):format(berr), nil)
       bins[#bins + 1] = { path = path, error = berr, code = bcode }
     else
       local setting = bi.settings and bi.settings["-pgo"] or false

@@ -31,9 +31,11 @@ function fs.replace(tmp, target, opts)
   return fsys.replace(tmp, target, opts and opts.mode)
 end
 
---- A new empty file "<dir>/.<prefix>.XXXXXX" (default prefix "pgolua"), created with
--- O_EXCL and mode 0600. Returns path, file (a Lua file handle open for writing); the
--- caller closes the handle and removes or replaces the file.
+--- A new empty file "<dir>/.pgolua-<prefix>.XXXXXX" (".pgolua.XXXXXX" without a prefix; a
+-- prefix "pgolua-x" is taken as is), created with O_EXCL and mode 0600: every temporary
+-- file is of the one family sweep_temps removes when its writer was killed. prefix: lower-
+-- case letters, digits and '-'. Returns path, file (a Lua file handle open for writing);
+-- the caller closes the handle and removes or replaces the file.
 function fs.tempfile(dir, prefix)
   check_string("tempfile", 1, dir)
   if prefix ~= nil then check_string("tempfile", 2, prefix) end
@@ -48,7 +50,8 @@ function fs.sweep_temps(dir, min_age_seconds)
   return fsys.sweep_temps(dir, min_age_seconds)
 end
 
---- Write data to path atomically (temporary file beside it, fsync, rename). The mode of an
+--- Write data to path atomically (temporary file ".pgolua-write.XXXXXX" beside it, fsync,
+-- rename; a killed run's one is swept by sweep_temps). The mode of an
 -- existing file is kept; a new file gets mode (default 0666 minus the umask).
 function fs.write_atomic(path, data, mode)
   check_string("write_atomic", 1, path)

@@ -520,3 +520,55 @@ describe("pgo.symbols_binary", function()
     end)
   end)
 end)
+
+-- A message names the file once: the library's message says where, and the callers that
+-- print it (doctor, pgo.audit) do not add the path again.
+describe("messages about a file that is not a Go binary", function()
+  local pgo = require "pgo"
+  local not_go = helpers.pgolua                  -- an ELF file, not built by Go
+  local function count(s, what)
+    local n = 0
+    for _ in s:gmatch((what:gsub("%p", "%%%0"))) do n = n + 1 end
+    return n
+  end
+
+  it("name the path once in pgo.buildinfo and pgo.symbols.binary", function()
+    local bi, msg, code = pgo.buildinfo(not_go)
+    assert.is_nil(bi)
+    assert.equal("not_go", code)
+    assert.equal(1, count(msg, not_go), msg)
+    local missing = not_go .. ".missing"
+    local _, mmsg, mcode = pgo.buildinfo(missing)
+    assert.equal("not_found", mcode)
+    assert.equal(1, count(mmsg, missing), mmsg)
+    if not require("pgo.symbols").has_binary() then return end
+    local _, smsg, scode = pgo.symbols.binary(not_go)
+    assert.equal("not_go", scode)
+    assert.equal(1, count(smsg, not_go), smsg)
+  end)
+
+  it("name the path once in doctor's output (--binary, --bench)", function()
+    local out = helpers.pgolua_run("doctor --binary " .. helpers.shq(not_go))
+    local line = out:match("[^\n]*binary built with PGO[^\n]*")
+    assert.truthy(line, out)
+    assert.truthy(line:find("not a Go executable", 1, true), line)
+    assert.equal(1, count(line, not_go), line)
+    local _, err = helpers.pgolua_run(("doctor --binary %s --bench %s"):format(helpers.shq(not_go),
+      helpers.shq(not_go)))
+    assert.truthy(err:find("not a Go executable", 1, true), err)
+    assert.equal(1, count(err, not_go), err)
+  end)
+
+  it("name the path once in pgo.audit's binary_unreadable finding", function()
+    local root = helpers.tmpdir()
+    helpers.write_file(root .. "/go.mod", "module example.com/m\n\ngo 1.23\n")
+    local r = assert(pgo.audit.repo(root, { env = {}, binaries = { not_go } }))
+    helpers.rm_rf(root)
+    local found
+    for _, f in ipairs(r.findings) do
+      if f.code == "binary_unreadable" then found = f end
+    end
+    assert.truthy(found)
+    assert.equal(1, count(found.message, not_go), found.message)
+  end)
+end)

@@ -8,6 +8,9 @@ end
 
 local listing = helpers.listing
 
+-- LeakSanitizer cannot run under ptrace: a sanitizer build run by strace checks no leaks.
+local NO_LSAN = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 "
+
 describe("pgo.fs", function()
   local dir
   before_each(function() dir = helpers.tmpdir() end)
@@ -18,9 +21,9 @@ describe("pgo.fs", function()
   end)
 
   describe("tempfile()", function()
-    it("creates a new hidden file with mode 0600 and returns a writable handle", function()
+    it("creates a new hidden file of the family with mode 0600 and a writable handle", function()
       local path, f = pgo.fs.tempfile(dir, "cpu")
-      assert.truthy(path:match("^" .. dir:gsub("%p", "%%%0") .. "/%.cpu%.[%w]+$"), path)
+      assert.truthy(path:match("^" .. dir:gsub("%p", "%%%0") .. "/%.pgolua%-cpu%.[%w]+$"), path)
       assert.equal(io.type(f), "file")
       assert.equal(tonumber("600", 8), mode_of(path))
       assert.truthy(f:write("abc"))
@@ -48,6 +51,7 @@ describe("pgo.fs", function()
       assert.has_error(function() pgo.fs.tempfile(42) end,
         "bad argument #1 to 'tempfile' (string expected, got number)")
       assert.has_error(function() pgo.fs.tempfile(dir, "a/b") end)
+      assert.has_error(function() pgo.fs.tempfile(dir, "Default.pgo") end)   -- not a family word
     end)
   end)
 
@@ -152,6 +156,24 @@ describe("pgo.fs", function()
       assert.has_error(function() pgo.fs.isatty("x") end)
     end)
   end)
+  describe("a request's temporary file (src/net/transport.c)", function()
+    -- net.h promises the download is on the disk before the caller renames it into
+    -- place: strace -y names the file of each fsync.
+    it("is flushed with fsync before the request returns", function()
+      if not helpers.strace() then pending("strace cannot run here (scripts/deps.sh test)") return end
+      helpers.write_file(dir .. "/src", "profile bytes")
+      local code = ("local r = assert(require('pgo.core.net').request{url = %q, allow_file = true,"
+        .. " dir = %q}) io.write(r.temp_path)"):format("file://" .. dir .. "/src", dir)
+      local temp, err, status = helpers.run((NO_LSAN .. "strace -f -y -o %s -e trace=fsync %s -e %s"):format(
+        helpers.shq(dir .. "/log"), helpers.shq(helpers.pgolua), helpers.shq(code)))
+      assert.equal(0, status, err)
+      assert.truthy(temp:find("/.pgolua-fetch.", 1, true), temp)
+      assert.equal("profile bytes", helpers.read_file(temp))
+      local log = helpers.read_file(dir .. "/log")
+      assert.truthy(log:find("fsync%(%d+<" .. temp:gsub("%p", "%%%0") .. ">%) = 0"), log)
+    end)
+  end)
+
   describe("sweep_temps", function()
     it("removes only aged, unlocked .pgolua* leftovers of this user", function()
       local dir = helpers.tmpdir()
@@ -178,6 +200,30 @@ describe("pgo.fs", function()
         ".pgoluax.abc123", "default.pgo", live_name }
       table.sort(want)
       assert.same(want, names)
+    end)
+
+    -- Each writer killed (SIGKILL, injected by strace as it enters fsync: after its
+    -- data is written, before the rename) leaves its temporary file behind; every one is
+    -- of the one family, and the sweep removes it.
+    it("removes what a writer killed mid-write left, for every writer", function()
+      if not helpers.strace() then pending("strace cannot run here (scripts/deps.sh test)") return end
+      local profile = helpers.fixture("profiles/shop.p1.pgo")
+      local writers = {
+        ["p:write"] = ("require('pgo').load(%q):write(%q)"):format(profile, dir .. "/default.pgo"),
+        write_atomic = ("require('pgo').fs.write_atomic(%q, 'x')"):format(dir .. "/body.md"),
+        tempfile = ("local fs = require('pgo').fs local p, f = fs.tempfile(%q, 'cpu')"):format(dir)
+          .. " f:write('x') f:flush() fs.fsync(p)",
+      }
+      for name, code in pairs(writers) do
+        local _, err, status = helpers.run((NO_LSAN .. "strace -f -o /dev/null -e trace=fsync "
+          .. "-e inject=fsync:signal=KILL %s -e %s"):format(helpers.shq(helpers.pgolua), helpers.shq(code)))
+        assert.are_not.equal(0, status, name .. ": " .. err)
+        local left = listing(dir)
+        assert.equal(1, #left, name .. " left " .. table.concat(left, ", "))
+        assert.truthy(left[1]:match("^%.pgolua%-[a-z0-9-]+%.[a-z0-9]+$"), name .. " left " .. left[1])
+        assert.equal(1, pgo.fs.sweep_temps(dir, 0), name)
+        assert.same({}, listing(dir))
+      end
     end)
 
     it("returns 0 for a missing directory and raises on a bad age", function()

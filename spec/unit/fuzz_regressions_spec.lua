@@ -43,7 +43,7 @@ describe("fuzz regressions", function()
     local set = {}
     for _, t in ipairs(targets) do set[t] = true end
     for _, want in ipairs { "profile_decode", "bench_parse", "elf_symbols", "gosource_scan",
-                            "net_base64" } do
+                            "net_base64", "regex_filter" } do
       assert.is_true(set[want] ~= nil, "missing fuzz target fuzz/" .. want .. ".c")
     end
   end)

@@ -140,7 +140,36 @@ size_t pgo_temp_sweep(const char *dir, const char *family, long min_age_seconds)
   return removed;
 }
 
+/* The family's own part of a temporary file's name, from a caller's prefix: "pgolua" and
+ * "pgolua-<word>" as they are, any other word w as "pgolua-w" (so "cpu" names
+ * ".pgolua-cpu.XXXXXX"). NULL for a prefix that cannot be a word of the family. */
+static const char *family_prefix(const char *prefix, char *buf, size_t cap) {
+  size_t flen = strlen(PGO_TEMP_FAMILY);
+  bool in_family = strncmp(prefix, PGO_TEMP_FAMILY, flen) == 0 &&
+                   (prefix[flen] == '\0' || prefix[flen] == '-');
+  int w = snprintf(buf, cap, "%s%s", in_family ? "" : PGO_TEMP_FAMILY "-", prefix);
+  if (w < 0 || (size_t)w >= cap) return NULL;
+  for (const char *c = buf + flen; *c; c++) {
+    if (*c != '-' && strchr(temp_alphabet, *c) == NULL) return NULL;
+  }
+  return buf;
+}
+
+bool pgo_temp_prefix_valid(const char *prefix) {
+  char buf[PGO_TEMP_PREFIX_MAX + 16];
+  return prefix != NULL && strlen(prefix) <= PGO_TEMP_PREFIX_MAX &&
+         family_prefix(prefix, buf, sizeof buf) != NULL;
+}
+
 int pgo_tempfile(const char *dir, const char *prefix, char *out, size_t cap, pgo_error *err) {
+  char name[PGO_TEMP_PREFIX_MAX + 16];
+  if (prefix == NULL) prefix = PGO_TEMP_FAMILY;
+  if (!pgo_temp_prefix_valid(prefix)) {
+    pgo_fail(err, "invalid", "the temporary file prefix \"%.64s\" is not a word of lower-case "
+             "letters, digits and '-' (at most %d characters)", prefix, PGO_TEMP_PREFIX_MAX);
+    return -1;
+  }
+  family_prefix(prefix, name, sizeof name);
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   /* the name only needs to be unlikely to collide; O_EXCL makes it safe */
@@ -152,7 +181,7 @@ int pgo_tempfile(const char *dir, const char *prefix, char *out, size_t cap, pgo
       suffix[i] = temp_alphabet[(seed >> 33) % (sizeof temp_alphabet - 1)];
     }
     suffix[TEMP_SUFFIX_LEN] = '\0';
-    int w = snprintf(out, cap, "%s/.%s.%s", dir, prefix, suffix);
+    int w = snprintf(out, cap, "%s/.%s.%s", dir, name, suffix);
     if (w < 0 || (size_t)w >= cap) {
       pgo_fail(err, "invalid", "the directory name %s is too long", dir);
       return -1;
@@ -194,9 +223,9 @@ bool pgo_write_atomic(const char *path, const void *data, size_t len, unsigned m
                       pgo_error *err) {
   char dir[4096], tmp[4200];
   pgo_dirname(path, dir, sizeof dir);
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
-  int fd = pgo_tempfile(dir, base, tmp, sizeof tmp, err);
+  /* one family for every writer: named after the target, a killed run's file would
+   * escape pgo_temp_sweep */
+  int fd = pgo_tempfile(dir, PGO_TEMP_FAMILY "-write", tmp, sizeof tmp, err);
   if (fd < 0) return false;
   const unsigned char *p = data;
   size_t left = len;

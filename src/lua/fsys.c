@@ -110,13 +110,15 @@ static int fsys_fclose(lua_State *L) {
   return luaL_fileresult(L, ok, NULL);
 }
 
-/* tempfile(dir [, prefix]) -> path, file: a new file "<dir>/.<prefix>.XXXXXX" created with
+/* tempfile(dir [, prefix]) -> path, file: a new file "<dir>/.pgolua[-<prefix>].XXXXXX" (see
+ * pgo_tempfile: one family, which sweep_temps knows) created with
  * O_EXCL and mode 0600, and a Lua file handle open on it for writing (close it; remove or
  * replace the path: nothing removes it for you). */
 static int fsys_tempfile(lua_State *L) {
   const char *dir = luaL_checkstring(L, 1);
   const char *prefix = luaL_optstring(L, 2, "pgolua");
-  if (strchr(prefix, '/')) return luaL_argerror(L, 2, "prefix must not contain '/'");
+  if (!pgo_temp_prefix_valid(prefix))
+    return luaL_argerror(L, 2, "a word of lower-case letters, digits and '-' expected");
   luaL_Stream *s = lua_newuserdatauv(L, sizeof *s, 0);
   s->f = NULL;
   s->closef = NULL;                    /* a closed handle until the file is open */

@@ -1082,8 +1082,10 @@ static bool scan_file(walker *w, const modctx *m, size_t dir_first, uint32_t dir
   if (!pgo_gosource_scan_buffer(w->buf, len, collect_decl, w, &fi, &ferr)) {
     if (strcmp(ferr.code, "nomem") == 0) { *w->err = ferr; return false; }
     if (!w->o->lenient) {
-      pgo_fail(w->err, ferr.code, "%s: %s (fix the file, or scan with lenient = true to skip it)",
-               rel, ferr.message);
+      /* what and where only: the fix (an option, a flag) is the caller's to name, by the
+       * code go_syntax */
+      pgo_fail(w->err, ferr.code, "%s: %s; the scan of the source tree stops at this file",
+               w->abs.s, ferr.message);
       return false;
     }
     char why[900];
