@@ -29,7 +29,7 @@ pgo.profile = profile
 
 -- Lua-side modules load on first use, so `require "pgo"` stays cheap.
 local lazy = { report = "pgo.report", units = "pgo.units", json = "pgo.json",
-  options = "pgo.options" }
+  options = "pgo.options", checks = "pgo.checks" }
 
 -- Merge, diff and edits (src/lua/transform.c, lua/pgo/edit.lua); flame graphs.
 local edit = require "pgo.edit"
