@@ -49,7 +49,7 @@ lazy.flame = "pgo.flame"
 --   pgo.inline    -gcflags=-m=2 inline diff
 --   pgo.loadtest  live load A/B (over pgo.core.net)
 for _, name in ipairs { "symbols", "audit", "fetch", "backends", "fs", "provenance", "bench", "repo",
-  "ab", "ab_run", "fetch_plan",
+  "ab", "ab_run", "fetch_plan", "diagnose",
   "inline", "loadtest", "compiler", "recipe", "help", "symbols_binary" } do
   lazy[name] = "pgo." .. name
 end
