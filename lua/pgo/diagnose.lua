@@ -241,7 +241,11 @@ function diagnose.profiles(root, opts)
         e.provenance = ok and type(prov) == "table" and prov or nil
         if info.kind == "cpu" then
           e.health = diagnose.health(p, opts.thresholds)
-          e.top = p:top { n = opts.top or 10 } or {}
+          e.top = {}
+          for _, row in ipairs(p:top { n = opts.top or 10 } or {}) do
+            e.top[#e.top + 1] = { name = row.name, flat_pct = row.flat_pct, cum_pct = row.cum_pct,
+              inline = row.inline or nil }
+          end
         end
         p:close()
       end
@@ -249,6 +253,71 @@ function diagnose.profiles(root, opts)
     list[#list + 1] = e
   end
   return list, r
+end
+
+-- Run git with these arguments (an argument vector: no shell, so a root or path holding
+-- ' ; $() ` or a newline stays one argument); the first line of its output, or nil. The
+-- tree is not ours to trust: core.fsmonitor (a command its .git/config may name) is off.
+local function git_line(args)
+  local argv = { "git", "-c", "core.fsmonitor=false" }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  local r = pgo.fs.run(argv, { capture = true, stderr = false, max_output = 65536 })
+  if not r or r.status ~= 0 then return nil end
+  local line = r.output:match("^[^\n]*")
+  if line and line ~= "" then return line end
+end
+
+--- The abbreviated hash of the last commit that changed rel under root, and whether root
+-- is inside a git work tree (nil, false outside one).
+function diagnose.last_commit(root, rel)
+  if git_line { "-C", root, "rev-parse", "--is-inside-work-tree" } ~= "true" then return nil, false end
+  return git_line { "-C", root, "log", "-1", "--format=%h", "--", rel }, true
+end
+
+--- What a runbook says about the module at root, as plain data: { root, module, profiles
+-- (diagnose.profiles' entries, each with capture = {source, window, instances, seconds,
+-- aggregated_via, recorded}, last_commit and rollback = {find, revert, restore}),
+-- findings (the repository audit's warnings and errors), git (root is in a work tree),
+-- disable = {build, env} }. opts as diagnose.profiles. Returns nil, message, code outside
+-- a Go module.
+function diagnose.repository(root, opts)
+  local json, shell_word = require "pgo.json", require("pgo.recipe").shell_word
+  local list, r, code = diagnose.profiles(root, opts)
+  if not list then return nil, r, code end
+  local facts = { root = root, module = r.module, profiles = json.array(), findings = json.array(), git = false }
+  for _, f in ipairs(r.findings) do
+    if f.severity ~= "info" then
+      facts.findings[#facts.findings + 1] = { severity = f.severity, code = f.code, path = f.path, message = f.message }
+    end
+  end
+  for _, e in ipairs(list) do
+    if e.present then
+      local prov = e.provenance or {}
+      e.capture = { source = prov.source, window = prov.window, instances = prov.instances,
+        seconds = prov.seconds, aggregated_via = prov.aggregated_via, recorded = e.provenance ~= nil }
+      local commit, in_git = diagnose.last_commit(root, e.path)
+      facts.git = facts.git or in_git
+      e.last_commit = commit
+      e.rollback = { find = "git log -1 --format=%h -- " .. shell_word(e.path),
+        revert = "git revert " .. (commit or "<commit that changed " .. e.path .. ">"),
+        restore = commit and ("git checkout %s~1 -- %s"):format(commit, shell_word(e.path)) or nil }
+    end
+    e.top = json.array(e.top or {})
+    e.health = e.health and checks.to_json(e.health)
+    facts.profiles[#facts.profiles + 1] = e
+  end
+  local first = r.mains[1] and ("./" .. (r.mains[1].dir == "." and "" or r.mains[1].dir)) or "./..."
+  facts.disable = { build = "go build -pgo=off " .. shell_word(first), env = "GOFLAGS=-pgo=off" }
+  return facts
+end
+
+--- What the last A/B measured (pgo.diagnose_gain.read): { measured, source, section (the
+-- markdown of a recipes/ab.lua JSON), entries = {{scope, label, delta_pct, text,
+-- significant}} }, or nil, message, code.
+function diagnose.gain(path)
+  if path == nil then return { measured = false, entries = require("pgo.json").array() } end
+  options.argument("gain", 1, path, "string")
+  return require("pgo.diagnose_gain").read(path)
 end
 
 return diagnose
