@@ -357,7 +357,7 @@ end)
 -- stale
 
 local stale_opts = { sample_index = "number|string", main_package = "string", max_stale = "number" }
-local DEFAULT_MAX_STALE = 0.10
+local DEFAULT_MAX_STALE = require("pgo.checks").defaults().max_stale   -- the one table
 
 -- The unseen sources that could declare function `name` of package pkg.
 local function could_hold(unseen, pkg)
