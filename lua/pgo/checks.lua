@@ -49,6 +49,9 @@ local THRESHOLDS = {
   -- above max_stale; doctor fails above max_stale_fail (most PGO decisions are lost)
   { name = "max_stale", default = 0.10, unit = "share", group = "stale" },
   { name = "max_stale_fail", default = 0.50, unit = "share", group = "stale" },
+  -- refresh: the new capture gzip-encoded; a few KiB is an idle process, an error page
+  -- that happened to parse, or a capture cut short
+  { name = "min_bytes", default = 10 * 1024, unit = "bytes", group = "capture" },
   -- doctor: package main's share of the module's hot call-site weight, above which a
   -- benchmark of package main cannot show what PGO does (go test renames main.*)
   { name = "max_main_share", default = 0.25, unit = "share", group = "bench" },
@@ -147,7 +150,7 @@ local CHECK_FIELDS = { name = "string", verdict = "string", figure = "any", thre
 
 --- A check: fields as given (name, verdict and advice required; figure, threshold, title,
 -- evidence = a list of lines, code = an error code, unit = how to print figure and
--- threshold: "samples", "seconds", "cpus", "share"; known names have one), and for older
+-- threshold: "samples", "bytes", "seconds", "cpus", "share"; known names have one), and for older
 -- callers ok (verdict is not "fail"), message (= advice) and skipped (verdict "skipped").
 -- Misuse (an unknown field, a missing name or advice, another verdict) raises.
 function checks.new(fields)
@@ -290,7 +293,7 @@ function checks.to_json(list)
   for _, c in ipairs(list) do
     rows[#rows + 1] = { name = c.name, verdict = c.verdict, figure = c.figure, threshold = c.threshold,
       advice = c.advice, title = c.title, code = c.code,
-      evidence = c.evidence and json.array(c.evidence) or nil }
+      evidence = c.evidence and json.array(table.move(c.evidence, 1, #c.evidence, 1, {})) or nil }
   end
   local n = checks.counts(list)
   return { ok = n.fail == 0, summary = checks.summary(list), checks = rows,
