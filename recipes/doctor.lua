@@ -50,7 +50,7 @@ parser:option("--ab", "Run an interleaved benchmark A/B (-pgo=off against the pr
   :args("+"):count("*")
 parser:option("--ab-count", "Rounds per side of --ab.", tostring(AB_COUNT)):convert(math.tointeger)
 parser:option("--ab-benchtime", "go test -benchtime of --ab.", AB_BENCHTIME)
-parser:option("--ab-save", "Keep the A/B's binaries and output in this directory.")
+parser:option("--ab-save", "Directory for the A/B's binaries and output (default: a new one under $TMPDIR).")
 parser:flag("--env", "Also check GOFLAGS of this environment.")
 parser:flag("--json", "Print JSON instead of the ladder.")
 parser:epilog("Exit: 0 no step failed (warnings allowed), 2 a step failed, 1 usage error or nothing to check.")
