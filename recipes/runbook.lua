@@ -138,11 +138,10 @@ function sections.health(facts, w)
     elseif not e.health then
       w(("- %s: a %s profile, not a CPU profile: go build rejects it"):format(code(e.path), md(e.kind or "?")))
     else
-      -- the checks doctor's step 4 counts, by the same thresholds (pgo.checks)
-      w(("- %s: %s%s"):format(code(e.path), e.health.ok and "healthy, " or "", md(e.health.summary)))
-      for _, c in ipairs(e.health.checks) do
-        if c.verdict == "fail" then w(("  - %s: %s"):format(md(c.name), md(c.advice))) end
-      end
+      -- the checks doctor's step 4 counts, by the same thresholds, rendered by pgo.checks
+      w(("%s: %s"):format(code(e.path), e.health.ok and "healthy" or "unhealthy"))
+      w("")
+      w(pgo.checks.render(e.health.checks, "markdown"))
     end
   end
 end

@@ -285,14 +285,15 @@ local function render_markdown(list, opts)
 end
 
 --- list as plain data for a JSON report: { ok, summary, counts, checks = [ {name,
--- verdict, figure, threshold, advice[, title, evidence, code]} ] } (figure and threshold
--- as numbers, strings or booleans; false = off).
+-- verdict, figure, threshold, advice[, title, evidence, code, unit]} ] } (figure and
+-- threshold as numbers, strings or booleans; false = off). Its checks render again:
+-- checks.render(doc.checks, ...) prints what render(list, ...) did.
 function checks.to_json(list)
   local json = require "pgo.json"
   local rows = json.array()
   for _, c in ipairs(list) do
     rows[#rows + 1] = { name = c.name, verdict = c.verdict, figure = c.figure, threshold = c.threshold,
-      advice = c.advice, title = c.title, code = c.code,
+      advice = c.advice, title = c.title, code = c.code, unit = c.unit,
       evidence = c.evidence and json.array(table.move(c.evidence, 1, #c.evidence, 1, {})) or nil }
   end
   local n = checks.counts(list)

@@ -67,8 +67,11 @@ describe("recipes/runbook.lua", function()
     assert.matches("- Cadence: weekly\n", out, 1, true)
     assert.matches("  - Capture source: unknown (no provenance recorded)\n", out, 1, true)
     assert.matches("Not measured.", out, 1, true)
-    -- pgo.checks' sentence: the count doctor's step 4 prints for the same profile
-    assert.matches("- `cmd/shop/default.pgo`: healthy, 13 checks passed\n", out, 1, true)
+    -- pgo.checks' markdown: the count doctor's step 4 prints for the same profile, then each
+    -- check with its figure and threshold
+    assert.matches("\n`cmd/shop/default.pgo`: healthy\n\n13 checks passed.\n\n"
+      .. "| check | result | figure | threshold | advice |\n", out, 1, true)
+    assert.matches("\n| `min_samples` | pass | `3561` | `>= 1000` | 3561 samples (35.6 s of CPU) |\n", out, 1, true)
     assert.matches("| 1 | 38.08% | 38.30% | example.com/shop/internal/cache.mix |\n", out, 1, true)
     assert.matches("| 2 | 4.32% | 4.38% | main.(\\*server).handleSpike.func1 |\n", out, 1, true)
     assert.matches("```sh\n# last commit that changed cmd/shop/default.pgo: " .. commit .. "\n"
@@ -267,8 +270,8 @@ describe("doctor and runbook on the same tree", function()
       end
       -- and the sentence people read is the same in both
       assert.matches("4. profile health: " .. d.summary .. "\n", text, 1, true)
-      assert.matches("`cmd/shop/default.pgo`: " .. (d.ok and "healthy, " or "") .. r.summary:gsub("_", "\\_") .. "\n",
-        md, 1, true)
+      assert.matches("`cmd/shop/default.pgo`: " .. (d.ok and "healthy" or "unhealthy") .. "\n\n"
+        .. r.summary:gsub("_", "\\_") .. ".\n", md, 1, true)
     end)
   end
 

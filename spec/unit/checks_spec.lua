@@ -125,8 +125,11 @@ describe("pgo.checks", function()
       assert.is_false(doc.ok)
       assert.equal("1 of 2 checks failed: max_gc", doc.summary)
       assert.same({ pass = 1, warn = 0, fail = 1, skipped = 1 }, doc.counts)
-      assert.same({ name = "max_gc", verdict = "fail", figure = 0.42, threshold = 0.3,
+      assert.same({ name = "max_gc", verdict = "fail", figure = 0.42, threshold = 0.3, unit = "share",
         advice = "42% of samples are garbage collection", evidence = { "runtime.gcDrain 30%" } }, doc.checks[2])
+      -- the JSON form renders again as the list did
+      local list = sample_list()
+      assert.equal(checks.render(list, "markdown"), checks.render(checks.to_json(list).checks, "markdown"))
       assert.matches('"checks":[]', checks.render({}, "json"), 1, true)
       assert.has_error(function() checks.render({}, "html") end,
         "bad argument #2 to 'render' (format must be text, markdown or json, got html)")
