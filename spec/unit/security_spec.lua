@@ -294,7 +294,7 @@ describe("security: running programs (docs/security.md, 1)", function()
       "go test -c with an argument vector; the profile, output path and package are single arguments",
     ["lua/pgo/ab_run.lua: local r, rerr = fs.run({ b[side].path, \"-test.run=^$\","] =
       "runs the test binary it built, -test.bench and -test.benchtime as single arguments",
-    ["recipes/runbook.lua: local r = pgo.fs.run(argv, { capture = true, stderr = false, max_output = 65536 })"] =
+    ["lua/pgo/diagnose.lua: local r = pgo.fs.run(argv, { capture = true, stderr = false, max_output = 65536 })"] =
       "git rev-parse / git log with an argument vector; root and path are single arguments",
     ["src/lua/fsys.c: rc = strchr(argv[0], '') || in_path(argv[0]) ? posix_spawnp(&pid, argv[0], &f.fa, &f.attr, argv,"] =
       "the implementation of pgo.fs.run: argv from a Lua table, never a shell",
