@@ -3,7 +3,7 @@
 --   tree (renamed, moved or deleted functions), the stale functions that weigh most, and
 --   whether the profile should be refreshed. A CI job runs it against the branch's tree.
 -- Run:   pgolua recipes/stale.lua PROFILE --src DIR [--max-stale F] [--top N]
---          [--include-tests] [--main-package PATH] [--json]
+--          [--include-tests] [--lenient] [--main-package PATH] [--json]
 -- Exit:  0 fresh (stale cum share at or under the threshold), 3 stale: over the
 --        threshold (refresh the profile), 2 inconclusive (files the scan could not read
 --        could hold the profile's functions, or the tree is not the profile's module),
@@ -16,14 +16,15 @@ local pgo = require "pgo"
 local recipe = require "pgo.recipe"
 local units = require "pgo.units"
 local argparse = require "argparse"
+local pct = units.pct
 
 -- ADAPT ---------------------------------------------------------------------------------
 -- The threshold applies to the cum share: samples with any stale function on the stack
 -- (each sample once). Flat (the leaf only) underestimates: a renamed caller loses its
 -- inlining and devirtualization decisions even when its callees still exist.
-local MAX_STALE = 0.10              -- refresh above 10% of the samples (cum)
+local MAX_STALE = pgo.checks.defaults().max_stale   -- the library's: refresh above 10% (cum)
 local DEFAULT_TOP = 10              -- stale functions printed (0 = all)
-local SOURCE_OPTS = { lenient = false }   -- lenient = true skips files with syntax errors
+local SOURCE_OPTS = { lenient = false }   -- lenient = true (or --lenient) skips files with syntax errors
 -- Decide from the report (pgo.audit.stale's table, its verdict against max_stale)
 -- whether to ask for a refresh.
 local function needs_refresh(report)
@@ -37,10 +38,10 @@ local function recommendation(report, max_stale, stale)
   if stale then
     return ("refresh the profile: %s of the samples (cum) run through functions that are gone "
       .. "from the source (threshold %s); PGO decisions for them are lost until the next capture")
-      :format(recipe.pct(report.cum_fraction), recipe.pct(max_stale))
+      :format(pct(report.cum_fraction), pct(max_stale))
   end
   return ("no refresh needed: %s of the samples (cum) are stale, at or under the threshold %s")
-    :format(recipe.pct(report.cum_fraction), recipe.pct(max_stale))
+    :format(pct(report.cum_fraction), pct(max_stale))
 end
 -- ---------------------------------------------------------------------------------------
 
@@ -56,6 +57,7 @@ parser:option("--max-stale", "Refresh threshold on the stale cum share (0..1).",
 parser:option("--top", "Stale functions to print (0 = all; JSON always has all).",
   tostring(DEFAULT_TOP)):convert(math.tointeger)
 parser:flag("--include-tests", "Count functions declared in _test.go files as present.")
+parser:flag("--lenient", "Skip Go files with syntax errors (listed as unreadable) instead of failing.")
 parser:option("--main-package", "Import path of the binary's package main, when the module has several.")
 parser:flag("--json", "Print JSON instead of text.")
 parser:epilog("Exit: 0 fresh, 3 stale (over --max-stale), 2 inconclusive (cannot tell), 1 error.")
@@ -67,12 +69,11 @@ local function print_text(o, report, stale, advice)
   local w = function(line) io.write(pgo.report.terminal_text(line), "\n") end
   w(("stale: %s against %s (module %s)"):format(o.profile, o.src, report.module or "?"))
   w(("  stale flat  %7s  %d of %d samples: the leaf function is gone")
-    :format(recipe.pct(report.flat_fraction), report.stale_flat, report.total))
+    :format(pct(report.flat_fraction), report.stale_flat, report.total))
   w(("  stale cum   %7s  %d of %d samples: a stale function is on the stack")
-    :format(recipe.pct(report.cum_fraction), report.stale_cum, report.total))
+    :format(pct(report.cum_fraction), report.stale_cum, report.total))
   w(("  own code    %7s flat, %s cum of the %d samples that run the module's code")
-    :format(recipe.pct(report.own_flat_fraction), recipe.pct(report.own_cum_fraction),
-      report.own_total))
+    :format(pct(report.own_flat_fraction), pct(report.own_cum_fraction), report.own_total))
   local list = report.functions
   if #list == 0 then
     w("no stale functions")
@@ -82,8 +83,8 @@ local function print_text(o, report, stale, advice)
     w(("  %8s %7s %8s %7s  %s"):format("flat", "flat%", "cum", "cum%", "function"))
     for i = 1, n do
       local f = list[i]
-      w(("  %8d %7s %8d %7s  %s"):format(f.flat, recipe.pct(f.flat / report.total),
-        f.cum, recipe.pct(f.cum / report.total), f.name))
+      w(("  %8d %7s %8d %7s  %s"):format(f.flat, pct(f.flat / report.total),
+        f.cum, pct(f.cum / report.total), f.name))
       if f.how and f.how ~= "not found in the source" then
         w(("  %33s  (%s: %s)"):format("", f.belongs_to or "?", f.how))
       end
@@ -110,15 +111,16 @@ local function main(args)
   if not p then return out:fail(err) end
   local cpu, cerr = p:require_cpu("stale")
   if not cpu then return out:fail(o.profile .. ": " .. cerr) end
-  local sopts = {}
+  local sopts = { include_tests = o.include_tests or nil }
   for k, v in pairs(SOURCE_OPTS) do sopts[k] = v end
-  sopts.include_tests = o.include_tests or nil
-  local syms, serr = pgo.symbols.go_source(o.src, sopts)
+  sopts.lenient = o.lenient or sopts.lenient
+  local syms, serr, scode = pgo.symbols.go_source(o.src, sopts)
+  if scode == "go_syntax" and not sopts.lenient then
+    return out:fail(serr .. "\nfix the file, or pass --lenient to skip files with syntax errors")
+  end
   if not syms then return out:fail(serr) end
 
-  local done, report = pcall(pgo.audit.stale, p, syms,
-    { main_package = o.main_package, max_stale = o.max_stale })
-  if not done then return out:fail(report) end
+  local report = pgo.audit.stale(p, syms, { main_package = o.main_package, max_stale = o.max_stale })
   local stale = needs_refresh(report)
   local exit = stale and recipe.EXIT.over_threshold or
     report.verdict == "inconclusive" and recipe.EXIT.failed or recipe.EXIT.ok
@@ -126,23 +128,18 @@ local function main(args)
 
   if o.json then
     local functions = recipe.array()
-    for _, f in ipairs(report.functions) do
-      functions[#functions + 1] = { name = f.name, flat = f.flat, cum = f.cum,
-        flat_fraction = f.flat / report.total, cum_fraction = f.cum / report.total,
-        belongs_to = f.belongs_to, how = f.how }
+    for i, f in ipairs(report.functions) do
+      functions[i] = { name = f.name, flat = f.flat, cum = f.cum, flat_fraction = f.flat / report.total,
+        cum_fraction = f.cum / report.total, belongs_to = f.belongs_to, how = f.how }
     end
     io.write(recipe.json {
-      profile = o.profile, src = o.src, module = report.module,
-      sample_type = report.sample_type, total = report.total,
-      stale_flat = report.stale_flat, stale_cum = report.stale_cum,
-      flat_fraction = report.flat_fraction, cum_fraction = report.cum_fraction,
-      own_total = report.own_total,
+      profile = o.profile, src = o.src, module = report.module, sample_type = report.sample_type,
+      total = report.total, stale_flat = report.stale_flat, stale_cum = report.stale_cum,
+      flat_fraction = report.flat_fraction, cum_fraction = report.cum_fraction, own_total = report.own_total,
       own_flat_fraction = report.own_flat_fraction, own_cum_fraction = report.own_cum_fraction,
-      functions = functions, unknown = recipe.array(report.unknown),
-      threshold = o.max_stale, threshold_on = "cum_fraction",
-      verdict = report.verdict, inconclusive = recipe.array(report.inconclusive),
-      samples = p:info().samples, stale = stale, refresh_recommended = stale, recommendation = advice,
-      exit = exit,
+      functions = functions, unknown = recipe.array(report.unknown), threshold = o.max_stale,
+      threshold_on = "cum_fraction", verdict = report.verdict, inconclusive = recipe.array(report.inconclusive),
+      samples = p:info().samples, stale = stale, refresh_recommended = stale, recommendation = advice, exit = exit,
     }, "\n")
   else
     print_text(o, report, stale, advice)

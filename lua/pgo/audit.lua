@@ -357,7 +357,7 @@ end)
 -- stale
 
 local stale_opts = { sample_index = "number|string", main_package = "string", max_stale = "number" }
-local DEFAULT_MAX_STALE = 0.10
+local DEFAULT_MAX_STALE = require("pgo.checks").defaults().max_stale   -- the one table
 
 -- The unseen sources that could declare function `name` of package pkg.
 local function could_hold(unseen, pkg)
@@ -652,51 +652,27 @@ local function categories(name)
   return c
 end
 
--- The checks of health() in report order, with their default thresholds (opts override
--- them; false turns a check off). cpu_profile takes only true/false. These are THE
--- defaults: refresh, doctor, runbook and health all read them, so a profile one accepts
--- the others do not flag. A stricter bar is a named policy (health_policies), not a
--- second default.
-local health_checks = {
-  { name = "cpu_profile" },
-  { name = "start_lines" },                           -- Function.start_line present (Go 1.20+)
-  -- samples (pgo.profile's figure): 1000 = 10 s of CPU at 100 Hz; below it the hot call
-  -- sites are drawn from noise. One instance at a third of a CPU gives ~2000 in 60 s.
-  { name = "min_samples", default = 1000 },
-  { name = "min_duration", default = 10 },            -- seconds
-  { name = "min_utilization", default = 0.05 },       -- CPUs busy on average
-  { name = "max_dominant", default = 0.75 },          -- one function's share (callees attributed)
-  { name = "max_benchmark", default = 0.5 },          -- share under testing.(*B)/(*F)/tRunner
-  { name = "max_startup", default = 0.2 },            -- share under package initialisation
-  { name = "max_idle", default = 0.5 },               -- share in the idle scheduler
-  { name = "min_top10", default = 0.2 },              -- flat share of the 10 hottest functions
-  { name = "max_cgo", default = 0.3 },
-  { name = "max_syscall", default = 0.3 },
-  { name = "max_gc", default = 0.3 },
-}
-local health_defaults = {}
+-- The thresholds of health() are pgo.checks' (group "health"): THE defaults that refresh,
+-- doctor, runbook and health all read, so a profile one accepts the others do not flag.
+-- A stricter bar is a named policy (pgo.checks.policies), not a second default.
+local checks_mod = require "pgo.checks"
+local HEALTH_NAMES = checks_mod.names("health")
+local health_defaults = checks_mod.defaults(nil, "health")
 local health_opts = { sample_index = "number|string", policy = "string" }
-
---- Named policies: thresholds that differ from the defaults for one kind of capture.
--- fleet: a long capture merged from many instances must carry 300 s of CPU.
-M.health_policies = { fleet = { min_samples = 30000 } }
-for _, c in ipairs(health_checks) do
-  health_defaults[c.name] = c.default
-  health_opts[c.name] = c.default and "number|boolean" or "boolean"
+for _, name in ipairs(HEALTH_NAMES) do
+  health_opts[name] = health_defaults[name] and "number|boolean" or "boolean"
 end
---- The default thresholds of health(), by check name (a copy); with a policy name
--- (health_policies), that policy's thresholds over the defaults.
+
+--- Named policies (pgo.checks.policies): thresholds that differ from the defaults.
+M.health_policies = checks_mod.policies
+
+--- The default thresholds of health(), by check name (a copy); with a policy name, that
+-- policy's thresholds over the defaults. An alias of pgo.checks.defaults(policy, "health").
 function M.health_defaults(policy)
-  local t = {}
-  for k, v in pairs(health_defaults) do t[k] = v end
-  if policy ~= nil then
-    local over = M.health_policies[policy]
-    if not over then
-      error(("bad argument #1 to 'health_defaults' (no policy '%s')"):format(tostring(policy)), 2)
-    end
-    for k, v in pairs(over) do t[k] = v end
+  if policy ~= nil and not checks_mod.policies[policy] then
+    error(("bad argument #1 to 'health_defaults' (no policy '%s')"):format(tostring(policy)), 2)
   end
-  return t
+  return checks_mod.defaults(policy, "health")
 end
 
 local function pct(x) return ("%.1f%%"):format(x * 100) end
@@ -722,8 +698,8 @@ local function pct(x) return ("%.1f%%"):format(x * 100) end
 --   max_syscall      <= 30% under package syscall / x/sys/unix
 --   max_gc           <= 30% in the garbage collector (gcBgMarkWorker, gcDrain, ...)
 -- Shares are of the samples/count column (or opts.sample_index), each sample once.
--- Returns { ok = all enabled checks passed, checks = { {name, ok, figure, threshold,
---   message[, skipped]}, ... }, kind, samples, duration_s }.
+-- Returns { ok = all enabled checks passed, checks = a pgo.checks list ({name, verdict,
+--   figure, threshold, advice, and ok, message, skipped}, ...), kind, samples, duration_s }.
 M.health = public(function(p, opts)
   check_profile("health", p)
   opts = check_opts("health", 2, opts, health_opts)
@@ -739,9 +715,10 @@ M.health = public(function(p, opts)
     if v == nil or v == true then return defaults[name] end
     return v
   end
+  -- each check in pgo.checks' form: verdict and advice (ok and message for older callers)
   local function add(name, ok, figure, thr, message, skipped)
-    checks[#checks + 1] = { name = name, ok = ok, figure = figure, threshold = thr,
-                            message = message, skipped = skipped or nil }
+    checks_mod.add(checks, { name = name, figure = figure, threshold = thr, advice = message,
+      verdict = skipped and "skipped" or (ok and "pass" or "fail") })
     if not ok then all_ok = false end
   end
 

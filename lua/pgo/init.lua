@@ -29,7 +29,7 @@ pgo.profile = profile
 
 -- Lua-side modules load on first use, so `require "pgo"` stays cheap.
 local lazy = { report = "pgo.report", units = "pgo.units", json = "pgo.json",
-  options = "pgo.options" }
+  options = "pgo.options", checks = "pgo.checks" }
 
 -- Merge, diff and edits (src/lua/transform.c, lua/pgo/edit.lua); flame graphs.
 local edit = require "pgo.edit"
@@ -52,7 +52,8 @@ lazy.flame = "pgo.flame"
 --   pgo.inline    -gcflags=-m=2 inline diff
 --   pgo.loadtest  live load A/B (over pgo.core.net)
 for _, name in ipairs { "symbols", "audit", "fetch", "backends", "fs", "provenance", "bench", "repo",
-  "ab", "ab_run", "fetch_plan", "capture", "replace", "refresh",
+  "ab", "ab_run", "fetch_plan", "diagnose",
+  "capture", "replace", "refresh",
   "inline", "loadtest", "compiler", "recipe", "help", "symbols_binary" } do
   lazy[name] = "pgo." .. name
 end

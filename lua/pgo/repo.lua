@@ -7,6 +7,7 @@
 --   repo.module_root("cmd/api")                 -> "/abs/module" or nil
 --   repo.default_profile(".", {syms = syms})     -> "cmd/api/default.pgo", note
 --   repo.main_package(syms, "/abs/module", "cmd/api") -> "example.com/x/cmd/api" or nil
+--   repo.profile_path("cmd/api", "/abs/module") -> "/abs/module/cmd/api/default.pgo"
 local fs = require "pgo.fs"
 local options = require "pgo.options"
 
@@ -44,15 +45,25 @@ function repo.default_profile(root, opts)
   local r = require("pgo.audit").repo(root, { syms = opts.syms, env = {} })
   local mains = r and r.mains or {}
   if #mains == 1 then
-    local dir = mains[1].dir
-    if dir == "." then return root .. "/default.pgo" end
-    return (root == "." and "" or (root:gsub("/+$", "") .. "/")) .. dir .. "/default.pgo"
+    if mains[1].dir == "." then return root .. "/default.pgo" end
+    return repo.profile_path(mains[1].dir, root ~= "." and root or nil)
   end
   if #mains > 1 then
     return "./default.pgo", ("%d main packages under %s: writing ./default.pgo, which go build "
       .. "-pgo=auto does not read; pass --out DIR/default.pgo"):format(#mains, root)
   end
   return "./default.pgo", r and ("no package main under " .. root .. ": writing ./default.pgo") or nil
+end
+
+--- Where go build -pgo=auto reads the profile of the package main in dir (relative to
+-- the module root, "." for the root itself): "cmd/api/default.pgo"; with root, joined to
+-- it ("/src/x/cmd/api/default.pgo").
+function repo.profile_path(dir, root)
+  options.argument("profile_path", 1, dir, "string")
+  local rel = (dir == "." or dir == "") and "default.pgo" or (dir:gsub("/+$", "") .. "/default.pgo")
+  if root == nil then return rel end
+  options.argument("profile_path", 2, root, "string")
+  return (root:gsub("/+$", "")) .. "/" .. rel
 end
 
 --- The import path of the package main declared in dir (a directory inside the module at

@@ -9,6 +9,7 @@
 --   units.plural(1, "warning")          -> "1 warning"; plural(3, "match", "matches")
 --   units.pct(0.1901)                   -> "19.01%" (a fraction for people)
 --   units.seconds(90.5)                 -> "90.5 s"
+--   units.duration(20.18)               -> "20.2 s"; duration(600) -> "10.0 min"
 --
 -- Unit names are lower-cased and lose one trailing "s" when longer than two characters,
 -- then looked up by alias: "nanoseconds" -> ns, "bytes" -> B, "count" is no unit at all.
@@ -100,10 +101,26 @@ function M.scaled_label(value, from, to)
   return s .. u
 end
 
-function M.label(value, unit) return M.scaled_label(value or 0, unit, "auto") end
+function M.label(value, unit) --- A duration for people, to a tenth: "20.2 s" under two minutes, "10.0 min" from there;
+-- nil for a non-number.
+function M.duration(s)
+  if type(s) ~= "number" then return nil end
+  if s >= 120 then return ("%.1f min"):format(s / 60) end
+  return ("%g s"):format(math.floor(s * 10 + 0.5) / 10)
+end
+
+return M.scaled_label(value or 0, unit, "auto") end
 
 --- Scale value (in unit) to the most readable unit: "3.05s", "10ms", "1.50MB", "123".
-function M.scaled(value, unit) return M.scaled_label(value or 0, unit, "auto") end
+function M.scaled(value, unit) --- A duration for people, to a tenth: "20.2 s" under two minutes, "10.0 min" from there;
+-- nil for a non-number.
+function M.duration(s)
+  if type(s) ~= "number" then return nil end
+  if s >= 120 then return ("%.1f min"):format(s / 60) end
+  return ("%g s"):format(math.floor(s * 10 + 0.5) / 10)
+end
+
+return M.scaled_label(value or 0, unit, "auto") end
 
 --- pprof's Percentage: "  100%" near 100, "%5.2f%%" from 1, "%5.2g%%" below 1.
 function M.percentage(value, total)
@@ -136,6 +153,14 @@ end
 --- Seconds for people: "90.5 s", "60 s", "0.25 s".
 function M.seconds(s)
   return ("%s s"):format(("%.2f"):format(s):gsub("%.?0+$", ""))
+end
+
+--- A duration for people, to a tenth: "20.2 s" under two minutes, "10.0 min" from there;
+-- nil for a non-number.
+function M.duration(s)
+  if type(s) ~= "number" then return nil end
+  if s >= 120 then return ("%.1f min"):format(s / 60) end
+  return ("%g s"):format(math.floor(s * 10 + 0.5) / 10)
 end
 
 return M

@@ -43,10 +43,12 @@ describe("recipes/doctor.lua", function()
     assert.matches("build -pgo=shop.steady.pgo\n", out, 1, true)
     assert.matches("\u{2713} 2. profile usable by the compiler: .- 350 call edges\n", out)
     assert.matches("\u{2713} 3. profile matches the source: 0.00% of the samples", out, 1, true)
-    -- refresh's defaults are the library's: a profile refresh accepts is healthy here
-    assert.matches("\u{2713} 4. profile health: 8 checks passed\n", out, 1, true)
+    -- refresh's defaults are the library's: a profile refresh accepts is healthy here, and
+    -- the count is runbook's (every health check of pgo.audit.health)
+    assert.matches("\u{2713} 4. profile health: 13 checks passed\n", out, 1, true)
     assert.matches("- 8. benchmarks see the profile's names: no --bench given\n", out, 1, true)
-    assert.matches("\n0 failed, 0 warnings, 7 ok, 1 skipped\n$", out)
+    assert.matches("- 9. benchmark A/B with and without the profile: no --ab given\n", out, 1, true)
+    assert.matches("\n0 failed, 0 warnings, 7 passed, 2 skipped\n$", out)
 
     local jout, _, jcode = doctor("--binary " .. q(F("bin/shop.pgo")) .. " --profile " .. STEADY
       .. " --root " .. V1 .. " --json")
@@ -63,10 +65,14 @@ describe("recipes/doctor.lua", function()
     assert.equal("ok", by.pgo_off.verdict)
     assert.equal("ok", by.location.verdict)
     assert.equal("skip", by.names.verdict)
-    assert.same({ ok = 7, warn = 0, fail = 0, skip = 1 }, doc.counts)
+    assert.same({ ok = 7, warn = 0, fail = 0, skip = 2 }, doc.counts)
+    -- the same steps in pgo.checks' form, and the health list runbook reports
+    assert.equal("pass", doc.checks.checks[1].verdict)
+    assert.equal("7 checks passed", doc.checks.summary)
+    assert.equal("13 checks passed", doc.health.summary)
     assert.is_true(doc.ok)
     assert.equal(0, doc.exit)
-    assert.equal(8, #doc.steps)
+    assert.equal(9, #doc.steps)
   end)
 
   it("fails step 1 for bin/shop.nopgo (built with -pgo=off), exit 2", function()

@@ -67,7 +67,8 @@ describe("recipes/runbook.lua", function()
     assert.matches("- Cadence: weekly\n", out, 1, true)
     assert.matches("  - Capture source: unknown (no provenance recorded)\n", out, 1, true)
     assert.matches("Not measured.", out, 1, true)
-    assert.matches("- `cmd/shop/default.pgo`: healthy (13 checks passed)\n", out, 1, true)
+    -- pgo.checks' sentence: the count doctor's step 4 prints for the same profile
+    assert.matches("- `cmd/shop/default.pgo`: healthy, 13 checks passed\n", out, 1, true)
     assert.matches("| 1 | 38.08% | 38.30% | example.com/shop/internal/cache.mix |\n", out, 1, true)
     assert.matches("| 2 | 4.32% | 4.38% | main.(\\*server).handleSpike.func1 |\n", out, 1, true)
     assert.matches("```sh\n# last commit that changed cmd/shop/default.pgo: " .. commit .. "\n"
@@ -104,7 +105,10 @@ describe("recipes/runbook.lua", function()
     assert.equal("git log -1 --format=%h -- cmd/shop/default.pgo", pr.rollback.find)
     assert.is_false(pr.capture.recorded)
     assert.is_true(pr.health.ok)   -- the library's defaults, the same as refresh's
-    assert.same({}, pr.health.failed)
+    assert.equal("13 checks passed", pr.health.summary)   -- pgo.checks' JSON form
+    assert.same({ pass = 13, warn = 0, fail = 0, skipped = 0 }, pr.health.counts)
+    assert.equal("min_samples", pr.health.checks[3].name)
+    assert.equal(3561, pr.health.checks[3].figure)
     assert.equal(3, #pr.top)
     assert.equal("example.com/shop/internal/cache.mix", pr.top[1].name)
     assert.is_false(doc.expected_gain.measured)
@@ -234,6 +238,48 @@ describe("recipes/runbook.lua", function()
     local help, _, code3 = runbook("--help")
     assert.equal(0, code3)
     assert.matches("Usage: pgolua runbook", help, 1, true)
+  end)
+end)
+
+describe("doctor and runbook on the same tree", function()
+  -- one list (pgo.diagnose.health, pgo.checks): the same checks, figures and count
+  for _, fixture in ipairs { "profiles/shop.steady.pgo", "profiles/shop.startup.pgo" } do
+    it("report the same health checks of " .. fixture, function()
+      local dir = helpers.tmpdir()
+      helpers.run("cp -R " .. q(F("gosrc/shop-v1")) .. "/. " .. q(dir))
+      helpers.run("cp " .. q(F(fixture)) .. " " .. q(dir .. "/cmd/shop/default.pgo"))
+      local rout, rerr, rcode = runbook("--root " .. q(dir) .. " --json")
+      local dout, derr = helpers.pgolua_run("recipes/doctor.lua --root " .. q(dir) .. " --json")
+      local text = helpers.pgolua_run("recipes/doctor.lua --root " .. q(dir))
+      local md = runbook("--root " .. q(dir))
+      helpers.rm_rf(dir)
+      assert.equal(0, rcode, rerr)
+      local r = cjson.decode(rout).profiles[1].health
+      local d = assert(cjson.decode(dout).health, derr)
+      assert.same(r.counts, d.counts)
+      assert.equal(r.summary, d.summary)
+      assert.equal(13, #d.checks)
+      for i, c in ipairs(d.checks) do
+        assert.equal(c.name, r.checks[i].name)
+        assert.equal(c.verdict, r.checks[i].verdict)
+        assert.equal(c.figure, r.checks[i].figure)
+        assert.equal(c.threshold, r.checks[i].threshold)
+      end
+      -- and the sentence people read is the same in both
+      assert.matches("4. profile health: " .. d.summary .. "\n", text, 1, true)
+      assert.matches("`cmd/shop/default.pgo`: " .. (d.ok and "healthy, " or "") .. r.summary:gsub("_", "\\_") .. "\n",
+        md, 1, true)
+    end)
+  end
+
+  it("counts a failing check once in both (shop.startup.pgo: 3 of 13)", function()
+    local dir = helpers.tmpdir()
+    helpers.run("cp -R " .. q(F("gosrc/shop-v1")) .. "/. " .. q(dir))
+    helpers.run("cp " .. q(F("profiles/shop.startup.pgo")) .. " " .. q(dir .. "/cmd/shop/default.pgo"))
+    local rout = runbook("--root " .. q(dir) .. " --json")
+    helpers.rm_rf(dir)
+    assert.equal("3 of 13 checks failed: min_samples, min_duration, max_startup",
+      cjson.decode(rout).profiles[1].health.summary)
   end)
 end)
 

@@ -278,8 +278,10 @@ describe("pgo.audit", function()
       local h = audit.health(steady, { policy = "fleet" })
       assert.same({ "min_samples" }, failed(h))
       local c = checks_by_name(h)
-      assert.same({ name = "min_samples", ok = false, figure = 3561, threshold = 30000,
-                    message = "only 3561 samples (35.6 s of CPU); at least 30000 recommended: capture longer or merge several profiles" },
+      -- pgo.checks' form (verdict, advice, unit), with ok and message for older callers
+      local advice = "only 3561 samples (35.6 s of CPU); at least 30000 recommended: capture longer or merge several profiles"
+      assert.same({ name = "min_samples", verdict = "fail", ok = false, figure = 3561, threshold = 30000,
+                    unit = "samples", advice = advice, message = advice },
                   c.min_samples)
       assert.equal(13, #h.checks)
       assert.is_true(audit.health(steady, { policy = "fleet", min_samples = 3000 }).ok)
