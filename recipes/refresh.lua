@@ -28,11 +28,11 @@ local WINDOW_FROM = "now-1h"        -- Pyroscope/Parca: the merged window starts
 -- The new capture, gzip-encoded: a healthy service's minute of CPU profile is tens of KiB;
 -- a few KiB means an idle process, a proxy's error page that parsed, or a cut-short capture.
 local MIN_BYTES = 10 * 1024
--- Samples of the new capture: the library's one default, also doctor's, runbook's and
--- pgo.audit.health's (1000 = 10 s of CPU at 100 Hz). A long fleet capture may hold itself
--- to pgo.audit.health_defaults("fleet").min_samples.
-local MIN_SAMPLES = pgo.audit.health_defaults().min_samples
-local MAX_STALE = 0.10              -- stale cum share against --src of what is written
+-- The library's one table of thresholds (pgo.checks), also doctor's, runbook's, stale's and
+-- pgo.audit.health's: min_samples 1000 = 10 s of CPU at 100 Hz; max_stale 10% stale cum
+-- share against --src. A long fleet capture may use pgo.checks.defaults("fleet").
+local DEFAULTS = pgo.checks.defaults()
+local MIN_SAMPLES, MAX_STALE = DEFAULTS.min_samples, DEFAULTS.max_stale
 local HEALTH = true                 -- run pgo.audit.health's checks (--health on|off)
 local HEALTH_OPTS = {}              -- its thresholds, e.g. { min_duration = 30, max_gc = false }
 local HEALTH_SKIP = {}              -- health checks off by default, e.g. { "max_syscall" }
@@ -165,12 +165,11 @@ local function spec_of(o)
   local health_opts = {}
   for k, v in pairs(HEALTH_OPTS) do health_opts[k] = v end
   local names = {}
-  for k in pairs(pgo.audit.health_defaults()) do if k ~= "min_samples" then names[#names + 1] = k end end
-  table.sort(names)
+  for _, k in ipairs(pgo.checks.names("health")) do if k ~= "min_samples" and DEFAULTS[k] then names[#names + 1] = k end end
   for _, list in ipairs { HEALTH_SKIP, o.health_skip } do
     for _, name in ipairs(list) do
       check(name ~= "min_samples", "--health-skip min_samples: that is this recipe's own check; use --min-samples off")
-      check(pgo.audit.health_defaults()[name] ~= nil, "--health-skip %s: no such health check (%s)", name,
+      check(DEFAULTS[name] ~= nil, "--health-skip %s: no such health check (%s)", name,
         table.concat(names, ", "))
       health_opts[name] = false
     end

@@ -22,7 +22,7 @@ local fs = require "pgo.fs"
 local repo = require "pgo.repo"
 local audit = require "pgo.audit"
 local symbols = require "pgo.symbols"
-local markdown = require "pgo.markdown"
+local checks = require "pgo.checks"
 
 local refresh = {}
 
@@ -40,105 +40,81 @@ local pct = units.pct
 -- {=====================================================================================
 -- Checks: each {name, ok, figure, threshold, message[, skipped][, inconclusive]}
 
-local function fmt_figure(name, v)
-  if type(v) ~= "number" then return tostring(v) end
-  if name == "min_duration" then return ("%.1f s"):format(v) end
-  if name == "min_utilization" then return ("%.2f CPUs"):format(v) end
-  if name:match("^max_") or name == "min_top10" then return pct(v) end
-  if math.type(v) == "integer" or v == math.floor(v) then return ("%d"):format(v) end
-  return ("%.4g"):format(v)
-end
-
-local function bound(name)
-  return (name:match("^min_") or name == "call_edges") and ">=" or name:match("^max_") and "<=" or "="
+-- A check of the run in pgo.checks' form: verdict from ok (nil: skipped), message as advice.
+local function check(name, ok, figure, threshold, message, code)
+  return checks.new { name = name, verdict = ok == nil and "skipped" or (ok and "pass" or "fail"),
+    figure = figure, threshold = threshold, advice = message, code = code }
 end
 
 local function minimum(name, figure, threshold, unit, short)
-  if not threshold then
-    return { name = name, ok = true, skipped = true, figure = figure, threshold = false, message = "off" }
-  end
+  if not threshold then return check(name, nil, figure, false, "off") end
   local ok = figure >= threshold
-  return { name = name, ok = ok, figure = figure, threshold = threshold,
-    message = ok and ("%d %s (at least %d)"):format(figure, unit, threshold)
-      or ("only %d %s, at least %d %s"):format(figure, unit, threshold, short) }
+  return check(name, ok, figure, threshold, ok and ("%d %s (at least %d)"):format(figure, unit, threshold)
+    or ("only %d %s, at least %d %s"):format(figure, unit, threshold, short))
 end
 
 -- The capture's checks, in order: cpu_profile and start_lines stop the rest (nothing else
 -- means anything then); the others all run, so one rejection names every problem.
 local function check_capture(s, p, facts)
-  local checks = {}
-  local function add(c) checks[#checks + 1] = c end
+  local list = {}
+  local function add(c) list[#list + 1] = c end
   local kind_ok, kind_msg = p:require_cpu("go build -pgo")    -- the library's one message
-  add { name = "cpu_profile", ok = kind_ok == true, figure = p:info().kind, threshold = "cpu",
-    message = kind_ok and "a CPU profile" or kind_msg }
-  if not kind_ok then return checks end
+  add(check("cpu_profile", kind_ok == true, p:info().kind, "cpu", kind_ok and "a CPU profile" or kind_msg))
+  if not kind_ok then return list end
   local edges, emsg, ecode = p:edges()
   if not edges then
-    add { name = "start_lines", ok = false, figure = ecode or "error", threshold = "start lines",
-      message = "go build -pgo rejects it: " .. tostring(emsg) }
-    return checks
+    add(check("start_lines", false, ecode or "error", "start lines", "go build -pgo rejects it: " .. tostring(emsg), ecode))
+    return list
   end
   facts.edges = #edges
-  add { name = "start_lines", ok = true, figure = true, threshold = "start lines",
-    message = "functions carry start lines (go build -pgo reads it)" }
-  add { name = "call_edges", ok = #edges > 0, figure = #edges, threshold = 1,
-    message = #edges > 0 and ("%d call edges"):format(#edges) or "no call edges: PGO has nothing to act on" }
+  add(check("start_lines", true, true, "start lines", "functions carry start lines (go build -pgo reads it)"))
+  add(check("call_edges", #edges > 0, #edges, 1,
+    #edges > 0 and ("%d call edges"):format(#edges) or "no call edges: PGO has nothing to act on"))
   add(minimum("min_samples", facts.samples, s.min_samples, "samples",
     "needed: capture longer or from more instances"))
-  add(minimum("min_bytes", facts.bytes, s.min_bytes, "bytes encoded",
-    "expected: an idle or cut-short capture"))
+  add(minimum("min_bytes", facts.bytes, s.min_bytes, "bytes encoded", "expected: an idle or cut-short capture"))
   if s.health ~= false then
     local hopts = {}
     for k, v in pairs(s.health_opts or {}) do hopts[k] = v end
     -- checked above, each once
     hopts.cpu_profile, hopts.start_lines, hopts.min_samples = false, false, false
-    for _, c in ipairs(audit.health(p, hopts).checks) do
-      add { name = c.name, ok = c.ok, figure = c.figure, threshold = c.threshold, message = c.message,
-        skipped = c.skipped }
-    end
+    for _, c in ipairs(audit.health(p, hopts).checks) do add(c) end
   end
   local own = s.accept and s.accept(p, facts)
-  if own then
-    own.ok = false
-    add(own)
-  end
-  return checks
+  if own then add(check(own.name, false, own.figure, own.threshold, own.message or "rejected by accept()")) end
+  return list
 end
 
 -- The stale check of the profile about to be written, and the stale report.
 local function check_stale(s, p)
-  if s.max_stale == false then
-    return { name = "max_stale", ok = true, skipped = true, threshold = false, message = "off" }
-  end
+  if s.max_stale == false then return check("max_stale", nil, nil, false, "off") end
   if not s.syms then
-    return { name = "max_stale", ok = true, skipped = true, threshold = s.max_stale,
-      message = "skipped: no Go module (--src) to check against" }
+    return check("max_stale", nil, nil, s.max_stale, "skipped: no Go module (--src) to check against")
   end
   local r = audit.stale(p, s.syms, { main_package = s.main_package })
   if r.verdict == "inconclusive" then           -- source files it could not read
     local files = r.inconclusive or {}
-    return { name = "max_stale", ok = false, inconclusive = true, figure = r.cum_fraction,
-      threshold = s.max_stale, message = ("cannot tell: %s under %s could not be read (%s)")
-        :format(units.plural(#files, "source file"), s.src, table.concat(files, ", ")) }, r
+    local c = check("max_stale", false, r.cum_fraction, s.max_stale, ("cannot tell: %s under %s could "
+      .. "not be read (%s)"):format(units.plural(#files, "source file"), s.src, table.concat(files, ", ")),
+      "inconclusive")
+    c.inconclusive = true
+    return c, r
   end
   local ok = r.cum_fraction <= s.max_stale
   local names = {}
   for i = 1, math.min(3, #r.functions) do names[i] = r.functions[i].name end
   local head = ("%s of the samples (cum) run through functions gone from %s (at most %s)")
     :format(pct(r.cum_fraction), s.src, pct(s.max_stale))
-  return { name = "max_stale", ok = ok, figure = r.cum_fraction, threshold = s.max_stale,
-    message = ok and head or ("%s: %s%s; the service runs older code than the source: capture "
-      .. "after the deploy"):format(head, table.concat(names, ", "),
-      #r.functions > 3 and (" and %d more"):format(#r.functions - 3) or "") }, r
+  return check("max_stale", ok, r.cum_fraction, s.max_stale, ok and head or ("%s: %s%s; the service runs "
+    .. "older code than the source: capture after the deploy"):format(head, table.concat(names, ", "),
+    #r.functions > 3 and (" and %d more"):format(#r.functions - 3) or "")), r
 end
 
---- The reason a failed check gives: "name: figure, threshold >= N: message".
+--- The reason a failed check gives: "name: figure, threshold >= N: advice" (or "needs X"
+-- for a threshold that is not a number).
 function refresh.why(c)
-  if type(c.threshold) == "number" then
-    return ("%s: %s, threshold %s %s: %s"):format(c.name, fmt_figure(c.name, c.figure), bound(c.name),
-      fmt_figure(c.name, c.threshold), c.message)
-  end
-  return ("%s: %s, needs %s: %s"):format(c.name, fmt_figure(c.name, c.figure), tostring(c.threshold), c.message)
+  return ("%s: %s, %s %s: %s"):format(c.name, checks.value_text(c, c.figure),
+    type(c.threshold) == "number" and "threshold" or "needs", checks.threshold_text(c), c.advice)
 end
 
 -- }=====================================================================================
@@ -237,24 +213,13 @@ end
 -- The extra section of the PR body: the checks and the compiler drift (numbers and check
 -- names only; every cell is a code span or a number).
 local function pr_extra(res)
-  local code = markdown.code
-  local lines = { "", "#### Checks (`pgolua recipes/refresh.lua`)", "",
-    "| check | result | figure | threshold |", "|---|---|---|---|" }
-  for _, c in ipairs(res.checks) do
-    local thr = c.threshold == false and "off" or (type(c.threshold) == "number"
-      and (bound(c.name) .. " " .. fmt_figure(c.name, c.threshold))) or tostring(c.threshold)
-    lines[#lines + 1] = ("| %s | %s | %s | %s |"):format(code(c.name, true),
-      c.skipped and "skipped" or (c.ok and "pass" or "FAIL"),
-      c.figure == nil and "" or code(fmt_figure(c.name, c.figure), true), code(thr, true))
-  end
+  local lines = { "", "#### Checks (`pgolua recipes/refresh.lua`)", "", checks.render(res.checks, "markdown") }
   if res.blend then
-    lines[#lines + 1] = ""
     lines[#lines + 1] = ("Blended with the previous profile: %s new, %s previous (of %d samples)")
       :format(pct(res.blend.weight, 0), pct(1 - res.blend.weight, 0), res.blend.new_total)
   end
   if res.drift then
     local d = res.drift
-    lines[#lines + 1] = ""
     lines[#lines + 1] = ("Compiler drift: hot call sites Jaccard %.2f, edge overlap %.2f; %s.")
       :format(d.hot_sites_jaccard, d.edge_overlap, d.changes_compiler_decisions
         and ("changes " .. table.concat(d.reasons, ", ")) or "no change in the compiler's decisions")
@@ -467,10 +432,7 @@ function refresh.text(res)
     w("  capture       %d samples over %.1f s%s, %d bytes encoded; top %s", c.samples, c.duration_s,
       c.instances and (", " .. units.plural(c.instances, "instance")) or "", c.bytes, tostring(c.top_function))
   end
-  for _, c in ipairs(res.checks or {}) do
-    local mark = c.skipped and "-" or c.inconclusive and "?" or (c.ok and "\u{2713}" or "\u{2717}")
-    w("  %s %-14s %s", mark, c.name, c.message or "")
-  end
+  if res.checks then lines[#lines + 1] = checks.render(res.checks, "text"):gsub("\n$", "") end
   local b = res.blend
   if b then
     w("  blend         %g new (%d of %d target), %g current (%d of %d target): %d samples", b.weight,
