@@ -8,10 +8,9 @@
 --        pgolua recipes/refresh.lua --file a.pgo --file b.pgo [--src .] [--dry-run]
 -- Exit:  0 replaced or unchanged (the last line says which), 1 error (capture, I/O, usage),
 --        2 new profile rejected by a check (stderr names the check, its figure and threshold)
---        or the stale check cannot tell (source files unreadable; the target is kept).
---        On exit 1 and 2 the target is byte-identical and no temporary file is left behind;
---        a run killed outright leaves at most one hidden .pgolua-* file, which a refresh
---        in that directory removes once it is 10 minutes old (docs/reliability.md).
+--        or the stale check cannot tell (source files unreadable; the target is kept). On 1
+--        and 2 the target is byte-identical and no temporary file is left; a killed run leaves
+--        at most one hidden .pgolua-* file, swept by a refresh there once 10 minutes old.
 -- Adapt: copy this file; change the values under "ADAPT" below (thresholds, which checks
 --   run, where the PR body goes, how many frames --compact keeps, a check of your own in
 --   accept()). The machinery is library code: pgo.refresh over pgo.capture (sources,
@@ -25,25 +24,19 @@ local SECONDS = 60                  -- capture window per instance (--seconds)
 local RETRIES = 2                   -- extra attempts per capture on connection errors and 5xx
 local FLEET_MIN_SUCCESS = 0.8       -- a fleet capture fails when fewer instances answer
 local WINDOW_FROM = "now-1h"        -- Pyroscope/Parca: the merged window starts here (--from)
--- The new capture, gzip-encoded: a healthy service's minute of CPU profile is tens of KiB;
--- a few KiB means an idle process, a proxy's error page that parsed, or a cut-short capture.
-local MIN_BYTES = 10 * 1024
--- The library's one table of thresholds (pgo.checks), also doctor's, runbook's, stale's and
--- pgo.audit.health's: min_samples 1000 = 10 s of CPU at 100 Hz; max_stale 10% stale cum
--- share against --src. A long fleet capture may use pgo.checks.defaults("fleet").
+local MIN_BYTES = 10 * 1024         -- gzip-encoded; a few KiB: idle, cut short, an error page
+-- The library's one table of thresholds (pgo.checks: doctor's, runbook's, stale's too); a
+-- long fleet capture may hold itself to pgo.checks.defaults("fleet") (30000 samples).
 local DEFAULTS = pgo.checks.defaults()
 local MIN_SAMPLES, MAX_STALE = DEFAULTS.min_samples, DEFAULTS.max_stale
 local HEALTH = true                 -- run pgo.audit.health's checks (--health on|off)
 local HEALTH_OPTS = {}              -- its thresholds, e.g. { min_duration = 30, max_gc = false }
 local HEALTH_SKIP = {}              -- health checks off by default, e.g. { "max_syscall" }
--- --compact without a value keeps this many leaf frames per sample (the compiler reads 2;
--- 8 keep later stale audits within a point or two of the full profile).
-local COMPACT_FRAMES = 8
+local COMPACT_FRAMES = 8            -- --compact: leaf frames kept (the compiler reads 2)
 local PR_BODY_NAME = "pr.md"        -- without --pr-body: in a new directory under $TMPDIR
 local CONCURRENCY = nil             -- fleet: captures in flight at once; nil = all at once
--- What a capture may weigh, as received and gunzipped: past either it fails (exit 1).
-local MAX_BYTES = 256 * 1024 * 1024
-local MAX_DECOMPRESSED = 1024 * 1024 * 1024
+local MAX_BYTES = 256 * 1024 * 1024 -- what a capture may weigh as received, and gunzipped:
+local MAX_DECOMPRESSED = 1024 * 1024 * 1024   -- past either it fails (exit 1)
 local STALE_TEMP_SECONDS = 600      -- a killed run's temporary file is swept past this age
 local SOURCE_OPTS = { lenient = false }   -- pgo.symbols.go_source options (--lenient sets it)
 local DRIFT_OPTS = nil              -- pgo.audit.drift options ({cdf = 99} by default)
@@ -65,11 +58,9 @@ end
 -- ---------------------------------------------------------------------------------------
 local out = recipe.new("refresh")
 
-local parser = argparse("pgolua refresh",
-  "Capture CPU profiles, check them and atomically replace default.pgo (with provenance "
-  .. "and a pull-request body). Thresholds take a number or \"off\".")
-parser:option("--url", "net/http/pprof base URL of an instance (repeat: a fleet, captured at once).")
-  :count("*"):argname("URL")
+local parser = argparse("pgolua refresh", "Capture CPU profiles, check them and atomically replace "
+  .. "default.pgo (with provenance and a pull-request body). Thresholds take a number or \"off\".")
+parser:option("--url", "net/http/pprof base URL of an instance (repeat: a fleet, captured at once)."):count("*"):argname("URL")
 parser:option("--pyroscope", "Grafana Pyroscope base URL (SelectMergeProfile)."):argname("URL")
 parser:option("--profile-type", "Pyroscope/Parca profile type (default: the backend's CPU type)."):argname("TYPE")
 parser:option("--selector", "Pyroscope/Parca label selector, e.g. '{service_name=\"api\"}'."):argname("SELECTOR")
@@ -79,8 +70,7 @@ parser:option("--query", "Parca query: profile type and matchers."):argname("QUE
 parser:option("--from", "Start of the Pyroscope/Parca window (now-24h, RFC 3339, Unix seconds).",
   WINDOW_FROM):argname("TIME")
 parser:option("--to", "End of the Pyroscope/Parca window.", "now"):argname("TIME")
-parser:option("--file", "A profile file (repeat to merge several).")
-  :count("*"):argname("FILE")
+parser:option("--file", "A profile file (repeat to merge several)."):count("*"):argname("FILE")
 parser:option("--auth-env", "Environment variable holding the credential for HTTP sources."):argname("VAR")
 parser:option("--auth-file", "File holding the credential instead (first line; mode 0600)."):argname("FILE")
 parser:option("--auth-type", "How the credential is sent: bearer (a token) or basic (user:password, "
@@ -91,8 +81,7 @@ parser:option("--source-name", "Name recorded as the source in the provenance, t
 parser:option("--concurrency", "Fleet (several --url): captures in flight at once (default: "
   .. "every instance at once, so a fleet takes one window).", CONCURRENCY and tostring(CONCURRENCY))
   :convert(math.tointeger):argname("N")
-parser:option("--seconds", "Capture window per instance (--url).",
-  tostring(SECONDS)):convert(tonumber):argname("N")
+parser:option("--seconds", "Capture window per instance (--url).", tostring(SECONDS)):convert(tonumber):argname("N")
 parser:option("--retries", "Extra attempts per capture on connection errors and 5xx.",
   tostring(RETRIES)):convert(math.tointeger):argname("N")
 parser:option("--timeout", "Most seconds one HTTP capture attempt may take, window included "
@@ -101,26 +90,21 @@ parser:option("--out", "The profile to replace (default: default.pgo beside the 
   .. "main of --src or ., else ./default.pgo)."):argname("FILE")
 parser:option("--src", "Go module root for the stale audit (default: the go.mod found upward "
   .. "from --out's directory; none: the stale check is skipped)."):argname("DIR")
-parser:option("--min-bytes", "Least size of the new capture, gzip-encoded (bytes; 0 or off: no check).",
-  tostring(MIN_BYTES)):argname("BYTES")
+parser:option("--min-bytes", "Least size of the new capture, gzip-encoded (bytes; 0 or off: no check).", tostring(MIN_BYTES))
 parser:flag("--no-min-bytes", "Same as --min-bytes off.")
-parser:option("--min-samples", "Least samples/count of the new capture (0 or off: no check).",
-  tostring(MIN_SAMPLES)):argname("N")
+parser:option("--min-samples", "Least samples of the new capture (0 or off: no check).", tostring(MIN_SAMPLES))
 parser:flag("--no-min-samples", "Same as --min-samples off.")
 parser:option("--max-stale", "Most stale cum share against --src (0..1; off: no check; 0: none at all).",
   tostring(MAX_STALE)):argname("F")
 parser:flag("--no-max-stale", "Same as --max-stale off.")
-parser:option("--health", "pgo.audit.health's checks: on or off.", HEALTH and "on" or "off")
-  :choices { "on", "off" }
+parser:option("--health", "pgo.audit.health's checks: on or off.", HEALTH and "on" or "off"):choices { "on", "off" }
 parser:flag("--no-health", "Same as --health off.")
-parser:option("--health-skip", "Turn one health check off (repeatable), e.g. max_gc.")
-  :count("*"):argname("NAME")
+parser:option("--health-skip", "Turn one health check off (repeatable), e.g. max_gc."):count("*"):argname("NAME")
 parser:option("--merge-existing", "Blend with the current profile: W for the new one, 1-W for "
   .. "the current one, of the new total (0 < W <= 1)."):argname("W")
 parser:flag("--skip-unchanged", "Exit 0 without replacing when the compiler's decisions would not change.")
 parser:option("--compact", "Keep only what the compiler reads, FRAMES leaf frames per sample "
-  .. "(default " .. COMPACT_FRAMES .. ").")
-  :args("?"):argname("FRAMES")
+  .. "(default " .. COMPACT_FRAMES .. ")."):args("?"):argname("FRAMES")
 parser:flag("--dry-run", "Do everything but the replace (and write no PR body).")
 parser:option("--pr-body", "Pull-request body (markdown): a file, - (stdout) or off "
   .. "(default: " .. PR_BODY_NAME .. " in a new directory under $TMPDIR, printed at the end)."):argname("PATH")
@@ -145,13 +129,13 @@ local function check(cond, msg, ...) if not cond then error(msg:format(...), 0) 
 
 -- The pgo.refresh.run spec from the parsed options; raises a usage message.
 local function spec_of(o)
-  local sources = { files = o.file, urls = o.url }
-  local from = { from = o.from, to = o.to, profile_type = o.profile_type, selector = o.selector }
-  if o.pyroscope then sources.pyroscope = { url = o.pyroscope, tenant = o.tenant } end
-  if o.parca then sources.parca = { url = o.parca, query = o.query } end
-  for _, src in pairs { sources.pyroscope, sources.parca } do
-    for k, v in pairs(from) do src[k] = v end
+  local function backend(url, t)    -- a Pyroscope or Parca source, with the window
+    if not url then return nil end
+    t.url, t.from, t.to, t.profile_type, t.selector = url, o.from, o.to, o.profile_type, o.selector
+    return t
   end
+  local sources = { files = o.file, urls = o.url, pyroscope = backend(o.pyroscope, { tenant = o.tenant }),
+    parca = backend(o.parca, { query = o.query }) }
   check(pgo.capture.has_source(sources), "no source: give --url, --pyroscope, --parca or --file")
   check(o.seconds and o.seconds > 0, "--seconds must be a positive number")
   check(o.retries and o.retries >= 0, "--retries must be a non-negative integer")
@@ -162,16 +146,13 @@ local function spec_of(o)
   check(not (o.auth_env and o.auth_file), "give --auth-env or --auth-file, not both")
   check(not o.auth_env or (os.getenv(o.auth_env) or "") ~= "",
     "--auth-env %s: the environment variable is not set or empty", tostring(o.auth_env))
-  local health_opts = {}
-  for k, v in pairs(HEALTH_OPTS) do health_opts[k] = v end
   local names = {}
-  for _, k in ipairs(pgo.checks.names("health")) do if k ~= "min_samples" and DEFAULTS[k] then names[#names + 1] = k end end
+  for _, k in ipairs(pgo.checks.names("health")) do names[#names + 1] = k ~= "min_samples" and DEFAULTS[k] and k or nil end
   for _, list in ipairs { HEALTH_SKIP, o.health_skip } do
     for _, name in ipairs(list) do
       check(name ~= "min_samples", "--health-skip min_samples: that is this recipe's own check; use --min-samples off")
-      check(DEFAULTS[name] ~= nil, "--health-skip %s: no such health check (%s)", name,
-        table.concat(names, ", "))
-      health_opts[name] = false
+      check(DEFAULTS[name], "--health-skip %s: no such health check (%s)", name, table.concat(names, ", "))
+      HEALTH_OPTS[name] = false
     end
   end
   local w = o.merge_existing and tonumber(o.merge_existing)
@@ -179,8 +160,7 @@ local function spec_of(o)
     "--merge-existing must be a weight W with 0 < W <= 1 (the new profile's share)")
   local compact = o.compact and (o.compact[1] and math.tointeger(tonumber(o.compact[1])) or COMPACT_FRAMES)
   check(not o.compact or (compact and compact >= 2), "--compact FRAMES must be an integer of at least 2")
-  local source_opts = { lenient = o.lenient or SOURCE_OPTS.lenient }
-  for k, v in pairs(SOURCE_OPTS) do if k ~= "lenient" then source_opts[k] = v end end
+  SOURCE_OPTS.lenient = o.lenient or SOURCE_OPTS.lenient
   return { sources = sources, out = o.out, src = o.src, dry_run = o.dry_run, skip_unchanged = o.skip_unchanged,
     capture = { seconds = o.seconds, retries = o.retries, timeout = o.timeout, concurrency = o.concurrency,
       min_success = FLEET_MIN_SUCCESS, max_bytes = MAX_BYTES, max_decompressed = MAX_DECOMPRESSED,
@@ -190,9 +170,9 @@ local function spec_of(o)
     min_samples = threshold(o, "min_samples", function(n) return n >= 0 end, "a sample count", true),
     max_stale = threshold(o, "max_stale", function(n) return n >= 0 and n <= 1 end,
       "a fraction between 0 and 1 (0.10 = 10%)", false),
-    health = o.health == "on" and not o.no_health, health_opts = health_opts, merge_existing = w,
+    health = o.health == "on" and not o.no_health, health_opts = HEALTH_OPTS, merge_existing = w,
     compact = compact, pr_body = (o.pr_body ~= "off" and o.pr_body) or (o.pr_body and false) or nil,
-    pr_body_name = PR_BODY_NAME, follow_symlink = o.follow_symlink, source_opts = source_opts,
+    pr_body_name = PR_BODY_NAME, follow_symlink = o.follow_symlink, source_opts = SOURCE_OPTS,
     drift_opts = DRIFT_OPTS, accept = accept, stale_seconds = STALE_TEMP_SECONDS }
 end
 
@@ -205,15 +185,11 @@ local function main(args)
     return out:fail(spec)
   end
   for _, t in ipairs(pgo.capture.typed_credentials(spec.sources)) do
-    out:note(("note: --%s %s carries a credential on the command line, where other users can see it (ps); "
-      .. "put the token in an environment variable and pass --auth-env VAR"):format(t.source:gsub("s$", ""), t.url))
+    out:note("note: " .. t.message .. ": put the token in an environment variable and pass --auth-env VAR")
   end
   local res, exit = pgo.refresh.run(spec)
-  local advice = ADVICE[res.code]
-  if res.error and advice then
-    res.error = res.error .. "; " .. advice:format(res.code == "timeout" and (o.timeout and ("%g s"):format(o.timeout)
-      or "the default") or pgo.fs.dirname(res.out or "."))
-  end
+  local now = res.code == "timeout" and (o.timeout and ("%g s"):format(o.timeout) or "the default")
+  if res.error and ADVICE[res.code] then res.error = res.error .. "; " .. ADVICE[res.code]:format(now or pgo.fs.dirname(res.out)) end
   for _, n in ipairs(res.notes) do out:note("note: " .. n) end
   if res.error then out:note(res.error) end
   io.write(o.json and (recipe.json(res) .. "\n") or pgo.refresh.text(res))

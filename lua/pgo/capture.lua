@@ -61,11 +61,14 @@ end
 
 --- What to tell a person before capturing: each URL that carries a credential in itself
 -- (visible to other users in ps when typed on a command line). Returns a list of
--- {url = redacted URL, source = "urls" | "pyroscope" | "parca"}.
+-- {url = redacted URL, source = "urls" | "pyroscope" | "parca", message =}.
 function capture.typed_credentials(sources)
   local found = {}
   local function look(kind, url)
-    if url and fetch.has_credentials(url) then found[#found + 1] = { url = fetch.redact(url), source = kind } end
+    if url and fetch.has_credentials(url) then
+      found[#found + 1] = { url = fetch.redact(url), source = kind, message = fetch.redact(url)
+        .. " carries a credential on the command line, where other users can see it (ps)" }
+    end
   end
   for _, u in ipairs(sources.urls or {}) do look("urls", u) end
   look("pyroscope", sources.pyroscope and sources.pyroscope.url)
