@@ -126,7 +126,6 @@ local function threshold(o, key, valid, what, zero_is_off)
 end
 
 local function check(cond, msg, ...) if not cond then error(msg:format(...), 0) end end
-
 -- The pgo.refresh.run spec from the parsed options; raises a usage message.
 local function spec_of(o)
   local function backend(url, t)    -- a Pyroscope or Parca source, with the window
@@ -161,6 +160,7 @@ local function spec_of(o)
   local compact = o.compact and (o.compact[1] and math.tointeger(tonumber(o.compact[1])) or COMPACT_FRAMES)
   check(not o.compact or (compact and compact >= 2), "--compact FRAMES must be an integer of at least 2")
   SOURCE_OPTS.lenient = o.lenient or SOURCE_OPTS.lenient
+  if o.pr_body == "off" then o.pr_body = false end
   return { sources = sources, out = o.out, src = o.src, dry_run = o.dry_run, skip_unchanged = o.skip_unchanged,
     capture = { seconds = o.seconds, retries = o.retries, timeout = o.timeout, concurrency = o.concurrency,
       min_success = FLEET_MIN_SUCCESS, max_bytes = MAX_BYTES, max_decompressed = MAX_DECOMPRESSED,
@@ -171,7 +171,7 @@ local function spec_of(o)
     max_stale = threshold(o, "max_stale", function(n) return n >= 0 and n <= 1 end,
       "a fraction between 0 and 1 (0.10 = 10%)", false),
     health = o.health == "on" and not o.no_health, health_opts = HEALTH_OPTS, merge_existing = w,
-    compact = compact, pr_body = (o.pr_body ~= "off" and o.pr_body) or (o.pr_body and false) or nil,
+    compact = compact, pr_body = o.pr_body,
     pr_body_name = PR_BODY_NAME, follow_symlink = o.follow_symlink, source_opts = SOURCE_OPTS,
     drift_opts = DRIFT_OPTS, accept = accept, stale_seconds = STALE_TEMP_SECONDS }
 end

@@ -78,6 +78,24 @@ describe("recipes/refresh.lua --json contract", function()
     assert_contract(doc)
   end)
 
+  it("--lenient reads a Go file that does not parse as far as it goes; without it, exit 1", function()
+    helpers.write_file(dir .. "/go.mod", "module example.com/shop\n\ngo 1.21\n")
+    helpers.write_file(dir .. "/main.go", "package main\n\nvar s = `unterminated\n")
+    local target = dir .. "/default.pgo"
+    local input = q(F("profiles/shop.p1.pgo"))
+    local _, err, code = refresh("--file " .. input .. " --out " .. q(target) .. " --pr-body off", dir)
+    assert.equal(1, code, err)
+    assert.matches("main.go: line 3: raw string literal not terminated", err, 1, true)
+    assert.is_false(pgo.fs.exists(target))
+    local out
+    out, err, code = refresh("--file " .. input .. " --out " .. q(target) .. " --pr-body off --lenient "
+      .. "--max-stale 1 --json", dir)
+    assert.equal(0, code, err)
+    local doc = cjson.decode(out)
+    assert.equal("replaced", doc.status)
+    assert.equal(dir, doc.src)
+  end)
+
   describe("--out a symbolic link", function()
     local link, real
     before_each(function()
@@ -100,6 +118,7 @@ describe("recipes/refresh.lua --json contract", function()
       assert.equal(before, helpers.read_file(real))
       assert.equal("", helpers.run("test -L " .. q(link) .. " && echo link"))
       assert.equal(2136, assert(pgo.load(link)):info().samples)
+      assert.same({ "default.pgo", "shared" }, listing(dir))    -- --pr-body off: no PR body under $TMPDIR
     end)
 
     it("writes through the link with --follow-symlink", function()
