@@ -16,12 +16,6 @@ local repo = require "pgo.repo"
 
 local diagnose = {}
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
-
 --- The health checks of p (a pgo.checks list; pgo.audit.health's), judged by
 -- pgo.checks.thresholds(overrides): doctor, runbook and refresh all call this with their
 -- ADAPT table, so one profile gets one list everywhere.
@@ -90,7 +84,7 @@ function diagnose.gather(opts)
   ctx.repo, ctx.repo_err = r, rerr
   if r then ctx.syms = pgo.symbols.go_source(root, { lenient = true }) end
   if opts.binary then
-    if not exists(opts.binary) then
+    if not pgo.fs.exists(opts.binary) then
       return options.fail("not_found", "%s: no such file (--binary)", opts.binary)
     end
     ctx.bi, ctx.bi_err = pgo.buildinfo(opts.binary)
@@ -130,7 +124,7 @@ function diagnose.gather(opts)
   if st and st.type ~= "file" then
     ctx.p_err, ctx.p_code = ctx.profile_path .. ": not a regular file (a FIFO, a device or a "
       .. "link to one), so not read; default.pgo must be a profile file", "invalid"
-  elseif ctx.profile_path and exists(ctx.profile_path) then
+  elseif ctx.profile_path and pgo.fs.exists(ctx.profile_path) then
     ctx.p, ctx.p_err, ctx.p_code = pgo.load(ctx.profile_path)
   elseif ctx.profile_path then
     ctx.p_err, ctx.p_code = ctx.profile_path .. ": no such file", "not_found"

@@ -101,26 +101,10 @@ function M.scaled_label(value, from, to)
   return s .. u
 end
 
-function M.label(value, unit) --- A duration for people, to a tenth: "20.2 s" under two minutes, "10.0 min" from there;
--- nil for a non-number.
-function M.duration(s)
-  if type(s) ~= "number" then return nil end
-  if s >= 120 then return ("%.1f min"):format(s / 60) end
-  return ("%g s"):format(math.floor(s * 10 + 0.5) / 10)
-end
-
-return M.scaled_label(value or 0, unit, "auto") end
+function M.label(value, unit) return M.scaled_label(value or 0, unit, "auto") end
 
 --- Scale value (in unit) to the most readable unit: "3.05s", "10ms", "1.50MB", "123".
-function M.scaled(value, unit) --- A duration for people, to a tenth: "20.2 s" under two minutes, "10.0 min" from there;
--- nil for a non-number.
-function M.duration(s)
-  if type(s) ~= "number" then return nil end
-  if s >= 120 then return ("%.1f min"):format(s / 60) end
-  return ("%g s"):format(math.floor(s * 10 + 0.5) / 10)
-end
-
-return M.scaled_label(value or 0, unit, "auto") end
+function M.scaled(value, unit) return M.scaled_label(value or 0, unit, "auto") end
 
 --- pprof's Percentage: "  100%" near 100, "%5.2f%%" from 1, "%5.2g%%" below 1.
 function M.percentage(value, total)

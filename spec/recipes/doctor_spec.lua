@@ -5,6 +5,7 @@
 -- copies of the shop's source.
 local helpers = require "helpers"
 local cjson = require "cjson"
+local pgo = require "pgo"
 
 local F = helpers.fixture
 local q = helpers.shq
@@ -226,5 +227,71 @@ describe("recipes/doctor.lua", function()
     out, _, code = doctor("--help")
     assert.equal(0, code)
     assert.matches("Usage: pgolua doctor", out, 1, true)
+  end)
+
+  describe("--ab: the interleaved benchmark A/B (pgo.ab_run, judged by pgo.ab)", function()
+    -- A stand-in go first in PATH: `list` names each package, `test -c -o PATH -pgo=X PKG`
+    -- writes a "test binary" that logs its side to ./order and prints ab/bench/off.txt or
+    -- on.txt (FAKE_BUILD_FAIL: the build fails). No real Go needed.
+    local dir
+    local function fake_go()
+      helpers.run("mkdir -p " .. q(dir .. "/bin"))
+      helpers.write_file(dir .. "/bin/go", table.concat({ "#!/bin/sh", "case $1 in",
+        "list) shift 3; for p in \"$@\"; do printf 'example.com/shop/%s\\t%s\\n' \"${p#./}\" \"$PWD\"; done ;;",
+        "version) echo 'go version go0.0 fake' ;;",
+        "test) [ -n \"$FAKE_BUILD_FAIL\" ] && { echo './x.go:3:1: syntax error'; exit 2; }",
+        "  side=on; [ \"$5\" = -pgo=off ] && side=off",
+        "  { echo '#!/bin/sh'; echo \"echo $side >>" .. dir .. "/order\"; echo \"cat " .. F("ab/bench") .. "/$side.txt\"; } >\"$4\"",
+        "  chmod +x \"$4\" ;;", "esac", "" }, "\n"))
+      helpers.run("chmod +x " .. q(dir .. "/bin/go"))
+      return "PATH=" .. q(dir .. "/bin") .. ":$PATH GO=/nonexistent/go "
+    end
+    before_each(function() dir = shop_repo() end)
+    after_each(function() helpers.rm_rf(dir) end)
+
+    local function doctor_ab(extra, env)
+      return helpers.run("cd " .. q(dir) .. " && " .. (env or "") .. fake_go() .. q(helpers.pgolua) .. " "
+        .. q(helpers.root .. "/recipes/doctor.lua") .. " --ab ./internal/cache --ab-count 2 --ab-save saved "
+        .. (extra or ""))
+    end
+
+    it("builds each side once, alternates them, and reports pgo.ab's verdicts", function()
+      local out, err, code = doctor_ab("--json")
+      assert.equal(0, code, err)
+      -- ABBA: round 1 off then on, round 2 on then off
+      assert.equal("off\non\non\noff\n", helpers.read_file(dir .. "/order"))
+      assert.matches("doctor: round 2 of 2: on off\n", err, 1, true)
+      assert.equal(helpers.read_file(F("ab/bench/off.txt")):rep(2), helpers.read_file(dir .. "/saved/off.txt"))
+      local doc, by = steps_of(out)
+      local ab = by.ab
+      assert.equal(9, ab.n)
+      assert.matches("^%-pgo=off against %-pgo=.-default%.pgo, 2 rounds interleaved %(off on, on off%)", ab.evidence[1])
+      -- the verdicts are pgo.ab.compare_files' on the saved files
+      local want = assert(pgo.ab.compare_files({ path = dir .. "/saved/off.txt", label = "off.txt" },
+        { path = dir .. "/saved/on.txt", label = "on.txt" }, { rounds = 2, order = "ABBA" }))
+      assert.same(want.counts, doc.ab.counts)
+      assert.equal(#want.comparisons + 1, #ab.evidence)
+      assert.equal(want.comparisons[1].name .. " " .. want.comparisons[1].unit .. ": "
+        .. want.comparisons[1].verdict:gsub("_", " ") .. ", " .. want.comparisons[1].reason, ab.evidence[2])
+      assert.equal(0, want.counts.slower)
+      assert.equal("warn", ab.verdict)   -- nothing faster in these files: PGO did nothing measurable
+      assert.equal(want.counts.too_noisy > 0 and "too_noisy" or "no_difference", ab.code)
+    end)
+
+    it("fails the step, exit 2, when a side does not build", function()
+      local out, err, code = doctor_ab("--json", "FAKE_BUILD_FAIL=1 ")
+      assert.equal(2, code, err)
+      local _, by = steps_of(out)
+      assert.equal("fail", by.ab.verdict)
+      assert.equal("build_failed", by.ab.code)
+      assert.matches("the benchmark A/B did not run: go test -c -pgo=off example.com/shop/internal/cache failed",
+        by.ab.summary, 1, true)
+    end)
+
+    it("rejects a count under 1", function()
+      local _, err, code = doctor_ab("--ab-count 0")
+      assert.equal(1, code)
+      assert.matches("--ab-count must be a positive integer", err, 1, true)
+    end)
   end)
 end)
