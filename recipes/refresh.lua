@@ -47,14 +47,13 @@ local ADVICE = {
   no_space = "free space in %s (captures are received there too) or raise the file size limit (ulimit -f), or choose another --out",
   permission = "fix the directory's permissions, run as its owner, or choose another --out",
   read_only = "choose an --out on a writable file system",
+  go_syntax = "--lenient reads such files as far as they go",
 }
 
 -- A check of your own on the new capture (p) before anything is written. facts: {samples,
 -- bytes, duration_s, instances, top_function, sources}. Return nil to accept, or a failed
 -- check {name = "...", figure = ..., threshold = ..., message = "..."} to reject (exit 2).
-local function accept(p, facts) -- luacheck: no unused args
-  return nil
-end
+local function accept(p, facts) return nil end -- luacheck: no unused args
 -- ---------------------------------------------------------------------------------------
 local out = recipe.new("refresh")
 

@@ -86,6 +86,7 @@ describe("recipes/refresh.lua --json contract", function()
     local _, err, code = refresh("--file " .. input .. " --out " .. q(target) .. " --pr-body off", dir)
     assert.equal(1, code, err)
     assert.matches("main.go: line 3: raw string literal not terminated", err, 1, true)
+    assert.matches("--lenient reads such files as far as they go", err, 1, true)
     assert.is_false(pgo.fs.exists(target))
     local out
     out, err, code = refresh("--file " .. input .. " --out " .. q(target) .. " --pr-body off --lenient "
