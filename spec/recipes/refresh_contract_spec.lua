@@ -63,6 +63,16 @@ describe("recipes/refresh.lua --json contract", function()
     assert.is_nil(doc.symlink)
   end)
 
+  it("a team's copy, run from elsewhere, works against the library alone", function()
+    local copy = dir .. "/tools/refresh.lua"
+    assert(os.execute("mkdir " .. q(dir .. "/tools") .. " && cp " .. RECIPE .. " " .. q(copy)))
+    local out, err, code = helpers.run("cd " .. q(dir) .. " && TMPDIR=" .. q(dir) .. " " .. q(helpers.pgolua) .. " "
+      .. q(copy) .. " --file " .. q(F("profiles/shop.p1.pgo")) .. " --out default.pgo --pr-body off --json")
+    assert.equal(0, code, err)
+    assert.equal("replaced", cjson.decode(out).status)
+    assert.equal(2136, assert(pgo.load(dir .. "/default.pgo")):info().samples)
+  end)
+
   it("rejected and error: the fields they carry, error codes included", function()
     local target = dir .. "/default.pgo"
     local out, _, code = refresh("--file " .. q(F("bad/tiny5.pgo")) .. " --out " .. q(target) .. " --json", dir)
