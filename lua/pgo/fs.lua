@@ -115,6 +115,17 @@ end
 -- (not_found, permission, io, ...) when the program cannot be started.
 fs.run = fsys.run   -- every argument and option is checked in C (src/lua/fsys.c: fsys_run)
 
+--- nil, "<what> <path>: <reason>", code for an errno number that Lua's io returned (the
+-- third result of f:write, f:flush, io.open), with the codes of every pgo.fs failure.
+function fs.errno_failure(errno, what, path)
+  if math.type(errno) ~= "integer" then
+    error("bad argument #1 to 'errno_failure' (integer expected, got " .. type(errno) .. ")", 2)
+  end
+  check_string("errno_failure", 2, what)
+  check_string("errno_failure", 3, path)
+  return fsys.errno_failure(errno, what, path)
+end
+
 local STREAMS = { [io.stdin] = 0, [io.stdout] = 1, [io.stderr] = 2 }
 
 --- Whether a stream (io.stdin, io.stdout, io.stderr) or a descriptor number is a terminal.

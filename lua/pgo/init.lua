@@ -45,11 +45,15 @@ lazy.flame = "pgo.flame"
 --   pgo.backends  Pyroscope, Parca, net/http/pprof, file:// (lua/pgo/backends.lua)
 --   pgo.fs        replace, tempfile (lua/pgo/fs.lua over pgo.fsys)
 --   pgo.provenance  provenance comments and the pull-request body
+--   pgo.capture   every source into one merged profile (lua/pgo/capture.lua)
+--   pgo.replace   the replace transaction: preflight, stage, verify, commit
+--   pgo.refresh   capture, check and replace default.pgo (recipes/refresh.lua's machinery)
 --   pgo.bench     Go benchmark parsing, benchstat statistics, CI gate
 --   pgo.inline    -gcflags=-m=2 inline diff
 --   pgo.loadtest  live load A/B (over pgo.core.net)
 for _, name in ipairs { "symbols", "audit", "fetch", "backends", "fs", "provenance", "bench", "repo",
   "ab", "ab_run", "fetch_plan", "diagnose",
+  "capture", "replace", "refresh",
   "inline", "loadtest", "compiler", "recipe", "help", "symbols_binary" } do
   lazy[name] = "pgo." .. name
 end

@@ -46,7 +46,7 @@ describe("#integration refresh.lua on examples/service", function()
     assert.equal(0, code, err .. out)
     assert.matches("\nreplaced " .. target .. ": ", out, 1, true)
     -- the live profile matches the module it came from
-    assert.matches("\u{2713} max_stale      0.00% of the samples (cum)", out, 1, true)
+    assert.matches("\u{2713} max_stale: 0.00% of the samples (cum)", out, 1, true)
     local p = assert(pgo.load(target))
     local info = p:info()
     assert.equal("cpu", info.kind)

@@ -111,8 +111,8 @@ describe("recipes/refresh.lua under faults", function()
       -- 20 KiB in dash's 512-byte blocks (40 KiB in bash's): the new profile is 46 KB
       local _, err, code = refresh("--file " .. q(w.input("profiles/shop.steady.pgo")) .. " --out " .. q(w.target),
         "ulimit -f 40 && ")
-      assert_untouched(w, code, err, 1, { "cannot write the new profile (", "File too large",
-        "the file size limit (ulimit -f) was reached: raise it, or choose an --out elsewhere" })
+      assert_untouched(w, code, err, 1, { "cannot write the new profile (", "File too large; the file size limit was reached",
+        "raise the file size limit (ulimit -f), or choose another --out" })
     end)
 
     it("a full tmpfs: exit 1, says the disk is full", function()
@@ -121,7 +121,7 @@ describe("recipes/refresh.lua under faults", function()
       if not ok then pending(why) return end
       local _, err, code = refresh("--file " .. q(w.input("profiles/shop.steady.pgo")) .. " --out " .. q(w.target))
       assert_untouched(w, code, err, 1, { "cannot write the new profile (", "No space left on device",
-        "the disk is full: free space there, or choose an --out elsewhere" })
+        "free space in " .. w.dir .. " (captures are received there too)" })
     end)
 
     it("a read-only directory: exit 1 before anything is captured", function()
@@ -132,9 +132,9 @@ describe("recipes/refresh.lua under faults", function()
       local out, err, code = refresh("--file " .. q(w.input("profiles/shop.p1.pgo")) .. " --out " .. q(w.target))
       assert.equal(1, code, err)
       assert.equal("", out)                    -- failed in the settings: nothing was captured
-      assert.matches(("cannot write in %s, where %s and its temporary files go: Read-only file system; "
-        .. "the file system is mounted read-only: choose an --out on a writable one"):format(w.dir, w.target),
-        err, 1, true)
+      assert.matches(("cannot create a temporary file in %s: Read-only file system; the file system is "
+        .. "mounted read-only (where %s and its temporary files go)"):format(w.dir, w.target), err, 1, true)
+      assert.matches("choose an --out on a writable file system", err, 1, true)
       assert.equal(w.before, helpers.read_file(w.target))
       assert.same({ "default.pgo" }, listing(w.dir))
     end)
@@ -151,9 +151,9 @@ describe("recipes/refresh.lua under faults", function()
       local out, err, code = refresh("--file " .. q(w.input("profiles/shop.p1.pgo")) .. " --out " .. q(w.target)
         .. " --json", prefix)
       assert.equal(1, code, err)
-      assert.matches(("cannot write in %s, where %s and its temporary files go: Permission denied; this user "
-        .. "may not write there: fix the directory's permissions, run as its owner, or choose another --out")
-        :format(w.dir, w.target), err, 1, true)
+      assert.matches(("cannot create a temporary file in %s: Permission denied; check the file's permissions "
+        .. "(where %s and its temporary files go)"):format(w.dir, w.target), err, 1, true)
+      assert.matches("fix the directory's permissions, run as its owner, or choose another --out", err, 1, true)
       local doc = cjson.decode(out)
       assert.equal("error", doc.status)
       assert.is_nil(doc.capture)
@@ -192,7 +192,7 @@ describe("recipes/refresh.lua under faults", function()
       local asked = #srv.requests()
       local _, err, code = refresh("--url " .. q(srv.base) .. " --seconds 1 --out " .. q(w.target), prefix)
       assert.equal(1, code, err)
-      assert.matches("cannot write in " .. w.dir, err, 1, true)
+      assert.matches("cannot create a temporary file in " .. w.dir, err, 1, true)
       assert.equal(asked, #srv.requests())
       assert.equal(w.before, helpers.read_file(w.target))
     end)
@@ -203,7 +203,7 @@ describe("recipes/refresh.lua under faults", function()
       if not ok then pending(why) return end
       local _, err, code = capture("/debug/pprof/profile")
       assert_untouched(w, code, err, 1, { "cannot write the temporary file: No space left on device",
-        "captures are received in " .. w.dir .. ", beside --out: free space there" })
+        "free space in " .. w.dir .. " (captures are received there too)" })
     end)
 
     it("a connection reset in the middle of the body: exit 1 after the retries", function()

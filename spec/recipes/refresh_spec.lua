@@ -297,7 +297,7 @@ describe("recipes/refresh.lua", function()
         [p1 .. " --merge-existing 0"] = "--merge-existing must be a weight W with 0 < W <= 1",
         [p1 .. " --max-stale 2"] = "--max-stale must be a fraction between 0 and 1",
         [p1 .. " --min-samples lots"] = "--min-samples must be a sample count, or off; got lots",
-        [p1 .. " --health-skip nope"] = "--health-skip nope: no such health check (max_benchmark,",
+        [p1 .. " --health-skip nope"] = "--health-skip nope: no such health check (min_duration, min_utilization,",
         [p1 .. " --health-skip min_samples"] = "use --min-samples off",
         [p1 .. " --compact 1"] = "--compact FRAMES must be an integer of at least 2",
         [p1 .. " --src " .. q(w.inputs)] = "go.mod",
@@ -464,7 +464,7 @@ describe("recipes/refresh.lua", function()
       helpers.run("cp -R " .. q(F("gosrc/shop-v1")) .. "/. " .. q(w.dir) .. " && chmod -R u+w " .. q(w.dir))
       local out, err, code = refresh("--file " .. q(w.input("profiles/shop.steady.pgo")), nil, w.dir)
       assert.equal(0, code, err)
-      assert.matches("\n  \u{2713} max_stale      0.00% of the samples (cum) run through functions gone from "
+      assert.matches("\n  \u{2713} max_stale: 0.00% of the samples (cum) run through functions gone from "
         .. w.dir, out, 1, true)
       assert.equal(3561, (total(w.dir .. "/cmd/shop/default.pgo")))
       assert.truthy(pgo.fs.exists(w.pr_body()))

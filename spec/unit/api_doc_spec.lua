@@ -38,6 +38,7 @@ describe("docs/api.md", function()
   end)
 
   for _, mod in ipairs { "report", "units", "flame", "symbols", "audit", "compiler", "fetch", "json", "options", "repo", "checks", "diagnose",
+    "capture", "replace", "refresh",
     "backends", "fs", "provenance", "bench", "inline", "loadtest", "recipe" } do
     it("documents every function of pgo." .. mod, function()
       local ok, m = pcall(require, "pgo." .. mod)

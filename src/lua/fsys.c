@@ -542,6 +542,15 @@ static int fsys_sweep_temps(lua_State *L) {
   return 1;
 }
 
+/* errno_failure(errno, what, path) -> nil, "<what> <path>: <strerror>", code: the failure a
+ * Lua io call reported as an errno number (f:write's third result), through the program's
+ * one errno table, so a caller chooses its advice by code as for every pgo.fs failure. */
+static int fsys_errno_failure(lua_State *L) {
+  lua_Integer e = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, e > 0 && e < 4096, 1, "an errno number expected");
+  return push_errno(L, (int)e, luaL_checkstring(L, 2), luaL_checkstring(L, 3));
+}
+
 static const luaL_Reg fsys_funcs[] = {
   {"replace", fsys_replace},
   {"tempfile", fsys_tempfile},
@@ -551,6 +560,7 @@ static const luaL_Reg fsys_funcs[] = {
   {"exists", fsys_exists},
   {"stat", fsys_stat},
   {"fsync", fsys_fsync},
+  {"errno_failure", fsys_errno_failure},
   {"isatty", fsys_isatty},
   {"dirname", fsys_dirname},
   {"mkdtemp", fsys_mkdtemp},
