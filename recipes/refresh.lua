@@ -24,11 +24,11 @@ local SECONDS = 60                  -- capture window per instance (--seconds)
 local RETRIES = 2                   -- extra attempts per capture on connection errors and 5xx
 local FLEET_MIN_SUCCESS = 0.8       -- a fleet capture fails when fewer instances answer
 local WINDOW_FROM = "now-1h"        -- Pyroscope/Parca: the merged window starts here (--from)
-local MIN_BYTES = 10 * 1024         -- gzip-encoded; a few KiB: idle, cut short, an error page
 -- The library's one table of thresholds (pgo.checks: doctor's, runbook's, stale's too); a
 -- long fleet capture may hold itself to pgo.checks.defaults("fleet") (30000 samples).
+-- min_bytes: gzip-encoded size (10 KiB; a few KiB: idle, cut short, an error page).
 local DEFAULTS = pgo.checks.defaults()
-local MIN_SAMPLES, MAX_STALE = DEFAULTS.min_samples, DEFAULTS.max_stale
+local MIN_BYTES, MIN_SAMPLES, MAX_STALE = DEFAULTS.min_bytes, DEFAULTS.min_samples, DEFAULTS.max_stale
 local HEALTH = true                 -- run pgo.audit.health's checks (--health on|off)
 local HEALTH_OPTS = {}              -- its thresholds, e.g. { min_duration = 30, max_gc = false }
 local HEALTH_SKIP = {}              -- health checks off by default, e.g. { "max_syscall" }
@@ -46,8 +46,7 @@ local ADVICE = {
   too_large = "refresh.lua's limits are MAX_BYTES and MAX_DECOMPRESSED, in the ADAPT section of your copy",
   no_space = "free space in %s (captures are received there too) or raise the file size limit (ulimit -f), or choose another --out",
   permission = "fix the directory's permissions, run as its owner, or choose another --out",
-  read_only = "choose an --out on a writable file system",
-  go_syntax = "--lenient reads such files as far as they go",
+  read_only = "choose an --out on a writable file system", go_syntax = "--lenient reads such files as far as they go",
 }
 
 -- A check of your own on the new capture (p) before anything is written. facts: {samples,
@@ -144,12 +143,14 @@ local function spec_of(o)
   check(not (o.auth_env and o.auth_file), "give --auth-env or --auth-file, not both")
   check(not o.auth_env or (os.getenv(o.auth_env) or "") ~= "",
     "--auth-env %s: the environment variable is not set or empty", tostring(o.auth_env))
-  local names = {}
-  for _, k in ipairs(pgo.checks.names("health")) do names[#names + 1] = k ~= "min_samples" and DEFAULTS[k] and k or nil end
+  local names, skippable = {}, {}       -- health checks with a threshold, but this recipe's own
+  for _, k in ipairs(pgo.checks.names("health")) do
+    if k ~= "min_samples" and DEFAULTS[k] then names[#names + 1], skippable[k] = k, true end
+  end
   for _, list in ipairs { HEALTH_SKIP, o.health_skip } do
     for _, name in ipairs(list) do
       check(name ~= "min_samples", "--health-skip min_samples: that is this recipe's own check; use --min-samples off")
-      check(DEFAULTS[name], "--health-skip %s: no such health check (%s)", name, table.concat(names, ", "))
+      check(skippable[name], "--health-skip %s: no such health check (%s)", name, table.concat(names, ", "))
       HEALTH_OPTS[name] = false
     end
   end

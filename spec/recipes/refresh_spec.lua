@@ -299,6 +299,7 @@ describe("recipes/refresh.lua", function()
         [p1 .. " --min-samples lots"] = "--min-samples must be a sample count, or off; got lots",
         [p1 .. " --health-skip nope"] = "--health-skip nope: no such health check (min_duration, min_utilization,",
         [p1 .. " --health-skip min_samples"] = "use --min-samples off",
+        [p1 .. " --health-skip max_stale"] = "--health-skip max_stale: no such health check",
         [p1 .. " --compact 1"] = "--compact FRAMES must be an integer of at least 2",
         [p1 .. " --src " .. q(w.inputs)] = "go.mod",
         [p1 .. " --auth-env PGOLUA_SPEC_UNSET_VAR"] = "--auth-env PGOLUA_SPEC_UNSET_VAR: the environment variable is not set or empty",
