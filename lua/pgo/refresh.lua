@@ -171,8 +171,10 @@ local function current(s, res, notes)
   end
   local p, err, code = refresh.load_current(s.out)
   if p and s.merge_existing and p:info().kind ~= "cpu" then
+    local kind = p:info().kind
+    p:close()
     return false, ("%s is a %s profile, not a CPU profile: --merge-existing cannot blend with it")
-      :format(s.out, p:info().kind), "not_cpu"
+      :format(s.out, kind), "not_cpu"
   elseif p then
     local f = facts_of(p)
     res.previous = { exists = true, samples = f.samples, top_function = f.top_function }
