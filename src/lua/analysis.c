@@ -109,7 +109,7 @@ static const char *const granularities[] = {
  * graph_nodes, nodecount, sample_index, sample_type, sample_unit, file, build_id};
  * nil, message, "no_sample_types" for a profile without sample types. */
 static int profile_top(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   int t = 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);

@@ -204,6 +204,88 @@ bool pgo_profile_frames(pgo_profile *p) {
   return true;
 }
 
+void pgo_flat_index_init(pgo_flat_index *x) { memset(x, 0, sizeof *x); }
+void pgo_flat_index_free(pgo_flat_index *x) {
+  free(x->slots);
+  memset(x, 0, sizeof *x);
+}
+
+bool pgo_profile_make_flat(pgo_profile *p) {
+  if (p->flat) return true;
+  if (!PGO_RESERVE(p->flat_start, p->cap_flat_start, 2)) return false;
+  p->flat_start[0] = p->flat_start[1] = 0;
+  p->nflat = 1;
+  p->nflat_locs = 0;
+  p->flat = true;
+  return true;
+}
+
+uint32_t *pgo_profile_flat_reserve(pgo_profile *p, size_t n) {
+  if (p->nflat >= PGO_NONE - 1 || n >= PGO_NONE - p->nflat_locs ||
+      !PGO_RESERVE(p->flat_locs, p->cap_flat_locs, p->nflat_locs + n + 1) ||
+      !PGO_RESERVE(p->flat_start, p->cap_flat_start, p->nflat + 2))
+    return NULL;
+  return p->flat_locs + p->nflat_locs;
+}
+
+/* Room for one more entry (load at most 1/2). */
+static bool flat_index_reserve(pgo_flat_index *x) {
+  if ((x->count + 1) * 2 <= x->nslots) return true;
+  size_t nn = x->nslots ? x->nslots * 2 : 4096;
+  pgo_flat_slot *s = calloc(nn, sizeof *s);
+  if (!s) return false;
+  for (size_t i = 0; i < x->nslots; i++) {
+    if (!x->slots[i].stack) continue;
+    size_t j = x->slots[i].tag & (nn - 1);
+    while (s[j].stack) j = (j + 1) & (nn - 1);
+    s[j] = x->slots[i];
+  }
+  free(x->slots);
+  x->slots = s;
+  x->nslots = nn;
+  return true;
+}
+
+bool pgo_profile_flat_stack(pgo_profile *p, pgo_flat_index *x, size_t n, uint32_t *stack) {
+  *stack = 0;
+  if (n == 0) return true;
+  if (!flat_index_reserve(x)) return false;
+  const uint32_t *locs = p->flat_locs + p->nflat_locs;
+  /* slot and tag come from the same bits: rehashing needs nothing but the stored tag */
+  uint32_t tag = (uint32_t)(pgo_hash_bytes(locs, n * sizeof *locs) >> 32);
+  size_t slot = tag & (x->nslots - 1);
+  for (; x->slots[slot].stack; slot = (slot + 1) & (x->nslots - 1)) {
+    const pgo_flat_slot *e = &x->slots[slot];
+    if (e->tag != tag) continue;
+    uint32_t start = p->flat_start[e->stack];
+    if (p->flat_start[e->stack + 1] - start == n &&
+        memcmp(p->flat_locs + start, locs, n * sizeof *locs) == 0) {
+      *stack = e->stack;
+      return true;
+    }
+  }
+  p->nflat_locs += n;
+  p->flat_start[p->nflat + 1] = (uint32_t)p->nflat_locs;
+  *stack = (uint32_t)p->nflat++;
+  x->slots[slot] = (pgo_flat_slot){tag, *stack};
+  x->count++;
+  return true;
+}
+
+const uint32_t *pgo_stack_locations(const pgo_profile *p, uint32_t s, uint32_t **buf,
+                                    size_t *cap, size_t *n) {
+  if (p->flat) {
+    uint32_t start = p->flat_start[s];
+    *n = p->flat_start[s + 1] - start;
+    return p->flat_locs + start;
+  }
+  *n = 0;
+  if (s == 0) return *buf ? *buf : (const uint32_t *)p->frames;   /* any non-NULL */
+  if (!PGO_RESERVE(*buf, *cap, (size_t)p->frames[s].depth)) return NULL;
+  for (; s; s = p->frames[s].parent) (*buf)[(*n)++] = p->frames[s].location;
+  return *buf;
+}
+
 /* ---- samples ------------------------------------------------------------------------ */
 
 void pgo_sample_index_init(pgo_sample_index *s) { memset(s, 0, sizeof *s); }
