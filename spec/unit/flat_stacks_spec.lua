@@ -8,7 +8,7 @@ local pb = require "pbwriter"
 local function fresh() return (assert(pgo.load(helpers.fixture("profiles/shop.steady.pgo")))) end
 local function with_tree()
   local p = fresh()
-  assert(p:filter{ focus = "." })      -- the filters walk the tree: it is built now
+  assert(p:scale(1))                   -- the edits walk the tree: it is built now
   assert.equal("tree", p:stack_form())
   return p
 end
@@ -35,10 +35,12 @@ describe("flat stacks", function()
     assert.equal(with_tree():encode(), p:encode())
   end)
 
-  it("top, tags, samples, encode, merge, diff and compact never build the tree", function()
+  it("top, filters, tags, samples, encode, merge, diff and compact never build the tree", function()
     local p = fresh()
     assert.equal("flat", p:stack_form())
     assert(p:top{ cum = true, granularity = "lines" })
+    local f = assert(p:filter{ focus = "main", hide = "runtime", tagfocus = "." })
+    assert.equal("flat", f:stack_form())
     assert(p:tags())
     for _ in p:samples() do end
     assert(p:encode())
@@ -57,9 +59,14 @@ describe("flat stacks", function()
     assert.equal(tree1:diff(tree2, { diff_base = true }):encode(),
       flat1:diff(flat2, { diff_base = true }):encode())
     assert.equal(tree1:compact():encode(), flat1:compact():encode())
+    for _, o in ipairs { { focus = "main" }, { ignore = "runtime", hide = "sync" },
+                         { show_from = "main", prune_from = "runtime" } } do
+      assert.equal(tree1:filter(o):encode(), flat1:filter(o):encode())
+      assert.same(tree1:filter(o):top{ n = 0 }, flat1:filter(o):top{ n = 0 })
+    end
     local merged = pgo.merge(flat1, flat2)
     local t = assert(merged:top{ n = 0 })
-    merged:filter{ focus = "." }           -- now walked as a tree
+    assert(merged:scale(1))                -- now walked as a tree
     assert.equal("tree", merged:stack_form())
     assert.same(t, merged:top{ n = 0 })
     local samples = {}

@@ -304,7 +304,7 @@ static const char *const filter_options[] = {
  * warnings = the notes pprof prints on stderr ("TagFocus expression matched no
  * samples", ...). Raises on a bad regular expression. */
 static int profile_filter(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   check_known_options(L, 2, "filter", filter_options);
   pgo_filter_options o;

@@ -332,7 +332,7 @@ static void push_callsites(lua_State *L, const pgo_profile *p, const scratch *s,
 
 /* Shared body of p:callsites and p:devirt_candidates. */
 static int callsites_common(lua_State *L, bool speculating_only) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   int t = opt_table(L, callsite_options);
   lua_Integer min = opt_int(L, t, "min_callees", 2, 1);
   scratch *s = push_scratch(L);

@@ -229,7 +229,7 @@ static bool on_value_type(decoder *d, const uint8_t *data, size_t len, pgo_value
 static bool memo_reserve(decoder *d) {
   if ((d->memo_count + 1) * 2 <= d->nmemo) return true;
   size_t nn = d->nmemo ? d->nmemo * 2 : 4096;
-  struct stack_memo *m = calloc(nn, sizeof *m);
+  struct stack_memo *m = pgo_zeroed(nn, sizeof *m);
   if (!m) return NOMEM();
   for (size_t i = 0; i < d->nmemo; i++) {
     if (!d->memo[i].node) continue;

@@ -126,7 +126,7 @@ void pgo_stack_index_free(pgo_stack_index *s) {
 /* The slots hold only node ids; keys are read from frames[node]. A third of the memory
  * of storing the key in the slot, which matters for the peak while the table doubles. */
 static bool stack_index_rehash(const pgo_profile *p, pgo_stack_index *s, size_t nslots) {
-  uint32_t *slots = calloc(nslots, sizeof *slots);
+  uint32_t *slots = pgo_zeroed(nslots, sizeof *slots);
   if (!slots) return false;
   for (size_t i = 0; i < s->nslots; i++) {
     uint32_t node = s->slots[i];
@@ -232,7 +232,7 @@ uint32_t *pgo_profile_flat_reserve(pgo_profile *p, size_t n) {
 static bool flat_index_reserve(pgo_flat_index *x) {
   if ((x->count + 1) * 2 <= x->nslots) return true;
   size_t nn = x->nslots ? x->nslots * 2 : 4096;
-  pgo_flat_slot *s = calloc(nn, sizeof *s);
+  pgo_flat_slot *s = pgo_zeroed(nn, sizeof *s);
   if (!s) return false;
   for (size_t i = 0; i < x->nslots; i++) {
     if (!x->slots[i].stack) continue;
@@ -295,7 +295,7 @@ void pgo_sample_index_free(pgo_sample_index *s) {
 }
 
 static bool sample_index_rehash(pgo_sample_index *s, size_t nslots) {
-  pgo_sample_slot *slots = calloc(nslots, sizeof *slots);
+  pgo_sample_slot *slots = pgo_zeroed(nslots, sizeof *slots);
   if (!slots) return false;
   for (size_t i = 0; i < s->nslots; i++) {
     const pgo_sample_slot *e = &s->slots[i];
@@ -367,7 +367,7 @@ static bool labels_equal(const pgo_label *a, const pgo_label *b, uint32_t n) {
 }
 
 static bool labelset_rehash(pgo_labelset_index *s, size_t nslots) {
-  uint64_t *hashes = calloc(nslots, sizeof *hashes);
+  uint64_t *hashes = pgo_zeroed(nslots, sizeof *hashes);
   uint32_t *sets = malloc(nslots * sizeof *sets);
   if (!hashes || !sets) { free(hashes); free(sets); return false; }
   for (size_t i = 0; i < s->nslots; i++) {
