@@ -89,11 +89,13 @@ fi
 RES="$OUT/results.tsv"      # case, tool, wall, MB, note
 : > "$RES"
 
-# measure CASE TOOL CMD... : RUNS runs, stdout to /dev/null, median wall s and peak RSS MB
-# (bench/timeit: fork, exec, wait4; wall from CLOCK_MONOTONIC, peak RSS from ru_maxrss)
+# measure CASE TOOL CMD... : RUNS runs, stdout to /dev/null, median wall s, peak RSS MB and
+# CPU s (bench/timeit: fork, exec, wait4; wall from CLOCK_MONOTONIC, peak RSS from
+# ru_maxrss, CPU = user + system). results.tsv: case tool wall MB note cpu
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 measure() {
   local case=$1 tool=$2; shift 2
-  local t="$OUT/.time" e="$OUT/.stderr" walls=() rsss=() rc
+  local t="$OUT/.time" e="$OUT/.stderr" walls=() rsss=() cpus=() rc
   for ((i = 0; i < RUNS; i++)); do
     rc=0
     "$OUT/timeit" "$t" "$@" > /dev/null 2> "$e" || rc=$?
@@ -105,14 +107,14 @@ measure() {
         "$(tail -n1 "$e" | cut -c1-80)" >> "$RES"
       echo "  $case / $tool: FAILED" >&2; cat "$e" >&2; return
     fi
-    read -r w k < <(tail -n1 "$t")
-    walls+=("$w"); rsss+=("$k")
+    read -r w k c < <(tail -n1 "$t")
+    walls+=("$w"); rsss+=("$k"); cpus+=("$c")
   done
-  local mw mk
-  mw=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
-  mk=$(printf '%s\n' "${rsss[@]}" | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
-  printf '%s\t%s\t%.3f\t%.1f\t\n' "$case" "$tool" "$mw" "$(awk -v k="$mk" 'BEGIN{print k/1024}')" >> "$RES"
-  echo "  $case / $tool: ${mw}s $((mk / 1024))MB" >&2
+  local mw mk mc
+  mw=$(median "${walls[@]}"); mk=$(median "${rsss[@]}"); mc=$(median "${cpus[@]}")
+  printf '%s\t%s\t%.3f\t%.1f\t\t%.3f\n' "$case" "$tool" "$mw" "$(awk -v k="$mk" 'BEGIN{print k/1024}')" \
+    "$mc" >> "$RES"
+  echo "  $case / $tool: ${mw}s $((mk / 1024))MB cpu ${mc}s" >&2
 }
 
 go_measure() {   # like measure, but skipped with a note when Go is missing
@@ -236,22 +238,23 @@ LOAD_S=$(awk -F'\t' -v c="load ${SHAPES[0]} $((SAMPLES / 1000))k" '$1==c && $2==
 # ratios: wall / reference (the go tool pprof row of the same case), wall / floor
 table() {   # table text|md
   awk -F'\t' -v fmt="$1" -v floor="$FLOOR" '
-    { c[NR]=$1; t[NR]=$2; w[NR]=$3; m[NR]=$4; n[NR]=$5
+    { c[NR]=$1; t[NR]=$2; w[NR]=$3; m[NR]=$4; n[NR]=$5; u[NR]=($6 == "" ? "-" : $6)
       if ($2 == floor) fl[$1]=$3
-      if ($2 ~ /^go tool / && $3 != "-") { rw[$1]=$3; rm[$1]=$4 } }
+      if ($2 ~ /^go tool / && $3 != "-") { rw[$1]=$3; rm[$1]=$4; ru[$1]=u[NR] } }
     function ratio(a, b) { return (a == "-" || b == "" || b == "-" || b+0 == 0) ? "-" : sprintf("%.2fx", a/b) }
     END {
       if (fmt == "md") {
-        print "| case | tool | wall s | peak MB | wall vs go | MB vs go | wall vs floor | note |"
-        print "|---|---|---:|---:|---:|---:|---:|---|"
+        print "| case | tool | wall s | peak MB | cpu s | wall vs go | MB vs go | cpu vs go | wall vs floor | note |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
       } else {
-        printf "%-22s %-22s %8s %9s %10s %9s %13s  %s\n", "case", "tool", "wall s", "peak MB",
-               "wall/go", "MB/go", "wall/floor", "note"
+        printf "%-22s %-22s %8s %9s %8s %10s %9s %9s %13s  %s\n", "case", "tool", "wall s", "peak MB",
+               "cpu s", "wall/go", "MB/go", "cpu/go", "wall/floor", "note"
       }
       for (i = 1; i <= NR; i++) {
         a = ratio(w[i], rw[c[i]]); b = ratio(m[i], rm[c[i]]); f = ratio(w[i], fl[c[i]])
-        if (fmt == "md") printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", c[i], t[i], w[i], m[i], a, b, f, n[i]
-        else printf "%-22s %-22s %8s %9s %10s %9s %13s  %s\n", c[i], t[i], w[i], m[i], a, b, f, n[i]
+        d = ratio(u[i], ru[c[i]])
+        if (fmt == "md") printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c[i], t[i], w[i], m[i], u[i], a, b, d, f, n[i]
+        else printf "%-22s %-22s %8s %9s %8s %10s %9s %9s %13s  %s\n", c[i], t[i], w[i], m[i], u[i], a, b, d, f, n[i]
       }
     }' "$RES"
 }

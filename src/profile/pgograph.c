@@ -60,7 +60,7 @@ static const uint64_t *ktab_key(const ktab *t, uint32_t i, size_t *n) {
 }
 
 static bool ktab_rehash(ktab *t, size_t nslots) {
-  uint32_t *slots = calloc(nslots, sizeof *slots);
+  uint32_t *slots = pgo_zeroed(nslots, sizeof *slots);
   if (!slots) return false;
   for (size_t i = 0; i < t->count; i++) {
     size_t n;
@@ -73,6 +73,15 @@ static bool ktab_rehash(ktab *t, size_t nslots) {
   t->slots = slots;
   t->nslots = nslots;
   return true;
+}
+
+/* Room for count tuples of n values without growing (known sizes: no copies, no rehash). */
+static bool ktab_reserve(ktab *t, size_t count, size_t n) {
+  size_t nslots = 256;
+  while (nslots < 2 * (count + 1)) nslots *= 2;
+  return (nslots <= t->nslots || ktab_rehash(t, nslots)) &&
+         PGO_RESERVE(t->off, t->cap_off, count + 2) &&
+         PGO_RESERVE(t->data, t->cap_data, count * n + 1);
 }
 
 /* The index of tuple k[0..n) (added when new; *added tells which). False: out of memory. */
@@ -158,7 +167,9 @@ static bool graph_nodes(graph *g) {
   const pgo_profile *p = g->p;
   g->line_node = malloc((p->nlines ? p->nlines : 1) * sizeof *g->line_node);
   g->bare_node = malloc((p->nlocations ? p->nlocations : 1) * sizeof *g->bare_node);
-  if (!g->line_node || !g->bare_node) return false;
+  if (!g->line_node || !g->bare_node ||
+      !ktab_reserve(&g->nodes, p->nlines + p->nlocations, NK_ARITY))   /* at most */
+    return false;
   size_t maxlines = 1;
   for (size_t l = 0; l < p->nlocations; l++) {
     const pgo_location *loc = &p->locations[l];
