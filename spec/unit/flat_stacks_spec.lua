@@ -59,6 +59,12 @@ describe("flat stacks", function()
     assert.equal(tree1:diff(tree2, { diff_base = true }):encode(),
       flat1:diff(flat2, { diff_base = true }):encode())
     assert.equal(tree1:compact():encode(), flat1:compact():encode())
+    local ct, cti = tree1:compact_for_pgo()
+    local cf, cfi = flat1:compact_for_pgo()
+    assert.equal(ct:encode(), cf:encode())
+    assert.same(cti, cfi)
+    assert.equal("flat", cf:stack_form())
+    assert.equal(ct:compact_for_pgo{ frames = 2 }:encode(), cf:compact_for_pgo{ frames = 2 }:encode())
     for _, o in ipairs { { focus = "main" }, { ignore = "runtime", hide = "sync" },
                          { show_from = "main", prune_from = "runtime" } } do
       assert.equal(tree1:filter(o):encode(), flat1:filter(o):encode())

@@ -372,7 +372,7 @@ static const char *const compact_options[] = {"frames", NULL};
  * compact form; 1, 2 when line numbers, all addresses had to be kept), addresses (how
  * many locations kept an address)}. */
 static int pgograph_compact_for_pgo(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   int t = opt_table(L, compact_options);
   lua_Integer frames = 0;
   if (t && lua_getfield(L, t, "frames") != LUA_TNIL) {
