@@ -198,6 +198,8 @@ typedef struct pgo_sample_slot { uint32_t stack, labels, index_plus1; } pgo_samp
 typedef struct pgo_sample_index {
   pgo_sample_slot *slots;             /* index_plus1 0 marks an empty slot */
   size_t count, nslots;
+  uint32_t *unlabelled;               /* stack -> sample + 1 for samples without labels */
+  size_t cap_unlabelled;              /* (most samples: an array, not a hash probe) */
 } pgo_sample_index;
 void pgo_sample_index_init(pgo_sample_index *s);
 void pgo_sample_index_free(pgo_sample_index *s);

@@ -124,6 +124,7 @@ static uint64_t decoder_memory(const decoder *d) {
        d->cap_loc_mapping_id * sizeof *d->loc_mapping_id +
        d->stacks.nslots * sizeof *d->stacks.slots + d->flats.nslots * sizeof *d->flats.slots +
        d->sample_index.nslots * sizeof *d->sample_index.slots +
+       d->sample_index.cap_unlabelled * sizeof *d->sample_index.unlabelled +
        d->labelsets.nslots * (sizeof *d->labelsets.hashes + sizeof *d->labelsets.sets) +
        d->cap_stack_buf * sizeof *d->stack_buf + d->cap_last_node * sizeof *d->last_node +
        d->cap_label_buf * sizeof *d->label_buf + d->cap_comments * sizeof *d->comments_raw +

@@ -291,6 +291,7 @@ const uint32_t *pgo_stack_locations(const pgo_profile *p, uint32_t s, uint32_t *
 void pgo_sample_index_init(pgo_sample_index *s) { memset(s, 0, sizeof *s); }
 void pgo_sample_index_free(pgo_sample_index *s) {
   free(s->slots);
+  free(s->unlabelled);
   memset(s, 0, sizeof *s);
 }
 
@@ -313,28 +314,43 @@ static bool sample_index_rehash(pgo_sample_index *s, size_t nslots) {
 bool pgo_profile_add_sample(pgo_profile *p, pgo_sample_index *s, uint32_t stack,
                             uint32_t labels, const int64_t *values) {
   size_t nt = p->nsample_types;
-  if ((s->count + 1) * 2 > s->nslots && !sample_index_rehash(s, s->nslots ? s->nslots * 2 : 1024))
-    return false;
-  size_t i = pair_hash(stack, labels) & (s->nslots - 1);
-  for (;;) {
-    pgo_sample_slot *e = &s->slots[i];
-    if (!e->index_plus1) break;
-    if (e->stack == stack && e->labels == labels) {
-      if (nt == 0) return true;       /* no values to add; p->values may still be NULL */
-      int64_t *row = p->values + (size_t)(e->index_plus1 - 1) * nt;
-      /* wrapping add: values come from outside and may overflow; never UB */
-      for (size_t c = 0; c < nt; c++) row[c] = (int64_t)((uint64_t)row[c] + (uint64_t)values[c]);
-      return true;
+  uint32_t *found = NULL;             /* where the sample's index + 1 is (0 = new) */
+  pgo_sample_slot *slot = NULL;       /* the empty hash slot a new labelled sample takes */
+  if (labels == 0) {
+    if (stack >= s->cap_unlabelled) {
+      size_t old = s->cap_unlabelled;
+      if (!PGO_RESERVE(s->unlabelled, s->cap_unlabelled, (size_t)stack + 1)) return false;
+      memset(s->unlabelled + old, 0, (s->cap_unlabelled - old) * sizeof *s->unlabelled);
     }
-    i = (i + 1) & (s->nslots - 1);
+    found = &s->unlabelled[stack];
+  } else {
+    if ((s->count + 1) * 2 > s->nslots && !sample_index_rehash(s, s->nslots ? s->nslots * 2 : 1024))
+      return false;
+    size_t i = pair_hash(stack, labels) & (s->nslots - 1);
+    while (s->slots[i].index_plus1 &&
+           (s->slots[i].stack != stack || s->slots[i].labels != labels))
+      i = (i + 1) & (s->nslots - 1);
+    slot = &s->slots[i];
+    found = &slot->index_plus1;
+    if (*found) slot = NULL;            /* a match: no slot to fill in */
+  }
+  if (*found) {
+    if (nt == 0) return true;         /* no values to add; p->values may still be NULL */
+    int64_t *row = p->values + (size_t)(*found - 1) * nt;
+    /* wrapping add: values come from outside and may overflow; never UB */
+    for (size_t c = 0; c < nt; c++) row[c] = (int64_t)((uint64_t)row[c] + (uint64_t)values[c]);
+    return true;
   }
   if (p->nsamples >= PGO_NONE - 1) return false;
   if (!PGO_RESERVE(p->samples, p->cap_samples, p->nsamples + 1)) return false;
   if (nt && !PGO_RESERVE(p->values, p->cap_values, (p->nsamples + 1) * nt)) return false;
   p->samples[p->nsamples] = (pgo_sample){stack, labels};
   if (nt) memcpy(p->values + p->nsamples * nt, values, nt * sizeof *values);
-  s->slots[i] = (pgo_sample_slot){stack, labels, (uint32_t)p->nsamples + 1};
-  s->count++;
+  if (slot) {
+    *slot = (pgo_sample_slot){stack, labels, 0};
+    s->count++;
+  }
+  *found = (uint32_t)p->nsamples + 1;
   p->nsamples++;
   return true;
 }
