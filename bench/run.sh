@@ -89,11 +89,13 @@ fi
 RES="$OUT/results.tsv"      # case, tool, wall, MB, note
 : > "$RES"
 
-# measure CASE TOOL CMD... : RUNS runs, stdout to /dev/null, median wall s and peak RSS MB
-# (bench/timeit: fork, exec, wait4; wall from CLOCK_MONOTONIC, peak RSS from ru_maxrss)
+# measure CASE TOOL CMD... : RUNS runs, stdout to /dev/null, median wall s, peak RSS MB and
+# CPU s (bench/timeit: fork, exec, wait4; wall from CLOCK_MONOTONIC, peak RSS from
+# ru_maxrss, CPU = user + system). results.tsv: case tool wall MB note cpu
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 measure() {
   local case=$1 tool=$2; shift 2
-  local t="$OUT/.time" e="$OUT/.stderr" walls=() rsss=() rc
+  local t="$OUT/.time" e="$OUT/.stderr" walls=() rsss=() cpus=() rc
   for ((i = 0; i < RUNS; i++)); do
     rc=0
     "$OUT/timeit" "$t" "$@" > /dev/null 2> "$e" || rc=$?
@@ -105,14 +107,14 @@ measure() {
         "$(tail -n1 "$e" | cut -c1-80)" >> "$RES"
       echo "  $case / $tool: FAILED" >&2; cat "$e" >&2; return
     fi
-    read -r w k < <(tail -n1 "$t")
-    walls+=("$w"); rsss+=("$k")
+    read -r w k c < <(tail -n1 "$t")
+    walls+=("$w"); rsss+=("$k"); cpus+=("$c")
   done
-  local mw mk
-  mw=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
-  mk=$(printf '%s\n' "${rsss[@]}" | sort -g | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')
-  printf '%s\t%s\t%.3f\t%.1f\t\n' "$case" "$tool" "$mw" "$(awk -v k="$mk" 'BEGIN{print k/1024}')" >> "$RES"
-  echo "  $case / $tool: ${mw}s $((mk / 1024))MB" >&2
+  local mw mk mc
+  mw=$(median "${walls[@]}"); mk=$(median "${rsss[@]}"); mc=$(median "${cpus[@]}")
+  printf '%s\t%s\t%.3f\t%.1f\t\t%.3f\n' "$case" "$tool" "$mw" "$(awk -v k="$mk" 'BEGIN{print k/1024}')" \
+    "$mc" >> "$RES"
+  echo "  $case / $tool: ${mw}s $((mk / 1024))MB cpu ${mc}s" >&2
 }
 
 go_measure() {   # like measure, but skipped with a note when Go is missing
@@ -144,7 +146,9 @@ echo "generating profiles (cached in $OUT)" >&2
 declare -A INPUT
 for s in "${SHAPES[@]}"; do INPUT[$s]=$(gen_profile "$s" "$SAMPLES" 1); done
 SMALL=()
-for s in 101 102 103 104 105 106 107 108 109 110; do SMALL+=("$(gen_profile high 100000 "$s")"); done
+if [ "${BENCH_EXTRAS:-1}" != 0 ]; then
+  for s in 101 102 103 104 105 106 107 108 109 110; do SMALL+=("$(gen_profile high 100000 "$s")"); done
+fi
 
 PREPROF=()
 if [ -n "$GO" ] && p=$("$GO" tool -n preprofile 2>/dev/null) && [ -x "$p" ]; then PREPROF=("$p"); fi
@@ -187,10 +191,13 @@ for s in "${SHAPES[@]}"; do
   tags_case "$label" "$f"
   preprofile_case "$label" "$f"
   INFL_S[$s]=$("$OUT/inflate" "$f" 3 | awk '$1=="zlib"{print $2}')
-  if [ "${BENCH_BIG:-0}" = 1 ]; then
-    merge_case "$s 3x$((SAMPLES / 1000))k" "$f" "$(gen_profile "$s" "$SAMPLES" 2)" \
-      "$(gen_profile "$s" "$SAMPLES" 3)"
-  fi
+done
+# the merges after every shape's single-file rows: on a busy machine the slow Go merges
+# come last, so a run cut short still has every shape's other rows
+for s in "${SHAPES[@]}"; do
+  [ "${BENCH_BIG:-0}" = 1 ] || break
+  merge_case "$s 3x$((SAMPLES / 1000))k" "${INPUT[$s]}" "$(gen_profile "$s" "$SAMPLES" 2)" \
+    "$(gen_profile "$s" "$SAMPLES" 3)"
 done
 [ "${BENCH_BIG:-0}" = 1 ] || note "merges of 3 x $SAMPLES samples skipped (BENCH_BIG=1 to run them)"
 
@@ -201,18 +208,22 @@ for h in deep_stacks huge_string empty_strings; do
 done
 
 GRPC="$FIXTURES/thirdparty/grpc-anon.pprof"
-if [ -s "$GRPC" ]; then
+if [ "${BENCH_EXTRAS:-1}" = 0 ]; then
+  note "BENCH_EXTRAS=0: the grpc-anon, merge 10x100k and source scan rows skipped"
+elif [ -s "$GRPC" ]; then
   bench_input "grpc-anon (real)" "$GRPC"
   preprofile_case "grpc-anon (real)" "$GRPC"
 else
   note "grpc-anon fixture not found at $GRPC (set PGOLUA_SHARED): its rows are skipped"
 fi
 
-echo "== merge" >&2
-merge_case "10x100k" "${SMALL[@]}"
+if [ "${BENCH_EXTRAS:-1}" != 0 ]; then
+  echo "== merge" >&2
+  merge_case "10x100k" "${SMALL[@]}"
+fi
 
 GOSRC=$( [ -n "$GO" ] && "$GO" env GOROOT 2>/dev/null)/src
-if [ -d "$GOSRC" ]; then
+if [ "${BENCH_EXTRAS:-1}" != 0 ] && [ -d "$GOSRC" ]; then
   echo "== source scan of $GOSRC" >&2
   measure "go_source GOROOT/src" "pgolua go_source" "$PGOLUA" bench/gosource.lua "$GOSRC"
   note "$("$PGOLUA" bench/gosource.lua "$GOSRC" 2>&1 | tail -n1)"
@@ -236,22 +247,23 @@ LOAD_S=$(awk -F'\t' -v c="load ${SHAPES[0]} $((SAMPLES / 1000))k" '$1==c && $2==
 # ratios: wall / reference (the go tool pprof row of the same case), wall / floor
 table() {   # table text|md
   awk -F'\t' -v fmt="$1" -v floor="$FLOOR" '
-    { c[NR]=$1; t[NR]=$2; w[NR]=$3; m[NR]=$4; n[NR]=$5
+    { c[NR]=$1; t[NR]=$2; w[NR]=$3; m[NR]=$4; n[NR]=$5; u[NR]=($6 == "" ? "-" : $6)
       if ($2 == floor) fl[$1]=$3
-      if ($2 ~ /^go tool / && $3 != "-") { rw[$1]=$3; rm[$1]=$4 } }
+      if ($2 ~ /^go tool / && $3 != "-") { rw[$1]=$3; rm[$1]=$4; ru[$1]=u[NR] } }
     function ratio(a, b) { return (a == "-" || b == "" || b == "-" || b+0 == 0) ? "-" : sprintf("%.2fx", a/b) }
     END {
       if (fmt == "md") {
-        print "| case | tool | wall s | peak MB | wall vs go | MB vs go | wall vs floor | note |"
-        print "|---|---|---:|---:|---:|---:|---:|---|"
+        print "| case | tool | wall s | peak MB | cpu s | wall vs go | MB vs go | cpu vs go | wall vs floor | note |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
       } else {
-        printf "%-22s %-22s %8s %9s %10s %9s %13s  %s\n", "case", "tool", "wall s", "peak MB",
-               "wall/go", "MB/go", "wall/floor", "note"
+        printf "%-22s %-22s %8s %9s %8s %10s %9s %9s %13s  %s\n", "case", "tool", "wall s", "peak MB",
+               "cpu s", "wall/go", "MB/go", "cpu/go", "wall/floor", "note"
       }
       for (i = 1; i <= NR; i++) {
         a = ratio(w[i], rw[c[i]]); b = ratio(m[i], rm[c[i]]); f = ratio(w[i], fl[c[i]])
-        if (fmt == "md") printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", c[i], t[i], w[i], m[i], a, b, f, n[i]
-        else printf "%-22s %-22s %8s %9s %10s %9s %13s  %s\n", c[i], t[i], w[i], m[i], a, b, f, n[i]
+        d = ratio(u[i], ru[c[i]])
+        if (fmt == "md") printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c[i], t[i], w[i], m[i], u[i], a, b, d, f, n[i]
+        else printf "%-22s %-22s %8s %9s %8s %10s %9s %9s %13s  %s\n", c[i], t[i], w[i], m[i], u[i], a, b, d, f, n[i]
       }
     }' "$RES"
 }

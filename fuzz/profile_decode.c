@@ -125,6 +125,15 @@ static void check_model(const pgo_profile *p, const char *which) {
       finding("%s: frame %zu has depth %" PRIu32 " under a parent of depth %" PRIu32, which, i,
               f->depth, p->frames[f->parent].depth);
   }
+  /* flat stacks (merge results, flat decodes): runs in order, of known locations */
+  for (size_t k = 0; p->flat && k < p->nflat; k++)
+    if (p->flat_start[k + 1] < p->flat_start[k] || p->flat_start[k + 1] > p->nflat_locs)
+      finding("%s: flat stack %zu runs %" PRIu32 "..%" PRIu32 " of %zu", which, k,
+              p->flat_start[k], p->flat_start[k + 1], p->nflat_locs);
+  for (size_t k = 0; p->flat && k < p->nflat_locs; k++)
+    if (p->flat_locs[k] >= p->nlocations)
+      finding("%s: flat stacks name location %" PRIu32 " of %zu", which, p->flat_locs[k],
+              p->nlocations);
   for (size_t i = 0; i < p->nlabels; i++) {
     check_string(p, which, "a label key", p->labels[i].key);
     check_string(p, which, "a label value", p->labels[i].str);
@@ -140,9 +149,9 @@ static void check_model(const pgo_profile *p, const char *which) {
     finding("%s: %zu samples of %zu values but room for %zu values", which, p->nsamples,
             p->nsample_types, p->cap_values);
   for (size_t i = 0; i < p->nsamples; i++) {
-    if (p->samples[i].stack >= p->nframes)
-      finding("%s: sample %zu names frame %" PRIu32 " of %zu", which, i, p->samples[i].stack,
-              p->nframes);
+    if (p->samples[i].stack >= pgo_profile_nstacks(p))
+      finding("%s: sample %zu names stack %" PRIu32 " of %zu", which, i, p->samples[i].stack,
+              pgo_profile_nstacks(p));
     if (p->samples[i].labels >= p->nlabelsets)
       finding("%s: sample %zu names label set %" PRIu32 " of %zu", which, i,
               p->samples[i].labels, p->nlabelsets);

@@ -177,12 +177,29 @@ bool pgo_profile_frame(pgo_profile *p, pgo_stack_index *s, uint32_t parent, uint
 bool pgo_profile_stack(pgo_profile *p, pgo_stack_index *s, const uint32_t *locs_leaf_first,
                        size_t n, uint32_t *node);
 
+/* A flat stack builder: each distinct stack once, found by one hash of the whole stack.
+ * pgo_profile_make_flat turns an empty profile flat (stack 0 = the empty stack). To add a
+ * stack, write its n location indices (leaf first) at pgo_profile_flat_reserve(p, n), then
+ * pgo_profile_flat_stack(p, x, n, &stack) keeps them when the stack is new. */
+typedef struct pgo_flat_slot { uint32_t tag, stack; } pgo_flat_slot;   /* stack 0 = empty */
+typedef struct pgo_flat_index {
+  pgo_flat_slot *slots;
+  size_t count, nslots;
+} pgo_flat_index;
+void pgo_flat_index_init(pgo_flat_index *x);
+void pgo_flat_index_free(pgo_flat_index *x);
+bool pgo_profile_make_flat(pgo_profile *p);
+uint32_t *pgo_profile_flat_reserve(pgo_profile *p, size_t n);
+bool pgo_profile_flat_stack(pgo_profile *p, pgo_flat_index *x, size_t n, uint32_t *stack);
+
 /* Sample combiner: adds a sample, or adds its values into an existing one with the same
  * stack and label set. */
 typedef struct pgo_sample_slot { uint32_t stack, labels, index_plus1; } pgo_sample_slot;
 typedef struct pgo_sample_index {
   pgo_sample_slot *slots;             /* index_plus1 0 marks an empty slot */
   size_t count, nslots;
+  uint32_t *unlabelled;               /* stack -> sample + 1 for samples without labels */
+  size_t cap_unlabelled;              /* (most samples: an array, not a hash probe) */
 } pgo_sample_index;
 void pgo_sample_index_init(pgo_sample_index *s);
 void pgo_sample_index_free(pgo_sample_index *s);
@@ -219,6 +236,15 @@ static inline uint32_t pgo_sample_location(const pgo_profile *p, size_t i, uint3
   for (; s && k; k--) s = p->frames[s].parent;
   return s ? p->frames[s].location : PGO_NONE;
 }
+/* Stack ids run 1 .. pgo_profile_nstacks(p) - 1 (0 = the empty stack): the flat stacks,
+ * or the frame nodes of the tree (a sample's stack is its leaf node). */
+static inline size_t pgo_profile_nstacks(const pgo_profile *p) {
+  return p->flat ? p->nflat : p->nframes;
+}
+/* The locations of stack s, leaf first, *n of them: a pointer into the flat store, or for
+ * the tree into *buf (grown as needed, the caller frees it). NULL when out of memory. */
+const uint32_t *pgo_stack_locations(const pgo_profile *p, uint32_t s, uint32_t **buf,
+                                    size_t *cap, size_t *n);
 /* Sum of each value column over all samples into totals[nsample_types]. */
 void pgo_profile_totals(const pgo_profile *p, int64_t *totals);
 /* The column index of the default sample type (the last one when unset). */

@@ -5,10 +5,11 @@ local helpers = require "helpers"
 local pgo = require "pgo"
 local pb = require "pbwriter"
 
-local function fresh() return assert(pgo.load(helpers.fixture("profiles/shop.steady.pgo"))) end
+local function fresh() return (assert(pgo.load(helpers.fixture("profiles/shop.steady.pgo")))) end
 local function with_tree()
   local p = fresh()
-  assert(p:top())                      -- top walks the tree: it is built now
+  assert(p:scale(1))                   -- the edits walk the tree: it is built now
+  assert.equal("tree", p:stack_form())
   return p
 end
 
@@ -32,6 +33,57 @@ describe("flat stacks", function()
     assert(p:preprofile())
     assert.same(with_tree():top(), p:top())
     assert.equal(with_tree():encode(), p:encode())
+  end)
+
+  it("top, filters, tags, samples, encode, merge, diff and compact never build the tree", function()
+    local p = fresh()
+    assert.equal("flat", p:stack_form())
+    assert(p:top{ cum = true, granularity = "lines" })
+    local f = assert(p:filter{ focus = "main", hide = "runtime", tagfocus = "." })
+    assert.equal("flat", f:stack_form())
+    assert(p:tags())
+    for _ in p:samples() do end
+    assert(p:encode())
+    local m = assert(pgo.merge(p, fresh()))
+    local d = assert(p:diff(fresh(), { diff_base = true }))
+    local c = assert(p:compact())
+    assert.equal("flat", p:stack_form())
+    for _, q in ipairs { m, d, c, p:clone() } do assert.equal("flat", q:stack_form()) end
+  end)
+
+  it("merge, diff and compact of flat inputs give the bytes and top of tree inputs", function()
+    local flat1, flat2 = fresh(), fresh()
+    local tree1, tree2 = with_tree(), with_tree()
+    assert.equal(pgo.merge(tree1, tree2):encode(), pgo.merge(flat1, flat2):encode())
+    assert.equal(pgo.merge(tree1, flat2):encode(), pgo.merge(flat1, flat2):encode())
+    assert.equal(tree1:diff(tree2, { diff_base = true }):encode(),
+      flat1:diff(flat2, { diff_base = true }):encode())
+    assert.equal(tree1:compact():encode(), flat1:compact():encode())
+    local ct, cti = tree1:compact_for_pgo()
+    local cf, cfi = flat1:compact_for_pgo()
+    assert.equal(ct:encode(), cf:encode())
+    assert.same(cti, cfi)
+    assert.equal("flat", cf:stack_form())
+    assert.equal(ct:compact_for_pgo{ frames = 2 }:encode(), cf:compact_for_pgo{ frames = 2 }:encode())
+    for _, o in ipairs { { focus = "main" }, { ignore = "runtime", hide = "sync" },
+                         { show_from = "main", prune_from = "runtime" } } do
+      assert.equal(tree1:filter(o):encode(), flat1:filter(o):encode())
+      assert.same(tree1:filter(o):top{ n = 0 }, flat1:filter(o):top{ n = 0 })
+    end
+    local merged = pgo.merge(flat1, flat2)
+    local t = assert(merged:top{ n = 0 })
+    assert(merged:scale(1))                -- now walked as a tree
+    assert.equal("tree", merged:stack_form())
+    assert.same(t, merged:top{ n = 0 })
+    local samples = {}
+    for values, stack in pgo.merge(flat1, flat2):samples() do
+      samples[#samples + 1] = table.concat(stack, ",") .. "=" .. values[1]
+    end
+    local tree_samples = {}
+    for values, stack in merged:samples() do
+      tree_samples[#tree_samples + 1] = table.concat(stack, ",") .. "=" .. values[1]
+    end
+    assert.same(tree_samples, samples)
   end)
 
   it("identical stacks with identical labels combine; any difference keeps samples apart", function()

@@ -64,3 +64,10 @@ bool pgo_grow(void **data, size_t *cap, size_t need, size_t elem) {
   *cap = ncap;
   return true;
 }
+
+void *pgo_zeroed(size_t n, size_t elem) {
+  if (elem && n > SIZE_MAX / elem) return NULL;
+  void *p = malloc(n * elem > 0 ? n * elem : 1);
+  if (p) memset(p, 0, n * elem);
+  return p;
+}

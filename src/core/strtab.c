@@ -20,7 +20,7 @@ uint64_t pgo_hash_bytes(const void *data, size_t n) {
 }
 
 static bool strtab_rehash(pgo_strtab *t, size_t nslots) {
-  uint32_t *slots = calloc(nslots, sizeof *slots);
+  uint32_t *slots = pgo_zeroed(nslots, sizeof *slots);
   if (!slots) return false;
   for (size_t id = 0; id < t->count; id++) {
     size_t i = pgo_hash_bytes(t->ent[id].s, t->ent[id].len) & (nslots - 1);
@@ -99,7 +99,7 @@ void pgo_u64map_free(pgo_u64map *m) {
 
 static bool u64map_rehash(pgo_u64map *m, size_t nslots) {
   uint64_t *keys = malloc(nslots * sizeof *keys);
-  uint32_t *vals = calloc(nslots, sizeof *vals);
+  uint32_t *vals = pgo_zeroed(nslots, sizeof *vals);
   if (!keys || !vals) { free(keys); free(vals); return false; }
   for (size_t i = 0; i < m->nslots; i++) {
     if (!m->vals[i]) continue;

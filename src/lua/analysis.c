@@ -109,7 +109,7 @@ static const char *const granularities[] = {
  * graph_nodes, nodecount, sample_index, sample_type, sample_unit, file, build_id};
  * nil, message, "no_sample_types" for a profile without sample types. */
 static int profile_top(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   int t = 0;
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
@@ -304,7 +304,7 @@ static const char *const filter_options[] = {
  * warnings = the notes pprof prints on stderr ("TagFocus expression matched no
  * samples", ...). Raises on a bad regular expression. */
 static int profile_filter(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   check_known_options(L, 2, "filter", filter_options);
   pgo_filter_options o;

@@ -332,7 +332,7 @@ static void push_callsites(lua_State *L, const pgo_profile *p, const scratch *s,
 
 /* Shared body of p:callsites and p:devirt_candidates. */
 static int callsites_common(lua_State *L, bool speculating_only) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   int t = opt_table(L, callsite_options);
   lua_Integer min = opt_int(L, t, "min_callees", 2, 1);
   scratch *s = push_scratch(L);
@@ -372,7 +372,7 @@ static const char *const compact_options[] = {"frames", NULL};
  * compact form; 1, 2 when line numbers, all addresses had to be kept), addresses (how
  * many locations kept an address)}. */
 static int pgograph_compact_for_pgo(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   int t = opt_table(L, compact_options);
   lua_Integer frames = 0;
   if (t && lua_getfield(L, t, "frames") != LUA_TNIL) {

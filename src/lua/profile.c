@@ -157,7 +157,7 @@ static int profile_info(lua_State *L) {
 
 /* Iterator state for p:samples(): the profile stays referenced through upvalue 1. */
 static int samples_next(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, lua_upvalueindex(1));
+  pgo_profile *p = pgolua_check_profile_flat(L, lua_upvalueindex(1));
   lua_Integer i = lua_tointeger(L, lua_upvalueindex(2));
   if ((size_t)i >= p->nsamples) return 0;
   lua_pushinteger(L, i + 1);
@@ -169,10 +169,14 @@ static int samples_next(lua_State *L) {
     lua_pushinteger(L, v[c]);
     lua_rawseti(L, -2, (lua_Integer)c + 1);
   }
-  lua_createtable(L, (int)p->frames[s->stack].depth, 0);
+  lua_createtable(L, 0, 0);
   lua_Integer n = 0;
-  for (uint32_t f = s->stack; f; f = p->frames[f].parent) {
-    const pgo_location *loc = &p->locations[p->frames[f].location];
+  /* leaf first: the flat run in order, or the tree's parent links */
+  uint32_t at = s->stack, end = 0;
+  if (p->flat) { end = p->flat_start[at + 1]; at = p->flat_start[at]; }
+  while (p->flat ? at < end : at != 0) {
+    const pgo_location *loc = &p->locations[p->flat ? p->flat_locs[at] : p->frames[at].location];
+    at = p->flat ? at + 1 : p->frames[at].parent;
     for (uint32_t k = 0; k < loc->line_count; k++) {
       pgolua_push_str(L, p, p->functions[p->lines[loc->line_start + k].function].name);
       lua_rawseti(L, -2, ++n);
@@ -193,7 +197,7 @@ static int samples_next(lua_State *L) {
 /* p:samples() -> iterator yielding values, stack (function names leaf first, inlined
  * frames expanded), labels ({key = value}) per sample */
 static int profile_samples(lua_State *L) {
-  pgolua_check_profile(L, 1);
+  pgolua_check_profile_flat(L, 1);
   lua_pushvalue(L, 1);
   lua_pushinteger(L, 0);
   lua_pushcclosure(L, samples_next, 2);
@@ -202,7 +206,7 @@ static int profile_samples(lua_State *L) {
 
 /* p:encode([level]) -> gzip bytes */
 static int profile_encode(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   int level = (int)luaL_optinteger(L, 2, 6);
   luaL_argcheck(L, level >= 1 && level <= 9, 2, "compression level must be 1..9");
   unsigned char *out;
@@ -216,7 +220,7 @@ static int profile_encode(lua_State *L) {
 
 /* p:write(path [, level]) -> true | nil, message, code (atomic: temp file, fsync, rename) */
 static int profile_write(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   const char *path = luaL_checkstring(L, 2);
   int level = (int)luaL_optinteger(L, 3, 6);
   luaL_argcheck(L, level >= 1 && level <= 9, 3, "compression level must be 1..9");
@@ -228,6 +232,13 @@ static int profile_write(lua_State *L) {
   free(out);
   if (!ok) return pgolua_push_error(L, &err);
   lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* p:stack_form() -> "flat" | "tree": how the stacks are held now (see pgo.decode in
+ * docs/api.md); the tree is built by the first operation that needs it. */
+static int profile_stack_form(lua_State *L) {
+  lua_pushstring(L, pgolua_check_profile_flat(L, 1)->flat ? "flat" : "tree");
   return 1;
 }
 
@@ -255,6 +266,7 @@ static const luaL_Reg profile_methods[] = {
   {"samples", profile_samples},
   {"encode", profile_encode},
   {"write", profile_write},
+  {"stack_form", profile_stack_form},
   {"close", profile_close},
   {"is_closed", profile_is_closed},
   {NULL, NULL}

@@ -36,7 +36,7 @@ static pgo_profile *check_profile_at(lua_State *L, int t, lua_Integer i, int arg
     const char *msg = lua_pushfstring(L, "pgo.profile expected at index %I, got %s", i, tname);
     luaL_argerror(L, arg, msg);
   }
-  pgo_profile *p = pgolua_check_profile(L, -1);
+  pgo_profile *p = pgolua_check_profile_flat(L, -1);   /* merge and diff read either form */
   lua_pop(L, 1);
   return p;
 }
@@ -82,7 +82,7 @@ static int transform_merge(lua_State *L) {
   if (n == 0) luaL_argerror(L, 1, "at least one profile expected");
   const pgo_profile **ps = scratch(L, (size_t)n * sizeof *ps);
   for (lua_Integer i = 1; i <= n; i++)
-    ps[i - 1] = list ? check_profile_at(L, 1, i, 1) : pgolua_check_profile(L, (int)i);
+    ps[i - 1] = list ? check_profile_at(L, 1, i, 1) : pgolua_check_profile_flat(L, (int)i);
   pgo_error err;
   if (n == 1) {
     pgo_profile *c = pgo_profile_clone(ps[0]);
@@ -98,7 +98,7 @@ static pgo_profile *load_file(const char *path, const pgo_limits *limits, pgo_er
   unsigned char *data;
   size_t len;
   if (!pgo_read_file(path, limits->max_decompressed, "max_decompressed", &data, &len, err)) return NULL;
-  pgo_profile *p = pgo_profile_decode(data, len, limits, err);
+  pgo_profile *p = pgo_profile_decode_flat(data, len, limits, err);
   free(data);
   if (!p) pgo_error_prefix(err, path);
   return p;
@@ -148,7 +148,7 @@ static int transform_merge_files(lua_State *L) {
  * negated and merged in, equal samples cancel); true = pprof -diff_base (the negated base
  * samples also carry the label pprof::base=true, so they stay apart). */
 static int transform_diff(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   bool diff_base = false;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
@@ -172,7 +172,7 @@ static int transform_diff(lua_State *L) {
       base = merged;
     }
   } else {
-    base = pgolua_check_profile(L, 2);
+    base = pgolua_check_profile_flat(L, 2);
   }
   pgo_profile *r = pgo_profile_diff(p, base, diff_base, &err);
   pgo_profile_free(merged);
@@ -181,14 +181,14 @@ static int transform_diff(lua_State *L) {
 
 /* p:compact() -> profile: pprof Compact (merge of p on its own) */
 static int transform_compact(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   pgo_error err;
   return push_result(L, pgo_profile_compact(p, &err), &err);
 }
 
 /* p:clone() -> an exact copy */
 static int transform_clone(lua_State *L) {
-  pgo_profile *p = pgolua_check_profile(L, 1);
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
   pgo_profile *c = pgo_profile_clone(p);
   if (!c) return luaL_error(L, "not enough memory");
   pgolua_push_profile(L, c);

@@ -1,11 +1,11 @@
 /* aggregate.c: pprof's report graph (flat/cum per node, trimming, order), report totals
  * and label totals. See aggregate.h and shared/docs/pprof-pgo-reference.md section c.
  *
- * Cost: one pass over the samples to weigh the stack tree, then one depth-first walk of
- * the stack prefix tree per graph build (at most four), O(frames x lines) with arrays
- * indexed by node; never per-sample hashing. A node's cum counts each sample once: the
- * walk keeps, per node, how often it occurs on the current root-to-frame path, and a
- * frame adds its subtree weight only to nodes that are new on that path. */
+ * Cost: one pass over the samples to weigh each distinct stack (flat stacks, or leaf
+ * nodes of the prefix tree: the prefix tree is never built for this), then one pass over
+ * the weighed stacks per graph build (two), O(frames x lines) with arrays indexed by
+ * node; hashing only for the edges of kept nodes. A node's cum counts each stack once: a
+ * node remembers the last stack that added to it. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,6 @@
 #include "pgolua/aggregate.h"
 
 #define NONE UINT32_MAX
-#define UNDO_EDGE 0x80000000u
 
 static int64_t wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
 static uint64_t mag(int64_t v) { return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; }
@@ -160,24 +159,18 @@ typedef struct graph {
   uint32_t *loc_start, *loc_count, *locnodes;   /* per location: its nodes, line order */
   size_t nlocnodes;
   uint8_t *inlinable;                 /* per node: is an inlined (non-last) line somewhere */
-  /* the stack tree, weighed */
-  uint32_t *first_child, *next_sibling;
-  int64_t *own, *sub;
-  uint8_t *own_nz, *sub_nz;
-  /* per build */
+  /* the distinct stacks, weighed: the column summed over their samples, and whether
+   * some sample there is nonzero (pprof skips zeros) */
+  int64_t *sw;
+  uint8_t *snz;
+  uint32_t *locbuf;                   /* a stack of the tree, gathered */
+  size_t cap_locbuf;
+  /* per build; last: the last stack that added to a node's cum */
   int64_t *flat, *cum;
-  uint32_t *path;
-  /* walk state per depth (the path from the root): the last kept node and whether
-   * frames were skipped after it, once a frame at that depth is done; undo mark */
-  uint32_t *st_parent;
-  uint8_t *st_residual;
-  size_t *st_mark;
-  size_t max_depth;
-  uint32_t *undo;
-  size_t nundo, cap_undo;
-  /* edges (final build only) */
+  uint32_t *last;
+  /* edges (final build only); elast: the last stack that added to an edge */
   pgo_u64map emap;
-  uint32_t *edst, *epath;
+  uint32_t *edst, *elast;
   int64_t *ew;
   uint8_t *einl;
   size_t nedges, cap_edges;
@@ -191,12 +184,10 @@ static void graph_free(graph *g) {
   pgo_strtab_free(&g->strs);
   free(g->keys); free(g->slots);
   free(g->loc_start); free(g->loc_count); free(g->locnodes); free(g->inlinable);
-  free(g->first_child); free(g->next_sibling);
-  free(g->own); free(g->sub); free(g->own_nz); free(g->sub_nz);
-  free(g->flat); free(g->cum); free(g->path);
-  free(g->st_parent); free(g->st_residual); free(g->st_mark); free(g->undo);
+  free(g->sw); free(g->snz); free(g->locbuf);
+  free(g->flat); free(g->cum); free(g->last);
   pgo_u64map_free(&g->emap);
-  free(g->edst); free(g->epath); free(g->ew); free(g->einl);
+  free(g->edst); free(g->elast); free(g->ew); free(g->einl);
   free(g->name_off); free(g->name_len); free(g->names);
   memset(g, 0, sizeof *g);
 }
@@ -349,46 +340,21 @@ static bool graph_nodes(graph *g, const gran_flags *fl) {
   return ok;
 }
 
-/* Weigh the stack tree: own = the column summed over samples ending at a frame, sub =
- * over its subtree; *_nz = some sample there has a nonzero value (pprof skips zeros). */
+/* Weigh the distinct stacks: the column summed over the samples of each. */
 static bool graph_weigh(graph *g, pgo_error *err) {
   const pgo_profile *p = g->p;
-  size_t nf = p->nframes, nt = p->nsample_types;
-  g->own = calloc(nf, sizeof *g->own);
-  g->sub = calloc(nf, sizeof *g->sub);
-  g->own_nz = calloc(nf, 1);
-  g->sub_nz = calloc(nf, 1);
-  g->first_child = malloc(nf * sizeof *g->first_child);
-  g->next_sibling = malloc(nf * sizeof *g->next_sibling);
-  if (!g->own || !g->sub || !g->own_nz || !g->sub_nz || !g->first_child || !g->next_sibling)
-    return pgo_fail(err, "nomem", "out of memory aggregating the profile");
+  size_t ns = pgo_profile_nstacks(p), nt = p->nsample_types;
+  g->sw = calloc(ns ? ns : 1, sizeof *g->sw);
+  g->snz = calloc(ns ? ns : 1, 1);
+  if (!g->sw || !g->snz) return pgo_fail(err, "nomem", "out of memory aggregating the profile");
   for (size_t i = 0; i < p->nsamples; i++) {
     int64_t w = p->values[i * nt + g->col];
-    uint32_t f = p->samples[i].stack;
-    if (w == 0 || f == 0 || f >= nf) continue;
-    g->own[f] = wadd(g->own[f], w);
-    g->own_nz[f] = 1;
+    uint32_t s = p->samples[i].stack;
+    if (w == 0 || s == 0) continue;
+    if (s >= ns) return pgo_fail(err, "invalid", "BUG: sample %zu names stack %u of %zu", i, s, ns);
+    g->sw[s] = wadd(g->sw[s], w);
+    g->snz[s] = 1;
   }
-  memcpy(g->sub, g->own, nf * sizeof *g->sub);
-  memcpy(g->sub_nz, g->own_nz, nf);
-  for (size_t f = 0; f < nf; f++) g->first_child[f] = g->next_sibling[f] = NONE;
-  for (size_t f = nf; f-- > 1;) {
-    uint32_t par = p->frames[f].parent;
-    if (par >= f || p->frames[f].depth != p->frames[par].depth + 1)
-      return pgo_fail(err, "invalid", "BUG: stack tree frame %zu has parent %u", f, par);
-    if (p->frames[f].depth > g->max_depth) g->max_depth = p->frames[f].depth;
-    if (!g->sub_nz[f]) continue;
-    g->sub[par] = wadd(g->sub[par], g->sub[f]);
-    g->sub_nz[par] = 1;
-    g->next_sibling[f] = g->first_child[par];
-    g->first_child[par] = (uint32_t)f;
-  }
-  return true;
-}
-
-static bool undo_push(graph *g, uint32_t v) {
-  if (g->nundo == g->cap_undo && !PGO_RESERVE(g->undo, g->cap_undo, g->nundo + 1)) return false;
-  g->undo[g->nundo++] = v;
   return true;
 }
 
@@ -399,8 +365,8 @@ static bool edges_reserve(graph *g, size_t need) {
   void *a;
   if (!(a = realloc(g->edst, cap * sizeof *g->edst))) return false;
   g->edst = a;
-  if (!(a = realloc(g->epath, cap * sizeof *g->epath))) return false;
-  g->epath = a;
+  if (!(a = realloc(g->elast, cap * sizeof *g->elast))) return false;
+  g->elast = a;
   if (!(a = realloc(g->ew, cap * sizeof *g->ew))) return false;
   g->ew = a;
   if (!(a = realloc(g->einl, cap))) return false;
@@ -413,11 +379,11 @@ static bool edges_reserve(graph *g, size_t need) {
 static bool edge_get(graph *g, uint32_t src, uint32_t dst, bool inl, uint32_t *e) {
   uint32_t val = (uint32_t)g->nedges;
   bool found;
-  if (g->nedges >= UNDO_EDGE - 1 || !edges_reserve(g, g->nedges + 1)) return false;
+  if (g->nedges >= NONE - 1 || !edges_reserve(g, g->nedges + 1)) return false;
   if (!pgo_u64map_upsert(&g->emap, ((uint64_t)src << 32) | dst, &val, &found)) return false;
   if (!found) {
     g->edst[g->nedges] = dst;
-    g->epath[g->nedges] = 0;
+    g->elast[g->nedges] = 0;
     g->ew[g->nedges] = 0;
     g->einl[g->nedges] = inl;
     g->nedges++;
@@ -426,83 +392,62 @@ static bool edge_get(graph *g, uint32_t src, uint32_t dst, bool inl, uint32_t *e
   return true;
 }
 
-/* Enter frame f of the walk: its location's nodes from the physical line to the
- * innermost inlined one. kept = NULL keeps every node. */
-static bool graph_enter(graph *g, uint32_t f, const uint8_t *kept, bool edges) {
-  const pgo_profile *p = g->p;
-  uint32_t d = p->frames[f].depth;          /* >= 1; the root's state is at 0 */
-  uint32_t parent = g->st_parent[d - 1];
-  bool residual = g->st_residual[d - 1] != 0;
-  uint32_t loc = p->frames[f].location;
-  uint32_t start = g->loc_start[loc], cnt = g->loc_count[loc];
-  int64_t w = g->sub[f];
-  g->st_mark[d] = g->nundo;
-  for (uint32_t k = cnt; k-- > 0;) {
-    uint32_t n = g->locnodes[start + k];
-    if (kept && !kept[n]) { residual = true; continue; }
-    if (g->path[n]++ == 0) g->cum[n] = wadd(g->cum[n], w);
-    if (!undo_push(g, n)) return false;
-    if (edges && parent != NONE && n != parent && g->inlinable[n]) {
-      bool inl = k != cnt - 1;          /* the child is an inlined line of its location */
-      uint32_t e;
-      if (!edge_get(g, parent, n, inl, &e)) return false;
-      if (g->epath[e]++ == 0) {
-        g->ew[e] = wadd(g->ew[e], w);
-        if (!inl) g->einl[e] = 0;
+/* Add stack s of weight w, root first: each location's nodes from the physical line to
+ * the innermost inlined one. kept = NULL keeps every node. A node (an edge) adds w once
+ * per stack; an edge's inline flag is cleared by its first non-inline occurrence on a
+ * stack; the flat weight goes to the leaf node when it is kept. */
+static bool graph_add_stack(graph *g, uint32_t s, const uint32_t *locs, size_t n, int64_t w,
+                            const uint8_t *kept, bool edges) {
+  uint32_t parent = NONE;
+  bool residual = false;
+  for (size_t i = n; i-- > 0;) {
+    uint32_t loc = locs[i];
+    uint32_t start = g->loc_start[loc], cnt = g->loc_count[loc];
+    for (uint32_t k = cnt; k-- > 0;) {
+      uint32_t nd = g->locnodes[start + k];
+      if (kept && !kept[nd]) { residual = true; continue; }
+      if (g->last[nd] != s) {
+        g->last[nd] = s;
+        g->cum[nd] = wadd(g->cum[nd], w);
       }
-      if (!undo_push(g, e | UNDO_EDGE)) return false;
+      if (edges && parent != NONE && nd != parent && g->inlinable[nd]) {
+        bool inl = k != cnt - 1;        /* the child is an inlined line of its location */
+        uint32_t e;
+        if (!edge_get(g, parent, nd, inl, &e)) return false;
+        if (g->elast[e] != s) {
+          g->elast[e] = s;
+          g->ew[e] = wadd(g->ew[e], w);
+          if (!inl) g->einl[e] = 0;
+        }
+      }
+      parent = nd;
+      residual = false;
     }
-    parent = n;
-    residual = false;
   }
-  g->st_parent[d] = parent;
-  g->st_residual[d] = residual;
-  if (g->own_nz[f] && parent != NONE && !residual)      /* the leaf slot is kept */
-    g->flat[parent] = wadd(g->flat[parent], g->own[f]);
+  if (parent != NONE && !residual) g->flat[parent] = wadd(g->flat[parent], w);
   return true;
 }
 
-static void graph_leave(graph *g, uint32_t f) {
-  size_t mark = g->st_mark[g->p->frames[f].depth];
-  while (g->nundo > mark) {
-    uint32_t v = g->undo[--g->nundo];
-    if (v & UNDO_EDGE) g->epath[v & ~UNDO_EDGE]--;
-    else g->path[v]--;
-  }
-}
-
-/* One graph build over the weighed stack tree (pprof's newGraph with KeptNodes). */
+/* One graph build over the weighed stacks (pprof's newGraph with KeptNodes). */
 static bool graph_build(graph *g, const uint8_t *kept, bool edges) {
-  size_t nn = g->nnodes ? g->nnodes : 1;
+  const pgo_profile *p = g->p;
+  size_t nn = g->nnodes ? g->nnodes : 1, ns = pgo_profile_nstacks(p);
   if (!g->flat) {
     g->flat = malloc(nn * sizeof *g->flat);
     g->cum = malloc(nn * sizeof *g->cum);
-    g->path = malloc(nn * sizeof *g->path);
-    size_t nd = g->max_depth + 2;
-    g->st_parent = malloc(nd * sizeof *g->st_parent);
-    g->st_residual = malloc(nd);
-    g->st_mark = malloc(nd * sizeof *g->st_mark);
-    if (!g->flat || !g->cum || !g->path || !g->st_parent || !g->st_residual || !g->st_mark)
-      return false;
-    g->st_parent[0] = NONE;
-    g->st_residual[0] = 0;
+    g->last = malloc(nn * sizeof *g->last);
+    if (!g->flat || !g->cum || !g->last) return false;
   }
   memset(g->flat, 0, nn * sizeof *g->flat);
   memset(g->cum, 0, nn * sizeof *g->cum);
-  memset(g->path, 0, nn * sizeof *g->path);
+  memset(g->last, 0, nn * sizeof *g->last);
   pgo_u64map_free(&g->emap);
   g->nedges = 0;
-  g->nundo = 0;
-  uint32_t f = g->first_child[0];
-  while (f != NONE) {
-    if (!graph_enter(g, f, kept, edges)) return false;
-    if (g->first_child[f] != NONE) { f = g->first_child[f]; continue; }
-    for (;;) {
-      graph_leave(g, f);
-      if (g->next_sibling[f] != NONE) { f = g->next_sibling[f]; break; }
-      f = g->p->frames[f].parent;
-      if (f == 0) { f = NONE; break; }
-    }
+  for (size_t s = 1; s < ns; s++) {
+    if (!g->snz[s]) continue;
+    size_t n;
+    const uint32_t *locs = pgo_stack_locations(p, (uint32_t)s, &g->locbuf, &g->cap_locbuf, &n);
+    if (!locs || !graph_add_stack(g, (uint32_t)s, locs, n, g->sw[s], kept, edges)) return false;
   }
   return true;
 }

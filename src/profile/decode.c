@@ -33,6 +33,7 @@ typedef struct {
   size_t cap_loc_direct;
   struct stack_memo { uint32_t tag, node; } *memo;   /* whole stacks: hash bits, node */
   size_t nmemo, memo_count;
+  pgo_flat_index flats;                    /* the flat stacks (flat decode) */
   uint8_t *loc_defined, *fn_defined;
   size_t cap_loc_defined, cap_fn_defined;
   uint64_t *loc_mapping_id;                /* raw mapping id per location */
@@ -121,8 +122,9 @@ static uint64_t decoder_memory(const decoder *d) {
   m += d->cap_strmap * sizeof *d->strmap + d->cap_loc_direct * sizeof *d->loc_direct +
        d->nmemo * sizeof *d->memo + d->cap_loc_defined + d->cap_fn_defined +
        d->cap_loc_mapping_id * sizeof *d->loc_mapping_id +
-       d->stacks.nslots * sizeof *d->stacks.slots +
+       d->stacks.nslots * sizeof *d->stacks.slots + d->flats.nslots * sizeof *d->flats.slots +
        d->sample_index.nslots * sizeof *d->sample_index.slots +
+       d->sample_index.cap_unlabelled * sizeof *d->sample_index.unlabelled +
        d->labelsets.nslots * (sizeof *d->labelsets.hashes + sizeof *d->labelsets.sets) +
        d->cap_stack_buf * sizeof *d->stack_buf + d->cap_last_node * sizeof *d->last_node +
        d->cap_label_buf * sizeof *d->label_buf + d->cap_comments * sizeof *d->comments_raw +
@@ -228,7 +230,7 @@ static bool on_value_type(decoder *d, const uint8_t *data, size_t len, pgo_value
 static bool memo_reserve(decoder *d) {
   if ((d->memo_count + 1) * 2 <= d->nmemo) return true;
   size_t nn = d->nmemo ? d->nmemo * 2 : 4096;
-  struct stack_memo *m = calloc(nn, sizeof *m);
+  struct stack_memo *m = pgo_zeroed(nn, sizeof *m);
   if (!m) return NOMEM();
   for (size_t i = 0; i < d->nmemo; i++) {
     if (!d->memo[i].node) continue;
@@ -254,38 +256,16 @@ static bool stack_indices(decoder *d, const uint64_t *ids, size_t n, uint64_t sa
   return true;
 }
 
-/* The flat stack of a sample: one hash of the whole stack finds it when it was seen
- * before, else it is appended. No per-frame lookup, a few bytes per frame. */
+/* The flat stack of a sample (pgo_profile_flat_stack): one hash of the whole stack, no
+ * per-frame lookup, a few bytes per frame. */
 static bool flat_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sample_no,
                        uint32_t *stack) {
-  pgo_profile *p = d->p;
   *stack = 0;
   if (n == 0) return true;
-  /* the indices go straight to the end of flat_locs; kept only when the stack is new */
-  if (p->nflat >= PGO_NONE - 1 || n >= PGO_NONE - p->nflat_locs ||
-      !PGO_RESERVE(p->flat_locs, p->cap_flat_locs, p->nflat_locs + n) ||
-      !PGO_RESERVE(p->flat_start, p->cap_flat_start, p->nflat + 2))
-    return NOMEM();
-  uint32_t *locs = p->flat_locs + p->nflat_locs;
-  if (!stack_indices(d, ids, n, sample_no, locs) || !memo_reserve(d)) return false;
-  uint32_t tag = (uint32_t)(pgo_hash_bytes(locs, n * sizeof *locs) >> 32);
-  size_t slot = tag & (d->nmemo - 1);
-  for (; d->memo[slot].node; slot = (slot + 1) & (d->nmemo - 1)) {
-    const struct stack_memo *e = &d->memo[slot];
-    if (e->tag != tag) continue;
-    uint32_t start = p->flat_start[e->node];
-    if (p->flat_start[e->node + 1] - start == n &&
-        memcmp(p->flat_locs + start, locs, n * sizeof *locs) == 0) {
-      *stack = e->node;
-      return true;
-    }
-  }
-  p->nflat_locs += n;
-  p->flat_start[p->nflat + 1] = (uint32_t)p->nflat_locs;
-  *stack = (uint32_t)p->nflat++;
-  d->memo[slot] = (struct stack_memo){tag, *stack};
-  d->memo_count++;
-  return true;
+  uint32_t *locs = pgo_profile_flat_reserve(d->p, n);
+  if (!locs) return NOMEM();
+  return stack_indices(d, ids, n, sample_no, locs) &&
+         (pgo_profile_flat_stack(d->p, &d->flats, n, stack) || NOMEM());
 }
 
 /* The frame node of a stack given as file location ids (leaf first). Identical stacks
@@ -740,20 +720,16 @@ static pgo_profile *decode(const void *data, size_t len, const pgo_limits *limit
   pgo_u64map_init(&d->fn_ids);
   pgo_u64map_init(&d->map_ids);
   pgo_stack_index_init(&d->stacks);
+  pgo_flat_index_init(&d->flats);
   pgo_sample_index_init(&d->sample_index);
   pgo_labelset_index_init(&d->labelsets);
 
   bool ok = false;
   d->p = pgo_profile_new();
   if (!d->p) { pgo_fail(err, "nomem", "out of memory"); goto out; }
-  if (flat) {                          /* flat stack 0 is the empty stack */
-    if (!PGO_RESERVE(d->p->flat_start, d->p->cap_flat_start, 2)) {
-      pgo_fail(err, "nomem", "out of memory");
-      goto out;
-    }
-    d->p->flat_start[0] = d->p->flat_start[1] = 0;
-    d->p->nflat = 1;
-    d->p->flat = true;
+  if (flat && !pgo_profile_make_flat(d->p)) {
+    pgo_fail(err, "nomem", "out of memory");
+    goto out;
   }
   if (!pgo_source_open(&d->src, data, len, limits->max_decompressed, err)) goto out;
   if (!pgo_source_fill(&d->src, 64, err)) goto out;
@@ -773,6 +749,7 @@ out:
   pgo_u64map_free(&d->fn_ids);
   pgo_u64map_free(&d->map_ids);
   pgo_stack_index_free(&d->stacks);
+  pgo_flat_index_free(&d->flats);
   pgo_sample_index_free(&d->sample_index);
   pgo_labelset_index_free(&d->labelsets);
   free(d->strmap);

@@ -119,8 +119,14 @@ bool pgo_profile_encode(const pgo_profile *p, int level, unsigned char **out, si
   memset(&s, 0, sizeof s);
   strout o = {0};
   size_t maxdepth = 1, maxlines = 1, maxlabels = 1;
-  for (size_t i = 0; i < p->nframes; i++)
-    if (p->frames[i].depth > maxdepth) maxdepth = p->frames[i].depth;
+  if (p->flat) {
+    for (size_t k = 0; k + 1 < p->nflat; k++)
+      if (p->flat_start[k + 1] - p->flat_start[k] > maxdepth)
+        maxdepth = p->flat_start[k + 1] - p->flat_start[k];
+  } else {
+    for (size_t i = 0; i < p->nframes; i++)
+      if (p->frames[i].depth > maxdepth) maxdepth = p->frames[i].depth;
+  }
   for (size_t i = 0; i < p->nlocations; i++)
     if (p->locations[i].line_count > maxlines) maxlines = p->locations[i].line_count;
   for (size_t i = 0; i < p->nlabelsets; i++)
@@ -145,8 +151,14 @@ bool pgo_profile_encode(const pgo_profile *p, int level, unsigned char **out, si
   for (size_t i = 0; i < p->nsamples; i++) {
     Sample m = PERFTOOLS__PROFILES__SAMPLE__INIT;
     size_t n = 0;
-    for (uint32_t f = p->samples[i].stack; f != 0; f = p->frames[f].parent)
-      locids[n++] = (uint64_t)p->frames[f].location + 1;
+    if (p->flat) {
+      uint32_t k = p->samples[i].stack, start = p->flat_start[k];
+      for (n = 0; n < p->flat_start[k + 1] - start; n++)
+        locids[n] = (uint64_t)p->flat_locs[start + n] + 1;
+    } else {
+      for (uint32_t f = p->samples[i].stack; f != 0; f = p->frames[f].parent)
+        locids[n++] = (uint64_t)p->frames[f].location + 1;
+    }
     m.n_location_id = n;
     m.location_id = locids;
     m.n_value = p->nsample_types;

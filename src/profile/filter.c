@@ -282,7 +282,7 @@ typedef struct {
   uint8_t *keep;              /* per line of p: still part of its location */
   uint8_t *focus;             /* per location: 0, 1 focused, 2 ignored */
   uint8_t *hidden, *showfrom, *prune;
-  uint32_t *new_stack;        /* per frame of p: frame of q, DROP, or NONE = not yet known */
+  uint32_t *new_stack;        /* per stack of p: stack of q, DROP, or NONE = not yet known */
   uint32_t *locbuf;
   size_t locbuf_cap;
   char *scratch;
@@ -433,15 +433,15 @@ static void pass_prune(filter_state *s) {
   }
 }
 
-/* The stack of q for stack node f of p (DROP when the name filters drop it). */
-static bool map_stack(filter_state *s, pgo_stack_index *si, uint32_t f, bool names,
+/* The (flat) stack of q for stack f of p (DROP when the name filters drop it). */
+static bool map_stack(filter_state *s, pgo_flat_index *si, uint32_t f, bool names,
                       uint32_t *out) {
   const pgo_profile *p = s->p;
   if (s->new_stack[f] != NONE) { *out = s->new_stack[f]; return true; }
-  size_t depth = p->frames[f].depth;
-  if (!PGO_RESERVE(s->locbuf, s->locbuf_cap, depth + 1)) return false;
-  size_t n = 0;
-  for (uint32_t x = f; x; x = p->frames[x].parent) s->locbuf[n++] = p->frames[x].location;
+  size_t n;
+  const uint32_t *src = pgo_stack_locations(p, f, &s->locbuf, &s->locbuf_cap, &n);
+  if (!src || !PGO_RESERVE(s->locbuf, s->locbuf_cap, n + 1)) return false;
+  if (src != s->locbuf) memcpy(s->locbuf, src, n * sizeof *src);   /* edited in place */
   uint32_t *locs = s->locbuf;
   uint32_t result = DROP;
   if (names) {                               /* focusedAndNotIgnored, then hidden locations */
@@ -471,7 +471,10 @@ static bool map_stack(filter_state *s, pgo_stack_index *si, uint32_t f, bool nam
         break;
       }
   }
-  if (!pgo_profile_stack(s->q, si, locs, n, &result)) return false;
+  uint32_t *dst = pgo_profile_flat_reserve(s->q, n);
+  if (!dst) return false;
+  memcpy(dst, locs, n * sizeof *locs);
+  if (!pgo_profile_flat_stack(s->q, si, n, &result)) return false;
 done:
   s->new_stack[f] = result;
   *out = result;
@@ -531,10 +534,10 @@ pgo_profile *pgo_profile_filter(const pgo_profile *p, const pgo_filter_options *
   s.p = p;
   pgo_num_units units;
   memset(&units, 0, sizeof units);
-  pgo_stack_index si;
+  pgo_flat_index si;
   pgo_sample_index smp;
   pgo_labelset_index lsi;
-  pgo_stack_index_init(&si);
+  pgo_flat_index_init(&si);
   pgo_sample_index_init(&smp);
   pgo_labelset_index_init(&lsi);
   uint32_t *new_ls = NULL;
@@ -563,16 +566,17 @@ pgo_profile *pgo_profile_filter(const pgo_profile *p, const pgo_filter_options *
   s.hidden = calloc(nl, 1);
   s.showfrom = calloc(nl, 1);
   s.prune = calloc(nl, 1);
-  s.new_stack = malloc(p->nframes * sizeof *s.new_stack);
+  size_t nstacks = pgo_profile_nstacks(p);
+  s.new_stack = malloc((nstacks ? nstacks : 1) * sizeof *s.new_stack);
   new_ls = malloc(nls * sizeof *new_ls);
   tag_ok = malloc(nls);
-  if (!s.q || !s.keep || !s.focus || !s.hidden || !s.showfrom || !s.prune || !s.new_stack ||
+  if (!s.q || !pgo_profile_make_flat(s.q) || !s.keep || !s.focus || !s.hidden || !s.showfrom || !s.prune || !s.new_stack ||
       !new_ls || !tag_ok || !copy_header(p, s.q) || !pgo_num_label_units(p, &units))
     goto nomem;
   for (int i = 0; i < RX_N; i++)
     if (i != RX_TAGSHOW && i != RX_TAGHIDE && !precompute_matches(&s, i)) goto nomem;
   memset(s.keep, 1, p->nlines ? p->nlines : 1);
-  for (size_t f = 0; f < p->nframes; f++) s.new_stack[f] = NONE;
+  for (size_t f = 0; f < nstacks; f++) s.new_stack[f] = NONE;
   for (size_t i = 0; i < nls; i++) { new_ls[i] = NONE; tag_ok[i] = -1; }
 
   /* location passes */
@@ -656,7 +660,7 @@ pgo_profile *pgo_profile_filter(const pgo_profile *p, const pgo_filter_options *
   s.q = NULL;
   state_free(&s);
   pgo_num_units_free(&units);
-  pgo_stack_index_free(&si);
+  pgo_flat_index_free(&si);
   pgo_sample_index_free(&smp);
   pgo_labelset_index_free(&lsi);
   free(new_ls);
@@ -670,7 +674,7 @@ fail:
   pgo_profile_free(s.q);
   state_free(&s);
   pgo_num_units_free(&units);
-  pgo_stack_index_free(&si);
+  pgo_flat_index_free(&si);
   pgo_sample_index_free(&smp);
   pgo_labelset_index_free(&lsi);
   free(new_ls);

@@ -81,7 +81,7 @@ struct pgo_merger {
   bool broken;                 /* an allocation failed half-way: refuse further use */
   char first_name[256];
 
-  pgo_stack_index stacks;
+  pgo_flat_index stacks;       /* the result's stacks are flat */
   pgo_sample_index samples;
   pgo_labelset_index labelsets;
   ent_index mappings, functions, locations;
@@ -93,7 +93,7 @@ struct pgo_merger {
   struct mapinfo *mapmap; size_t cap_mapmap;
   uint32_t *fnmap;       size_t cap_fnmap;
   uint32_t *locmap;      size_t cap_locmap;
-  uint32_t *framemap;    size_t cap_framemap;
+  uint32_t *stackmap;    size_t cap_stackmap;
   uint32_t *lsmap;       size_t cap_lsmap;
   /* scratch */
   uint32_t *fbuf;        size_t cap_fbuf;
@@ -110,7 +110,7 @@ static void merger_reset(pgo_merger *m) {
   m->out = NULL;
   m->ninputs = 0;
   m->broken = false;
-  pgo_stack_index_free(&m->stacks);
+  pgo_flat_index_free(&m->stacks);
   pgo_sample_index_free(&m->samples);
   pgo_labelset_index_free(&m->labelsets);
   ent_free(&m->mappings);
@@ -126,7 +126,7 @@ void pgo_merger_free(pgo_merger *m) {
   free(m->mapmap);
   free(m->fnmap);
   free(m->locmap);
-  free(m->framemap);
+  free(m->stackmap);
   free(m->lsmap);
   free(m->fbuf);
   free(m->lbuf);
@@ -364,27 +364,20 @@ static bool map_location(pgo_merger *m, uint32_t i) {
 
 /* ---- stacks, labels, samples -------------------------------------------------------- */
 
-/* The result frame node for the input stack ending at frame `leaf`. Locations are mapped
- * leaf first (the order pprof assigns ids in); frames already mapped are reused. */
-static bool map_stack(pgo_merger *m, uint32_t leaf, uint32_t *node) {
-  const pgo_profile *src = m->src;
-  if (!PGO_RESERVE(m->fbuf, m->cap_fbuf, (size_t)src->frames[leaf].depth + 1)) return false;
-  size_t n = 0;
-  uint32_t f = leaf;
-  while (f != 0 && m->framemap[f] == NONE) {
-    m->fbuf[n++] = f;
-    f = src->frames[f].parent;
-  }
-  uint32_t cur = f ? m->framemap[f] : 0;
+/* The result's flat stack for input stack s (a flat stack or a leaf frame node). Locations
+ * are mapped leaf first (the order pprof assigns ids in); each input stack is mapped once. */
+static bool map_stack(pgo_merger *m, uint32_t s, uint32_t *stack) {
+  if (m->stackmap[s] != NONE) { *stack = m->stackmap[s]; return true; }
+  size_t n;
+  const uint32_t *locs = pgo_stack_locations(m->src, s, &m->fbuf, &m->cap_fbuf, &n);
+  if (!locs) return false;
   for (size_t k = 0; k < n; k++)
-    if (!map_location(m, src->frames[m->fbuf[k]].location)) return false;
-  for (size_t k = n; k-- > 0;) {
-    uint32_t fr = m->fbuf[k];
-    if (!pgo_profile_frame(m->out, &m->stacks, cur, m->locmap[src->frames[fr].location], &cur))
-      return false;
-    m->framemap[fr] = cur;
-  }
-  *node = cur;
+    if (!map_location(m, locs[k])) return false;
+  uint32_t *out = pgo_profile_flat_reserve(m->out, n);
+  if (!out) return false;
+  for (size_t k = 0; k < n; k++) out[k] = m->locmap[locs[k]];
+  if (!pgo_profile_flat_stack(m->out, &m->stacks, n, stack)) return false;
+  m->stackmap[s] = *stack;
   return true;
 }
 
@@ -493,7 +486,7 @@ bool pgo_merger_add(pgo_merger *m, const pgo_profile *src, const pgo_merge_opts 
   if (m->ninputs > 0 && !check_compatible(m, src, name, err)) return false;
   if (!m->out) {
     m->out = pgo_profile_new();
-    if (!m->out) return NOMEM(m);
+    if (!m->out || !pgo_profile_make_flat(m->out)) return NOMEM(m);
   }
   if (m->ninputs == 0) snprintf(m->first_name, sizeof m->first_name, "%s", name);
 
@@ -501,12 +494,12 @@ bool pgo_merger_add(pgo_merger *m, const pgo_profile *src, const pgo_merge_opts 
   if (!memo_reset(&m->strmap, &m->cap_strmap, src->strings.count) ||
       !memo_reset(&m->fnmap, &m->cap_fnmap, src->nfunctions) ||
       !memo_reset(&m->locmap, &m->cap_locmap, src->nlocations) ||
-      !memo_reset(&m->framemap, &m->cap_framemap, src->nframes) ||
+      !memo_reset(&m->stackmap, &m->cap_stackmap, pgo_profile_nstacks(src)) ||
       !memo_reset(&m->lsmap, &m->cap_lsmap, src->nlabelsets) ||
       !PGO_RESERVE(m->mapmap, m->cap_mapmap, src->nmappings ? src->nmappings : 1))
     return NOMEM(m);
   m->strmap[0] = 0;
-  m->framemap[0] = 0;
+  m->stackmap[0] = 0;
   memset(m->mapmap, 0, (src->nmappings ? src->nmappings : 1) * sizeof *m->mapmap);
   m->label_key = m->label_value = 0;
   if (opts->label_key &&
@@ -633,12 +626,17 @@ pgo_profile *pgo_profile_clone(const pgo_profile *p) {
       !COPY(q, p, locations, nlocations, cap_locations) ||
       !COPY(q, p, lines, nlines, cap_lines) ||
       !COPY(q, p, frames, nframes, cap_frames) ||
+      !COPY(q, p, flat_locs, nflat_locs, cap_flat_locs) ||
+      !copy_array((void **)&q->flat_start, &q->cap_flat_start, p->flat_start,
+                  p->flat ? p->nflat + 1 : 0, sizeof *p->flat_start) ||
       !COPY(q, p, labels, nlabels, cap_labels) ||
       !COPY(q, p, labelsets, nlabelsets, cap_labelsets) ||
       !COPY(q, p, samples, nsamples, cap_samples) ||
       !copy_array((void **)&q->values, &q->cap_values, p->values, p->nsamples * p->nsample_types,
                   sizeof *p->values))
     goto fail;
+  q->flat = p->flat;
+  q->nflat = p->nflat;
   q->default_sample_type = p->default_sample_type;
   q->period_type = p->period_type;
   q->period = p->period;

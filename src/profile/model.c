@@ -126,7 +126,7 @@ void pgo_stack_index_free(pgo_stack_index *s) {
 /* The slots hold only node ids; keys are read from frames[node]. A third of the memory
  * of storing the key in the slot, which matters for the peak while the table doubles. */
 static bool stack_index_rehash(const pgo_profile *p, pgo_stack_index *s, size_t nslots) {
-  uint32_t *slots = calloc(nslots, sizeof *slots);
+  uint32_t *slots = pgo_zeroed(nslots, sizeof *slots);
   if (!slots) return false;
   for (size_t i = 0; i < s->nslots; i++) {
     uint32_t node = s->slots[i];
@@ -204,16 +204,99 @@ bool pgo_profile_frames(pgo_profile *p) {
   return true;
 }
 
+void pgo_flat_index_init(pgo_flat_index *x) { memset(x, 0, sizeof *x); }
+void pgo_flat_index_free(pgo_flat_index *x) {
+  free(x->slots);
+  memset(x, 0, sizeof *x);
+}
+
+bool pgo_profile_make_flat(pgo_profile *p) {
+  if (p->flat) return true;
+  if (!PGO_RESERVE(p->flat_start, p->cap_flat_start, 2)) return false;
+  p->flat_start[0] = p->flat_start[1] = 0;
+  p->nflat = 1;
+  p->nflat_locs = 0;
+  p->flat = true;
+  return true;
+}
+
+uint32_t *pgo_profile_flat_reserve(pgo_profile *p, size_t n) {
+  if (p->nflat >= PGO_NONE - 1 || n >= PGO_NONE - p->nflat_locs ||
+      !PGO_RESERVE(p->flat_locs, p->cap_flat_locs, p->nflat_locs + n + 1) ||
+      !PGO_RESERVE(p->flat_start, p->cap_flat_start, p->nflat + 2))
+    return NULL;
+  return p->flat_locs + p->nflat_locs;
+}
+
+/* Room for one more entry (load at most 1/2). */
+static bool flat_index_reserve(pgo_flat_index *x) {
+  if ((x->count + 1) * 2 <= x->nslots) return true;
+  size_t nn = x->nslots ? x->nslots * 2 : 4096;
+  pgo_flat_slot *s = pgo_zeroed(nn, sizeof *s);
+  if (!s) return false;
+  for (size_t i = 0; i < x->nslots; i++) {
+    if (!x->slots[i].stack) continue;
+    size_t j = x->slots[i].tag & (nn - 1);
+    while (s[j].stack) j = (j + 1) & (nn - 1);
+    s[j] = x->slots[i];
+  }
+  free(x->slots);
+  x->slots = s;
+  x->nslots = nn;
+  return true;
+}
+
+bool pgo_profile_flat_stack(pgo_profile *p, pgo_flat_index *x, size_t n, uint32_t *stack) {
+  *stack = 0;
+  if (n == 0) return true;
+  if (!flat_index_reserve(x)) return false;
+  const uint32_t *locs = p->flat_locs + p->nflat_locs;
+  /* slot and tag come from the same bits: rehashing needs nothing but the stored tag */
+  uint32_t tag = (uint32_t)(pgo_hash_bytes(locs, n * sizeof *locs) >> 32);
+  size_t slot = tag & (x->nslots - 1);
+  for (; x->slots[slot].stack; slot = (slot + 1) & (x->nslots - 1)) {
+    const pgo_flat_slot *e = &x->slots[slot];
+    if (e->tag != tag) continue;
+    uint32_t start = p->flat_start[e->stack];
+    if (p->flat_start[e->stack + 1] - start == n &&
+        memcmp(p->flat_locs + start, locs, n * sizeof *locs) == 0) {
+      *stack = e->stack;
+      return true;
+    }
+  }
+  p->nflat_locs += n;
+  p->flat_start[p->nflat + 1] = (uint32_t)p->nflat_locs;
+  *stack = (uint32_t)p->nflat++;
+  x->slots[slot] = (pgo_flat_slot){tag, *stack};
+  x->count++;
+  return true;
+}
+
+const uint32_t *pgo_stack_locations(const pgo_profile *p, uint32_t s, uint32_t **buf,
+                                    size_t *cap, size_t *n) {
+  if (p->flat) {
+    uint32_t start = p->flat_start[s];
+    *n = p->flat_start[s + 1] - start;
+    return p->flat_locs + start;
+  }
+  *n = 0;
+  if (s == 0) return *buf ? *buf : (const uint32_t *)p->frames;   /* any non-NULL */
+  if (!PGO_RESERVE(*buf, *cap, (size_t)p->frames[s].depth)) return NULL;
+  for (; s; s = p->frames[s].parent) (*buf)[(*n)++] = p->frames[s].location;
+  return *buf;
+}
+
 /* ---- samples ------------------------------------------------------------------------ */
 
 void pgo_sample_index_init(pgo_sample_index *s) { memset(s, 0, sizeof *s); }
 void pgo_sample_index_free(pgo_sample_index *s) {
   free(s->slots);
+  free(s->unlabelled);
   memset(s, 0, sizeof *s);
 }
 
 static bool sample_index_rehash(pgo_sample_index *s, size_t nslots) {
-  pgo_sample_slot *slots = calloc(nslots, sizeof *slots);
+  pgo_sample_slot *slots = pgo_zeroed(nslots, sizeof *slots);
   if (!slots) return false;
   for (size_t i = 0; i < s->nslots; i++) {
     const pgo_sample_slot *e = &s->slots[i];
@@ -231,28 +314,43 @@ static bool sample_index_rehash(pgo_sample_index *s, size_t nslots) {
 bool pgo_profile_add_sample(pgo_profile *p, pgo_sample_index *s, uint32_t stack,
                             uint32_t labels, const int64_t *values) {
   size_t nt = p->nsample_types;
-  if ((s->count + 1) * 2 > s->nslots && !sample_index_rehash(s, s->nslots ? s->nslots * 2 : 1024))
-    return false;
-  size_t i = pair_hash(stack, labels) & (s->nslots - 1);
-  for (;;) {
-    pgo_sample_slot *e = &s->slots[i];
-    if (!e->index_plus1) break;
-    if (e->stack == stack && e->labels == labels) {
-      if (nt == 0) return true;       /* no values to add; p->values may still be NULL */
-      int64_t *row = p->values + (size_t)(e->index_plus1 - 1) * nt;
-      /* wrapping add: values come from outside and may overflow; never UB */
-      for (size_t c = 0; c < nt; c++) row[c] = (int64_t)((uint64_t)row[c] + (uint64_t)values[c]);
-      return true;
+  uint32_t *found = NULL;             /* where the sample's index + 1 is (0 = new) */
+  pgo_sample_slot *slot = NULL;       /* the empty hash slot a new labelled sample takes */
+  if (labels == 0) {
+    if (stack >= s->cap_unlabelled) {
+      size_t old = s->cap_unlabelled;
+      if (!PGO_RESERVE(s->unlabelled, s->cap_unlabelled, (size_t)stack + 1)) return false;
+      memset(s->unlabelled + old, 0, (s->cap_unlabelled - old) * sizeof *s->unlabelled);
     }
-    i = (i + 1) & (s->nslots - 1);
+    found = &s->unlabelled[stack];
+  } else {
+    if ((s->count + 1) * 2 > s->nslots && !sample_index_rehash(s, s->nslots ? s->nslots * 2 : 1024))
+      return false;
+    size_t i = pair_hash(stack, labels) & (s->nslots - 1);
+    while (s->slots[i].index_plus1 &&
+           (s->slots[i].stack != stack || s->slots[i].labels != labels))
+      i = (i + 1) & (s->nslots - 1);
+    slot = &s->slots[i];
+    found = &slot->index_plus1;
+    if (*found) slot = NULL;            /* a match: no slot to fill in */
+  }
+  if (*found) {
+    if (nt == 0) return true;         /* no values to add; p->values may still be NULL */
+    int64_t *row = p->values + (size_t)(*found - 1) * nt;
+    /* wrapping add: values come from outside and may overflow; never UB */
+    for (size_t c = 0; c < nt; c++) row[c] = (int64_t)((uint64_t)row[c] + (uint64_t)values[c]);
+    return true;
   }
   if (p->nsamples >= PGO_NONE - 1) return false;
   if (!PGO_RESERVE(p->samples, p->cap_samples, p->nsamples + 1)) return false;
   if (nt && !PGO_RESERVE(p->values, p->cap_values, (p->nsamples + 1) * nt)) return false;
   p->samples[p->nsamples] = (pgo_sample){stack, labels};
   if (nt) memcpy(p->values + p->nsamples * nt, values, nt * sizeof *values);
-  s->slots[i] = (pgo_sample_slot){stack, labels, (uint32_t)p->nsamples + 1};
-  s->count++;
+  if (slot) {
+    *slot = (pgo_sample_slot){stack, labels, 0};
+    s->count++;
+  }
+  *found = (uint32_t)p->nsamples + 1;
   p->nsamples++;
   return true;
 }
@@ -285,7 +383,7 @@ static bool labels_equal(const pgo_label *a, const pgo_label *b, uint32_t n) {
 }
 
 static bool labelset_rehash(pgo_labelset_index *s, size_t nslots) {
-  uint64_t *hashes = calloc(nslots, sizeof *hashes);
+  uint64_t *hashes = pgo_zeroed(nslots, sizeof *hashes);
   uint32_t *sets = malloc(nslots * sizeof *sets);
   if (!hashes || !sets) { free(hashes); free(sets); return false; }
   for (size_t i = 0; i < s->nslots; i++) {

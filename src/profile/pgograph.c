@@ -60,7 +60,7 @@ static const uint64_t *ktab_key(const ktab *t, uint32_t i, size_t *n) {
 }
 
 static bool ktab_rehash(ktab *t, size_t nslots) {
-  uint32_t *slots = calloc(nslots, sizeof *slots);
+  uint32_t *slots = pgo_zeroed(nslots, sizeof *slots);
   if (!slots) return false;
   for (size_t i = 0; i < t->count; i++) {
     size_t n;
@@ -73,6 +73,15 @@ static bool ktab_rehash(ktab *t, size_t nslots) {
   t->slots = slots;
   t->nslots = nslots;
   return true;
+}
+
+/* Room for count tuples of n values without growing (known sizes: no copies, no rehash). */
+static bool ktab_reserve(ktab *t, size_t count, size_t n) {
+  size_t nslots = 256;
+  while (nslots < 2 * (count + 1)) nslots *= 2;
+  return (nslots <= t->nslots || ktab_rehash(t, nslots)) &&
+         PGO_RESERVE(t->off, t->cap_off, count + 2) &&
+         PGO_RESERVE(t->data, t->cap_data, count * n + 1);
 }
 
 /* The index of tuple k[0..n) (added when new; *added tells which). False: out of memory. */
@@ -158,7 +167,9 @@ static bool graph_nodes(graph *g) {
   const pgo_profile *p = g->p;
   g->line_node = malloc((p->nlines ? p->nlines : 1) * sizeof *g->line_node);
   g->bare_node = malloc((p->nlocations ? p->nlocations : 1) * sizeof *g->bare_node);
-  if (!g->line_node || !g->bare_node) return false;
+  if (!g->line_node || !g->bare_node ||
+      !ktab_reserve(&g->nodes, p->nlines + p->nlocations, NK_ARITY))   /* at most */
+    return false;
   size_t maxlines = 1;
   for (size_t l = 0; l < p->nlocations; l++) {
     const pgo_location *loc = &p->locations[l];
@@ -723,7 +734,8 @@ static bool share_triple(const compactor *c, uint32_t a, uint32_t b) {
  * leaf frames of the samples the compiler reads). */
 static bool compact_classify(compactor *c, long vi) {
   const pgo_profile *p = c->p;
-  uint8_t *seen = calloc(p->nframes, 1);
+  size_t ns = pgo_profile_nstacks(p);
+  uint8_t *seen = calloc(ns ? ns : 1, 1);
   if (!seen) return false;
   size_t nt = p->nsample_types;
   for (int pass = 1; pass <= 2; pass++) {
@@ -731,9 +743,8 @@ static bool compact_classify(compactor *c, long vi) {
       uint32_t f = p->samples[s].stack;
       if (p->values[s * nt + (size_t)vi] == 0 || f == 0 || seen[f] == pass) continue;
       seen[f] = (uint8_t)pass;
-      uint32_t f1 = p->frames[f].parent;
-      if (!f1) continue;
-      uint32_t l1 = p->frames[f1].location, l0 = p->frames[f].location;
+      uint32_t l1 = pgo_sample_location(p, s, 1), l0 = pgo_sample_location(p, s, 0);
+      if (l1 == PGO_NONE) continue;
       if (pass == 1) c->is_caller[l1] = 1;
       else if (c->level == 2 || (l1 != l0 && share_triple(c, l1, l0)))
         c->needs_address[l1] = c->needs_address[l0] = 1;
@@ -804,16 +815,17 @@ static pgo_profile *compact_build(const pgo_profile *p, long vi, uint32_t frames
   ktab_init(&c.functions);
   ktab_init(&c.locations);
   pgo_u64map_init(&c.addresses);
-  pgo_stack_index stacks;
-  pgo_stack_index_init(&stacks);
+  pgo_flat_index stacks;
+  pgo_flat_index_init(&stacks);
   pgo_sample_index positive, negative;
   pgo_sample_index_init(&positive);
   pgo_sample_index_init(&negative);
   uint32_t *memo = NULL, *buf = NULL;
+  size_t cap_buf = 0;
   bool ok = false;
 
   c.q = pgo_profile_new();
-  if (!c.q) goto out;
+  if (!c.q || !pgo_profile_make_flat(c.q)) goto out;
   pgo_profile *q = c.q;
   c.str_map = malloc(p->strings.count * sizeof *c.str_map);
   if (!c.str_map) goto out;
@@ -837,23 +849,20 @@ static pgo_profile *compact_build(const pgo_profile *p, long vi, uint32_t frames
     goto out;
   }
 
-  size_t maxlines = 1, maxdepth = 1, nloc = p->nlocations ? p->nlocations : 1;
+  size_t maxlines = 1, nloc = p->nlocations ? p->nlocations : 1;
+  size_t nstacks = pgo_profile_nstacks(p);
   for (size_t i = 0; i < p->nlocations; i++)
     if (p->locations[i].line_count > maxlines) maxlines = p->locations[i].line_count;
-  for (size_t i = 0; i < p->nframes; i++)
-    if (p->frames[i].depth > maxdepth) maxdepth = p->frames[i].depth;
-  if (frames && frames < maxdepth) maxdepth = frames;
   c.key = malloc((1 + 2 * maxlines) * sizeof *c.key);
   c.lines = malloc(maxlines * sizeof *c.lines);
   c.loc_map = malloc(nloc * sizeof *c.loc_map);
   c.is_caller = calloc(nloc, 1);
   c.needs_address = calloc(nloc, 1);
-  memo = malloc(p->nframes * sizeof *memo);
-  buf = malloc(maxdepth * sizeof *buf);
-  if (!c.key || !c.lines || !c.loc_map || !c.is_caller || !c.needs_address || !memo || !buf)
+  memo = malloc((nstacks ? nstacks : 1) * sizeof *memo);
+  if (!c.key || !c.lines || !c.loc_map || !c.is_caller || !c.needs_address || !memo)
     goto out;
   for (size_t i = 0; i < p->nlocations; i++) c.loc_map[i] = NONE;
-  for (size_t i = 0; i < p->nframes; i++) memo[i] = NONE;
+  for (size_t i = 0; i < nstacks; i++) memo[i] = NONE;
   if (!compact_classify(&c, vi)) goto out;
 
   size_t nt = p->nsample_types;
@@ -864,14 +873,19 @@ static pgo_profile *compact_build(const pgo_profile *p, long vi, uint32_t frames
     if (f == 0) continue;                      /* no frames, no nodes */
     /* level 0: a lone location with one line gives no edge (its node matters only for a
      * nonzero cum, which its edges' own samples give) */
-    if (level == 0 && p->frames[f].parent == 0 &&
-        p->locations[p->frames[f].location].line_count <= 1)
+    if (level == 0 && pgo_sample_location(p, s, 1) == PGO_NONE &&
+        p->locations[pgo_sample_location(p, s, 0)].line_count <= 1)
       continue;
     if (node == NONE) {
-      size_t k = 0;
-      for (uint32_t cur = f; cur && (!frames || k < frames); cur = p->frames[cur].parent)
-        if (!compact_location(&c, p->frames[cur].location, &buf[k++])) goto out;
-      if (!pgo_profile_stack(q, &stacks, buf, k, &node)) goto out;
+      size_t n;
+      const uint32_t *locs = pgo_stack_locations(p, f, &buf, &cap_buf, &n);
+      if (!locs) goto out;
+      if (frames && n > frames) n = frames;
+      uint32_t *dst = pgo_profile_flat_reserve(q, n);
+      if (!dst) goto out;
+      for (size_t k = 0; k < n; k++)
+        if (!compact_location(&c, locs[k], &dst[k])) goto out;
+      if (!pgo_profile_flat_stack(q, &stacks, n, &node)) goto out;
       memo[f] = node;
     }
     /* merging a positive with a negative sample could cancel to 0 and lose an edge the
@@ -892,7 +906,7 @@ out:
   ktab_free(&c.functions);
   ktab_free(&c.locations);
   pgo_u64map_free(&c.addresses);
-  pgo_stack_index_free(&stacks);
+  pgo_flat_index_free(&stacks);
   pgo_sample_index_free(&positive);
   pgo_sample_index_free(&negative);
   if (!ok) {
