@@ -12,6 +12,7 @@
 #define PGOLUA_CALLINSN_H
 #include <stdint.h>
 #include "pgolua/elf.h"
+#include "pgolua/pclntab.h"
 
 typedef enum {
   PGO_CALL_UNKNOWN = 0,        /* unmapped, another machine, or no call instruction ends there */
@@ -25,6 +26,12 @@ typedef enum {
  * sorted by entry (pgo_elf_go_functions), used to confirm that a direct call's target is
  * a function entry rather than bytes that happen to look like one. */
 pgo_call_insn pgo_call_insn_before(const pgo_elf *elf, const pgo_funclist *funcs, uint64_t ret);
+
+/* The functions the pclntab marks as written in assembly (FuncFlagAsm), appended to out
+ * (name and entry; size 0): a Go declaration without a body, which the compiler never
+ * devirtualizes to. Go 1.20+ tables only (older layouts add nothing). Fails like
+ * pgo_pclntab_functions; a binary without a pclntab adds nothing. */
+bool pgo_pclntab_asm_funcs(const pgo_elf *elf, pgo_funclist *out, pgo_error *err);
 
 /* "direct", "indirect", "interface", "func_value" or "unknown". */
 const char *pgo_call_insn_name(pgo_call_insn k);

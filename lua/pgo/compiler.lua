@@ -400,8 +400,10 @@ end
 -- here: whether the type implements the interface or the signature is identical (two
 -- calls on one line are told apart by method name and instruction only), //go:noinline
 -- callees (the compiler skips those too), and static calls on the line that the profile
--- never sampled (weight 0 edges the compiler's IR graph has).
-function M.devirt_pick(site, kind, method, through)
+-- never sampled (weight 0 edges the compiler's IR graph has). no_body: a set of names
+-- declared in Go but written in assembly (the compiler cannot inline them, so it keeps
+-- the indirect call when one is the pick).
+function M.devirt_pick(site, kind, method, through, no_body)
   local best, best_ir
   local suffix = method and "." .. method
   for _, c in ipairs(site.callees) do
@@ -414,7 +416,7 @@ function M.devirt_pick(site, kind, method, through)
     end
     if ok and (not best or hotter(c, ir, best, best_ir)) then best, best_ir = c, ir end
   end
-  if not best or not best_ir then return nil end
+  if not best or not best_ir or (no_body and no_body[best.callee]) then return nil end
   if kind == "func_value" and (best.kind ~= "function" or best.callee == "runtime.memhash_varlen") then
     return nil
   end
@@ -437,7 +439,7 @@ local function indirect_calls(p, binary)
   local kinds
   kinds, msg, code = require("pgo.core.symbols").call_instructions(binary, addrs)
   if not kinds then return nil, msg, code end
-  local out = {}
+  local out = { assembly = kinds.assembly }
   for _, r in ipairs(rows) do
     local k = kinds[r.address]
     if k == "interface" or k == "func_value" or k == "indirect" then
@@ -492,9 +494,11 @@ function M.devirt_candidates(x, opts)
         local methods = {}
         for m in pairs(c.interface) do methods[#methods + 1] = m end
         table.sort(methods)
-        for _, m in ipairs(methods) do add(s, "interface", m, M.devirt_pick(s, "interface", m)) end
+        for _, m in ipairs(methods) do
+          add(s, "interface", m, M.devirt_pick(s, "interface", m, nil, calls.assembly))
+        end
         if next(c.func_value) then
-          add(s, "func_value", nil, M.devirt_pick(s, "func_value", nil, c.func_value))
+          add(s, "func_value", nil, M.devirt_pick(s, "func_value", nil, c.func_value, calls.assembly))
         end
       end
     else

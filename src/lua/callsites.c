@@ -4,7 +4,9 @@
  *   p:call_addresses() -> {{caller, callee, offset, address, weight}...} | nil, message, code
  *     (a pgo.profile method; src/profile/calladdr.c)
  *   pgo.core.symbols.call_instructions(path, addresses [, {max_size=}])
- *     -> {[address] = "direct" | "indirect" | "unknown"}, with field arch | nil, message, code
+ *     -> {[address] = "direct" | "interface" | "func_value" | "indirect" | "unknown"}, with
+ *        fields arch and assembly ({name = true}: functions written in assembly)
+ *        | nil, message, code
  *     (addresses: an array of profile addresses, each a return address - 1;
  *      src/symbols/callinsn.c) */
 #include <stdlib.h>
@@ -24,7 +26,7 @@ typedef struct {
   pgo_call_address *recs;
   unsigned char *file;
   pgo_elf elf;
-  pgo_funclist funcs;
+  pgo_funclist funcs, asm_funcs;
   bool elf_open;
 } box;
 
@@ -35,6 +37,7 @@ static int box_gc(lua_State *L) {
   if (b->elf_open) pgo_elf_close(&b->elf);
   b->elf_open = false;
   pgo_funclist_free(&b->funcs);
+  pgo_funclist_free(&b->asm_funcs);
   free(b->file);
   b->file = NULL;
   return 0;
@@ -107,7 +110,8 @@ static int symbols_call_instructions(lua_State *L) {
     return pgolua_push_error(L, &err);
   b->elf_open = pgo_elf_open(&b->elf, b->file, len, &err);
   if (!b->elf_open || !pgo_elf_go_functions(&b->elf, false, &b->funcs, &source, &stripped, &h,
-                                           &err)) {
+                                           &err) ||
+      !pgo_pclntab_asm_funcs(&b->elf, &b->asm_funcs, &err)) {
     pgo_error_prefix(&err, path);
     return pgolua_push_error(L, &err);
   }
@@ -124,6 +128,13 @@ static int symbols_call_instructions(lua_State *L) {
   char arch[32];
   lua_pushstring(L, pgo_elf_arch(&b->elf, arch, sizeof arch));
   lua_setfield(L, -2, "arch");
+  lua_createtable(L, 0, (int)b->asm_funcs.count);
+  for (size_t i = 0; i < b->asm_funcs.count; i++) {
+    lua_pushlstring(L, b->asm_funcs.items[i].name, b->asm_funcs.items[i].name_len);
+    lua_pushboolean(L, 1);
+    lua_settable(L, -3);
+  }
+  lua_setfield(L, -2, "assembly");
   return 1;
 }
 

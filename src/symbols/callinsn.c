@@ -1,6 +1,7 @@
 /* callinsn.c: the kind of call instruction ending at a return address (callinsn.h). */
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include "pgolua/callinsn.h"
 
 enum { EM_X86_64 = 62, EM_AARCH64 = 183 };
@@ -119,4 +120,41 @@ const char *pgo_call_insn_name(pgo_call_insn k) {
   case PGO_CALL_FUNC_VALUE: return "func_value";
   default: return "unknown";
   }
+}
+
+/* Go 1.20+ _func record: entryOff, nameOff, args, deferreturn, pcsp, pcfile, pcln,
+ * npcdata, cuOffset, startLine (4 bytes each), then funcID and flag (1 byte each). */
+enum { MAGIC_120 = 0xfffffff1u, FUNC_FLAG_AT = 41, FUNC_FLAG_ASM = 1 << 2 };
+
+bool pgo_pclntab_asm_funcs(const pgo_elf *elf, pgo_funclist *out, pgo_error *err) {
+  const uint8_t *tab;
+  size_t len;
+  uint64_t vaddr;
+  bool found;
+  pgo_pclntab_header h;
+  if (!pgo_elf_pclntab(elf, &tab, &len, &vaddr, &found, err)) return false;
+  if (!found) return true;
+  if (!pgo_pclntab_header_read(tab, len, &h, err)) return false;
+  if (h.magic != MAGIC_120 || len < 8 + 8 * (size_t)h.ptrsize) return true;
+  bool be = h.big_endian;
+  uint64_t names = pgo_rdword(tab + 8 + 3 * (size_t)h.ptrsize, h.ptrsize, be);
+  uint64_t pcln = pgo_rdword(tab + 8 + 7 * (size_t)h.ptrsize, h.ptrsize, be);
+  if (pcln > len || names > len || h.nfunc > (len - pcln) / 8)
+    return pgo_fail(err, "invalid", "the pclntab's function table (offset 0x%llx, %llu "
+                    "functions) runs past the table's 0x%zx bytes; the table is damaged",
+                    (unsigned long long)pcln, (unsigned long long)h.nfunc, len);
+  for (uint64_t i = 0; i < h.nfunc; i++) {
+    const uint8_t *e = tab + pcln + i * 8;
+    uint64_t rec = pcln + pgo_rd32(e + 4, be);
+    if (!pgo_in_bounds(rec, FUNC_FLAG_AT + 1, len) || !(tab[rec + FUNC_FLAG_AT] & FUNC_FLAG_ASM))
+      continue;
+    uint64_t name = names + pgo_rd32(tab + rec + 4, be);
+    if (name >= len) continue;
+    const char *s = (const char *)tab + name;
+    const char *nul = memchr(s, '\0', len - (size_t)name);
+    if (!nul) continue;
+    if (!pgo_funclist_add(out, s, (size_t)(nul - s), pgo_rd32(e, be), 0))
+      return pgo_fail(err, "nomem", "out of memory listing assembly functions");
+  }
+  return true;
 }
