@@ -127,7 +127,7 @@ describe("devirtualization against the compiler #integration", function()
     local svc
     servers.guard(function() svc = servers.start_service(bin, 4) end)
     local p = assert(pgo.fetch.profile(svc.base, { seconds = 4 }))
-    servers.cleanup()
+    svc:stop()                                       -- the binary stays until teardown
     local file = tmp .. "/service.pgo"
     assert(p:write(file))
     local src = tmp .. "/service"
