@@ -14,67 +14,20 @@
 -- difference: a site the compiler devirtualizes to a callee of weight 0, a static call
 -- on the same line that the profile never sampled (reflect's `implements(u.common(),
 -- t.common())`: the compiler's IR graph holds an edge for every static call, sampled or
--- not, and takes t.common for u.common whatever the profile says).
+-- not, and takes t.common for u.common whatever the profile says; go.dev/issue/72092,
+-- which later Go releases fixed: spec/matrix/devirt_matrix_spec.lua).
 --
 -- Tagged #integration: it needs Go 1.21+ (helpers.go(); pending without it). The
 -- service's build compiles every package with the profile (about 90 s on two cores).
 local helpers = require "helpers"
 local pgo = require "pgo"
 local audit = require "pgo.audit"
-local compiler = require "pgo.compiler"
 local servers = require "support.servers"
+local oracle = require "support.devirt.oracle"
 
 local shq = helpers.shq
 
--- The compiler's PGO devirtualizations in -m -d=pgodebug=2 output:
--- {["caller\noffset\ncallee"] = weight}.
-local function decisions(text)
-  local hottest, out = {}, {}
-  for line in text:gmatch("[^\n]+") do
-    local pos, caller, offset, callee, weight =
-      line:match("^(%S+): call (%S+):(%d+): hottest callee (%S+) %(weight (%d+)%)")
-    if pos then hottest[pos] = { caller .. "\n" .. offset .. "\n" .. callee, tonumber(weight) } end
-    local dpos = line:match("^(%S+): PGO devirtualizing ")
-    if dpos then
-      local h = assert(hottest[dpos], "no hottest-callee line for " .. dpos)
-      out[h[1]] = h[2]
-    end
-  end
-  return out
-end
-
--- pgolua's candidates as the same keys; keep(caller) filters by the packages compiled
--- with -m.
-local function ours(p, opts, keep)
-  local rows = assert(compiler.devirt_candidates(p, opts))
-  local out = {}
-  for _, r in ipairs(rows) do
-    if not keep or keep(r.caller) then out[r.caller .. "\n" .. r.offset .. "\n" .. r.callee] = r.weight end
-  end
-  return out, rows
-end
-
--- Compare; returns a line of figures.
-local function check(name, picked, p, binary, keep)
-  local exact = ours(p, { binary = binary }, keep)
-  local bound = ours(p, nil, keep)
-  local positive, zero = {}, 0
-  for k, w in pairs(picked) do
-    if w > 0 then positive[k] = w else zero = zero + 1 end
-  end
-  local function keys(t)
-    local o = {}
-    for k in pairs(t) do o[#o + 1] = k end
-    table.sort(o)
-    return o
-  end
-  assert.same(keys(positive), keys(exact), name)
-  for k in pairs(positive) do assert.is_truthy(bound[k], name .. ": not in the upper bound: " .. k) end
-  local figures = ("%s: compiler %d devirtualizations (%d of weight 0), pgolua %d with the binary, " ..
-    "%d match; %d without it"):format(name, #keys(picked), zero, #keys(exact), #keys(positive), #keys(bound))
-  if os.getenv("PGOLUA_SPEC_FIGURES") then io.stderr:write(figures, "\n") end
-  return figures
-end
+local decisions, check = oracle.decisions, oracle.check
 
 describe("devirtualization against the compiler #integration", function()
   local go = helpers.go()
