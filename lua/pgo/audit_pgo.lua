@@ -135,27 +135,17 @@ local function weighted_jaccard(a, b)
 end
 
 -- What the devirtualizer would pick at a site, per kind of indirect call the line may hold
--- (cmd/compile/internal/devirtualize, findHotConcreteCallee): an interface call of method M
--- goes to the hottest method named M ("M" -> callee); a function-value call to the hottest
--- callee, unless that is a closure or runtime.memhash_varlen (key "func()"). An edge to a
--- callee the compiler has no IR for (compiler.no_ir_callee) that is at least as hot as the
--- pick makes the compiler give up at that site. The profile cannot tell these calls from
--- several static calls on one line.
+-- (compiler.devirt_pick, the compiler's findHotConcreteCallee): an interface call of
+-- method M ("M" -> callee), a function-value call ("func()" -> callee). The profile cannot
+-- tell these calls from several static calls on one line, so every kind is tried.
 local function picks_of(s)
-  local picks, blocker = {}, -1
-  for _, c in ipairs(s.callees) do
-    if compiler.no_ir_callee(c.callee) and c.weight > blocker then blocker = c.weight end
-  end
+  local picks = {}
   for _, t in ipairs(s.interface_targets or {}) do
-    if t.weight > blocker and t.weight > 0 then picks[t.method] = t end
+    local c = compiler.devirt_pick(s, "interface", t.method)
+    if c and c.weight > 0 then picks[t.method] = c end
   end
-  local top = s.callees[1]
-  -- a function-value call is devirtualized only to a plain function: the compiler skips a
-  -- hottest closure, method or runtime.memhash_varlen
-  if top and top.kind == "function" and top.callee ~= "runtime.memhash_varlen"
-      and not compiler.no_ir_callee(top.callee) and top.weight > 0 then
-    picks["func()"] = { callee = top.callee, weight = top.weight }
-  end
+  local f = compiler.devirt_pick(s, "func_value")
+  if f and f.weight > 0 then picks["func()"] = f end
   return picks
 end
 

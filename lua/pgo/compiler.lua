@@ -18,6 +18,9 @@
 --   compiler.hot_callsites(x, {cdf=}) -> hot
 --   compiler.callsites(x, {min_callees=}) -> sites
 --   compiler.func_kind(name)          -> "function" | "method" | "closure"
+--   compiler.devirt_candidates(p, {binary=}) -> rows (the compiler's PGO devirtualizations)
+--   compiler.devirt_pick(site, kind, method, through) -> callee row | nil
+--   compiler.has_ir(caller, callee)   -> boolean
 --   compiler.go_float(v)              -> string, as Go's fmt %v prints a float64
 local profile = require "pgo.profile"
 
@@ -344,9 +347,169 @@ end
 -- unexported functions (compiler-inserted helpers, runtime.asyncPreempt, entered by a
 -- signal) and std's internal packages. When such an edge is the hottest at a call site the
 -- devirtualizer gives up there (cmd/compile/internal/devirtualize: findHotConcreteCallee).
+-- M.has_ir refines this by the caller's package.
 function M.no_ir_callee(name)
   return name:find("^runtime%.[a-z(]") ~= nil or name:find("^internal/") ~= nil
     or name:find(".", 1, true) == nil          -- an assembly symbol (gcWriteBarrier)
+end
+
+-- The package path of a linker symbol name: up to the first "." after the last "/",
+-- generic arguments ([...]) set aside.
+local function package_of(name)
+  local bare = name:gsub("%b[]", "")
+  local slash = bare:match("^.*()/") or 0
+  local dot = bare:find(".", slash + 1, true)
+  return dot and bare:sub(1, dot - 1) or bare
+end
+
+local function is_std(pkg)
+  local first = pkg:match("^[^/]*")
+  return first ~= "main" and not first:find(".", 1, true)
+end
+
+--- Whether the compiler has IR for callee while it compiles caller's package
+-- (cmd/compile/internal/pgoir: the package's own functions, else what export data
+-- yields): a function of the caller's own package has it; otherwise not a closure of
+-- another package (export data has no enclosed functions), not a no_ir_callee, not in
+-- package main, and not outside std when the caller is in std (std imports no module).
+function M.has_ir(caller, callee)
+  local cp, ep = package_of(caller), package_of(callee)
+  if cp == ep then return true end
+  if M.no_ir_callee(callee) or M.func_kind(callee) == "closure" or ep == "main" then
+    return false
+  end
+  return not (is_std(cp) and not is_std(ep))
+end
+
+-- findHotConcreteCallee's order: heavier first; on a tie the callee with IR, then the
+-- lexically first name.
+local function hotter(a, a_ir, b, b_ir)
+  if a.weight ~= b.weight then return a.weight > b.weight end
+  if a_ir ~= b_ir then return a_ir end
+  return a.callee < b.callee
+end
+
+--- The callee the compiler devirtualizes one indirect call to (cmd/compile/internal/
+-- devirtualize, findHotConcreteCallee and its callers), or nil. site: {caller, callees =
+-- {{callee, weight, kind}...}} (every edge of the line, as p:callsites gives them).
+-- kind "interface" (method: the called method's name) considers the methods of that name;
+-- "func_value" the callees in `through` (a set of names: the edges the indirect
+-- instruction made; nil = every callee). A callee without IR (M.has_ir) is always
+-- considered, and when it is the hottest the compiler gives up. A function-value call
+-- is never devirtualized to a closure, a method or runtime.memhash_varlen. Not known
+-- here: whether the type implements the interface or the signature is identical (two
+-- calls on one line are told apart by method name and instruction only), //go:noinline
+-- callees (the compiler skips those too), and static calls on the line that the profile
+-- never sampled (weight 0 edges the compiler's IR graph has). no_body: a set of names
+-- declared in Go but written in assembly (the compiler cannot inline them, so it keeps
+-- the indirect call when one is the pick).
+function M.devirt_pick(site, kind, method, through, no_body)
+  local best, best_ir
+  local suffix = method and "." .. method
+  for _, c in ipairs(site.callees) do
+    local ir = M.has_ir(site.caller, c.callee)
+    local ok = not ir
+    if kind == "interface" then
+      ok = ok or (c.kind == "method" and c.callee:sub(-#suffix) == suffix)
+    else
+      ok = ok or through == nil or through[c.callee] == true
+    end
+    if ok and (not best or hotter(c, ir, best, best_ir)) then best, best_ir = c, ir end
+  end
+  if not best or not best_ir or (no_body and no_body[best.callee]) then return nil end
+  if kind == "func_value" and (best.kind ~= "function" or best.callee == "runtime.memhash_varlen") then
+    return nil
+  end
+  return best
+end
+
+-- The method name of a method symbol (pkg.(*T).M, pkg.T.M).
+local function method_name(callee)
+  return callee:gsub("%b[]", ""):match("%.([^.]*)$")
+end
+
+-- Per call site ("caller\noffset"), the indirect calls the binary shows: {interface =
+-- {method = {callee = true}}, func_value = {callee = true}}; an indirect call of unknown
+-- kind counts as both.
+local function indirect_calls(p, binary)
+  local rows, msg, code = p:call_addresses()
+  if not rows then return nil, msg, code end
+  local addrs = {}
+  for i, r in ipairs(rows) do addrs[i] = r.address end
+  local kinds
+  kinds, msg, code = require("pgo.core.symbols").call_instructions(binary, addrs)
+  if not kinds then return nil, msg, code end
+  local out = { assembly = kinds.assembly }
+  for _, r in ipairs(rows) do
+    local k = kinds[r.address]
+    if k == "interface" or k == "func_value" or k == "indirect" then
+      local key = r.caller .. "\n" .. r.offset
+      local site = out[key] or { interface = {}, func_value = {} }
+      out[key] = site
+      local m = M.func_kind(r.callee) == "method" and method_name(r.callee)
+      if m and k ~= "func_value" then
+        site.interface[m] = site.interface[m] or {}
+        site.interface[m][r.callee] = true
+      end
+      if k ~= "interface" then site.func_value[r.callee] = true end
+    end
+  end
+  return out
+end
+
+--- The call sites the compiler devirtualizes with profile x, and the callee it picks at
+-- each (see M.devirt_pick). With opts.binary (the executable the profile was captured
+-- from) only the indirect calls its instructions show, each of its kind: the compiler's
+-- list (field exact = true) for every site the profile sampled. Without it every call
+-- site, as either kind (exact = false): an upper bound, since a profile cannot tell an
+-- indirect call from static calls on one line. Rows {caller, offset, kind ("interface",
+-- "func_value", or "unknown" without a binary), method (interface calls), callee, weight
+-- (the pick's), site_weight}, heaviest site first.
+-- @treturn[2] nil, message, code (from reading the profile's edges or the binary)
+function M.devirt_candidates(x, opts)
+  check_source(x, "devirt_candidates")
+  opts = check_opts(opts, "devirt_candidates", { binary = true })
+  if opts.binary ~= nil and (type(opts.binary) ~= "string" or not is_profile(x)) then
+    error("bad argument #2 to 'devirt_candidates' (option 'binary' must be a path, with a " ..
+      "pgo.profile as argument #1)", 2)
+  end
+  local sites, msg, code = M.callsites(x, { min_callees = 1 })
+  if not sites then return nil, msg, code end
+  local calls
+  if opts.binary then
+    calls, msg, code = indirect_calls(x, opts.binary)
+    if not calls then return nil, msg, code end
+  end
+  local out = { exact = opts.binary ~= nil }
+  local function add(s, kind, method, pick)
+    if pick then
+      out[#out + 1] = { caller = s.caller, offset = s.offset, kind = kind, method = method,
+        callee = pick.callee, weight = pick.weight, site_weight = s.weight }
+    end
+  end
+  for _, s in ipairs(sites) do
+    if calls then
+      local c = calls[s.caller .. "\n" .. s.offset]
+      if c then
+        local methods = {}
+        for m in pairs(c.interface) do methods[#methods + 1] = m end
+        table.sort(methods)
+        for _, m in ipairs(methods) do
+          add(s, "interface", m, M.devirt_pick(s, "interface", m, nil, calls.assembly))
+        end
+        if next(c.func_value) then
+          add(s, "func_value", nil, M.devirt_pick(s, "func_value", nil, c.func_value, calls.assembly))
+        end
+      end
+    else
+      for _, t in ipairs(s.interface_targets) do
+        add(s, "unknown", t.method, M.devirt_pick(s, "interface", t.method))
+      end
+      local f = M.devirt_pick(s, "func_value")
+      if f then add(s, "unknown", nil, f) end
+    end
+  end
+  return out
 end
 
 --- The edge list of x (a profile's p:edges(), or x itself).

@@ -19,7 +19,10 @@ void pgolua_curl_init(lua_State *L);
 extern const luaL_Reg pgolua_profile_analysis_methods[];   /* src/lua/analysis.c */
 extern const luaL_Reg pgolua_profile_transform_methods[];  /* src/lua/transform.c */
 extern const luaL_Reg pgolua_profile_pgo_methods[];        /* src/lua/pgograph.c */
+extern const luaL_Reg pgolua_profile_callsite_methods[];   /* src/lua/callsites.c */
 /* Extra pgo.profile module functions (merge, ...). */
 extern const luaL_Reg pgolua_profile_transform_funcs[];    /* src/lua/transform.c */
+/* Extra pgo.core.symbols functions (call_instructions). */
+extern const luaL_Reg pgolua_callsite_funcs[];             /* src/lua/callsites.c */
 
 #endif

@@ -283,6 +283,7 @@ static const luaL_Reg *const extra_methods[] = {
   pgolua_profile_analysis_methods,
   pgolua_profile_transform_methods,
   pgolua_profile_pgo_methods,
+  pgolua_profile_callsite_methods,
   NULL
 };
 

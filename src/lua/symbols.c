@@ -357,5 +357,6 @@ int luaopen_pgo_symbols(lua_State *L) {
   lua_pop(L, 1);                       /* pop the metatable */
   luaL_newlib(L, symbols_funcs);
   luaL_setfuncs(L, pgolua_gosource_funcs, 0);
+  luaL_setfuncs(L, pgolua_callsite_funcs, 0);
   return 1;
 }

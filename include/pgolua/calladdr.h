@@ -1,0 +1,31 @@
+/* calladdr.h: the call instructions behind a profile's call edges.
+ *
+ * The compiler's call edges (pgograph.h) are named (caller, callee, line offset): two
+ * calls on one line, one static and one through an interface, make one site. A sample's
+ * second location, though, holds the address of the call instruction that made the
+ * edge from its innermost line to the leaf location's function (runtime/pprof records the
+ * return address - 1). This lists those edges with their addresses, so a reader of the
+ * binary can tell which edges an indirect call made (callinsn.h). Edges inside one
+ * location (inlined calls) have no instruction and are not listed. */
+#ifndef PGOLUA_CALLADDR_H
+#define PGOLUA_CALLADDR_H
+#include <stddef.h>
+#include <stdint.h>
+#include "pgolua/core.h"
+#include "pgolua/profile.h"
+
+typedef struct pgo_call_address {
+  uint32_t caller, callee;     /* string ids of the function names */
+  int64_t offset;              /* caller's line - its start line, as the compiler names it */
+  uint64_t address;            /* the caller location's address (return address - 1) */
+  int64_t weight;              /* sum of the samples' compiler column (pgo_pgo_value_index) */
+} pgo_call_address;
+
+/* One entry per distinct (caller, callee, offset, address), ordered by caller, offset,
+ * callee, address. Samples with fewer than two locations, locations without lines or
+ * without an address add nothing. Fails with "not_cpu" (no samples/count or
+ * cpu/nanoseconds column) or "nomem"; *out is malloc'd (free it). */
+bool pgo_call_addresses(const pgo_profile *p, pgo_call_address **out, size_t *n,
+                        pgo_error *err);
+
+#endif

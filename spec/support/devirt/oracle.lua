@@ -1,0 +1,58 @@
+-- The compiler as the oracle of pgo.compiler.devirt_candidates, for
+-- spec/integration/devirt_compiler_spec.lua and spec/matrix/devirt_matrix_spec.lua.
+local compiler = require "pgo.compiler"
+
+local M = {}
+
+--- The compiler's PGO devirtualizations in `-m -d=pgodebug=2` output:
+-- {["caller\noffset\ncallee"] = weight}.
+function M.decisions(text)
+  local hottest, out = {}, {}
+  for line in text:gmatch("[^\n]+") do
+    local pos, caller, offset, callee, weight =
+      line:match("^(%S+): call (%S+):(%d+): hottest callee (%S+) %(weight (%d+)%)")
+    if pos then hottest[pos] = { caller .. "\n" .. offset .. "\n" .. callee, tonumber(weight) } end
+    local dpos = line:match("^(%S+): PGO devirtualizing ")
+    if dpos then
+      local h = assert(hottest[dpos], "no hottest-callee line for " .. dpos)
+      out[h[1]] = h[2]
+    end
+  end
+  return out
+end
+
+-- pgolua's candidates as the same keys; keep(caller) filters by the packages compiled
+-- with -m.
+local function ours(p, opts, keep)
+  local out = {}
+  for _, r in ipairs(assert(compiler.devirt_candidates(p, opts))) do
+    if not keep or keep(r.caller) then out[r.caller .. "\n" .. r.offset .. "\n" .. r.callee] = r.weight end
+  end
+  return out
+end
+
+local function keys(t)
+  local o = {}
+  for k in pairs(t) do o[#o + 1] = k end
+  table.sort(o)
+  return o
+end
+
+--- Assert that devirt_candidates(p, {binary}) lists exactly the compiler's picks of
+-- weight > 0 (weight-0 picks, go.dev/issue/72092, are out of a profile's reach; Go 1.25+
+-- makes none) and that the list without the binary holds them. Returns a line of figures.
+function M.check(name, picked, p, binary, keep)
+  local exact, bound = ours(p, { binary = binary }, keep), ours(p, nil, keep)
+  local positive, zero = {}, 0
+  for k, w in pairs(picked) do
+    if w > 0 then positive[k] = w else zero = zero + 1 end
+  end
+  assert.same(keys(positive), keys(exact), name)
+  for k in pairs(positive) do assert.is_truthy(bound[k], name .. ": not in the upper bound: " .. k) end
+  local figures = ("%s: compiler %d devirtualizations (%d of weight 0), pgolua %d with the binary, " ..
+    "%d match; %d without it"):format(name, #keys(picked), zero, #keys(exact), #keys(positive), #keys(bound))
+  if os.getenv("PGOLUA_SPEC_FIGURES") then io.stderr:write(figures, "\n") end
+  return figures, zero
+end
+
+return M

@@ -1,0 +1,173 @@
+-- pgo.compiler.devirt_candidates / devirt_pick / has_ir, p:call_addresses() and
+-- pgo.core.symbols.call_instructions (lua/pgo/compiler.lua, src/profile/calladdr.c,
+-- src/symbols/callinsn.c, src/lua/callsites.c). Oracle: the shop binary the shop profiles
+-- were captured from (testdata/bin, rebuilt byte for byte by scripts/testdata-bins.sh) and
+-- the compiler's -d=pgodebug=2 lines for the shop's packages with shop.steady
+-- (expected/pgodebug/pgodebug2.shop.txt); the live comparisons against the compiler are
+-- in spec/integration/devirt_compiler_spec.lua.
+local helpers = require "helpers"
+local pgo = require "pgo"
+local compiler = require "pgo.compiler"
+local symbols = require "pgo.core.symbols"
+
+local F = helpers.fixture
+
+describe("devirtualization candidates", function()
+  local steady = assert(pgo.load(F("profiles/shop.steady.pgo")))
+  local shop = F("bin/shop")
+
+  describe("p:call_addresses()", function()
+    it("names every call instruction's edge as the compiler names it", function()
+      local named = {}
+      for _, e in ipairs(steady:edges()) do named[e.caller .. "\n" .. e.callee .. "\n" .. e.offset] = e.weight end
+      local rows = steady:call_addresses()
+      assert.is_true(#rows > 100)
+      for _, r in ipairs(rows) do
+        local w = named[r.caller .. "\n" .. r.callee .. "\n" .. r.offset]
+        assert.is_truthy(w, r.caller .. " -> " .. r.callee)
+        assert.is_true(r.weight <= w and r.address > 0)
+      end
+    end)
+
+    it("fails on a profile the compiler cannot read", function()
+      local heap = assert(pgo.load(F("bad/heap.pb.gz")))
+      local rows, msg, code = heap:call_addresses()
+      assert.is_nil(rows)
+      assert.equal("not_cpu", code)
+      assert.matches("not a CPU profile", msg)
+    end)
+  end)
+
+  describe("pgo.core.symbols.call_instructions()", function()
+    it("tells direct calls from interface and function-value calls in the shop binary", function()
+      local rows = steady:call_addresses()
+      local addrs = {}
+      for i, r in ipairs(rows) do addrs[i] = r.address end
+      local kinds = assert(symbols.call_instructions(shop, addrs))
+      assert.equal("amd64", kinds.arch)
+      -- declared in Go, written in assembly: the compiler cannot inline them
+      assert.is_true(kinds.assembly["runtime.memhash64"])
+      assert.is_nil(kinds.assembly["runtime.mapaccess2_fast64"])
+      local function kind_of(caller, offset, callee)
+        for _, r in ipairs(rows) do
+          if r.caller == caller and r.offset == offset and r.callee == callee then return kinds[r.address] end
+        end
+      end
+      -- c.Get(k) on a cache.Cache; fn(n) over a catalog tree's closures; a static call
+      assert.equal("interface", kind_of("main.lookupBatch", 3, "example.com/shop/internal/cache.(*RedisCache).Get"))
+      assert.equal("func_value", kind_of("example.com/shop/internal/catalog.walk", 1,
+        "example.com/shop/internal/catalog.SumPrices.func1"))
+      assert.equal("direct", kind_of("main.checksumOrders", 10, "crypto/sha256.Sum256"))
+      -- runtime.asyncPreempt is entered by a signal, not a call
+      for _, r in ipairs(rows) do
+        if r.callee == "runtime.asyncPreempt" then assert.equal("unknown", kinds[r.address]) end
+      end
+    end)
+
+    it("returns nil, message, code for files it cannot read", function()
+      local t, msg, code = symbols.call_instructions(F("profiles/shop.steady.pgo"), { 1 })
+      assert.is_nil(t)
+      assert.equal("not_elf", code)
+      assert.matches("shop.steady.pgo", msg)
+      t, msg, code = symbols.call_instructions(helpers.tmpdir() .. "/none", { 1 })
+      assert.is_nil(t)
+      assert.equal("not_found", code)
+    end)
+
+    it("raises on misuse", function()
+      assert.has_error(function() symbols.call_instructions(shop, { "x" }) end)
+      assert.has_error(function() symbols.call_instructions(shop, {}, { bogus = 1 }) end)
+      assert.has_error(function() symbols.call_instructions(shop, {}, { max_size = 0 }) end)
+    end)
+
+    it("calls an address outside the binary unknown", function()
+      local t = assert(symbols.call_instructions(shop, { 0, 1, 0x7fffffff }))
+      assert.same({ "unknown", "unknown", "unknown" }, { t[0], t[1], t[0x7fffffff] })
+    end)
+  end)
+
+  describe("pgo.compiler.devirt_candidates()", function()
+    -- the compiler's picks for the shop's own packages: "call CALLER:OFFSET: hottest
+    -- callee X" lines of -d=pgodebug=2 (each a PGO devirtualization unless X is a closure)
+    local oracle = {}
+    for line in assert(io.open(F("expected/pgodebug/pgodebug2.shop.txt"))):lines() do
+      local caller, offset, callee = line:match(": call (%S+):(%d+): hottest callee (%S+) ")
+      if caller and compiler.func_kind(callee) ~= "closure" then
+        oracle[caller .. "\n" .. offset .. "\n" .. callee] = true
+      end
+    end
+
+    it("with the binary, lists only sites the compiler devirtualizes, to its callee", function()
+      local rows = assert(compiler.devirt_candidates(steady, { binary = shop }))
+      assert.is_true(rows.exact)
+      local shop_rows = 0
+      for _, r in ipairs(rows) do
+        assert.is_truthy(r.kind == "interface" or r.kind == "func_value")
+        if r.caller:match("^main%.") or r.caller:match("^example%.com/shop/") then
+          shop_rows = shop_rows + 1
+          assert.is_true(oracle[r.caller .. "\n" .. r.offset .. "\n" .. r.callee], r.caller)
+        end
+      end
+      -- mapaccess2_fast64's t.Hasher goes to runtime.memhash64 (assembly): not listed
+      for _, r in ipairs(rows) do assert.are_not.equal("runtime.memhash64", r.callee) end
+      -- lookupBatch's c.Get; h.Write in checksumOrders.func1 is direct in the binary (the
+      -- compiler devirtualized it statically after inlining sha256.New)
+      assert.equal(1, shop_rows)
+    end)
+
+    it("without it, gives an upper bound holding every pick", function()
+      local rows = assert(compiler.devirt_candidates(steady))
+      assert.is_false(rows.exact)
+      local ours = {}
+      for _, r in ipairs(rows) do ours[r.caller .. "\n" .. r.offset .. "\n" .. r.callee] = true end
+      for k in pairs(oracle) do assert.is_true(ours[k], k) end
+    end)
+
+    it("raises on misuse, returns the failure triple for a missing binary", function()
+      assert.has_error(function() compiler.devirt_candidates(steady, { bogus = true }) end)
+      assert.has_error(function() compiler.devirt_candidates(steady, { binary = 1 }) end)
+      assert.has_error(function() compiler.devirt_candidates(steady:edges(), { binary = shop }) end)
+      local rows, _, code = compiler.devirt_candidates(steady, { binary = helpers.tmpdir() .. "/none" })
+      assert.is_nil(rows)
+      assert.equal("not_found", code)
+    end)
+  end)
+
+  describe("pgo.compiler.devirt_pick()", function()
+    local function site(caller, callees)
+      local s = { caller = caller, callees = {} }
+      for i, c in ipairs(callees) do
+        s.callees[i] = { callee = c[1], weight = c[2], kind = compiler.func_kind(c[1]) }
+      end
+      return s
+    end
+
+    it("follows findHotConcreteCallee: hottest of the method's name, IR first on a tie", function()
+      local s = site("main.run", { { "main.A.Get", 5 }, { "main.B.Get", 7 }, { "main.C.Put", 9 } })
+      assert.equal("main.B.Get", compiler.devirt_pick(s, "interface", "Get").callee)
+      assert.equal("main.C.Put", compiler.devirt_pick(s, "interface", "Put").callee)
+      -- a callee without IR as hot as the pick: the compiler prefers the one with IR
+      s = site("main.run", { { "main.A.Get", 5 }, { "runtime.asyncPreempt", 5 } })
+      assert.equal("main.A.Get", compiler.devirt_pick(s, "interface", "Get").callee)
+      -- hotter: no pick
+      s = site("main.run", { { "main.A.Get", 5 }, { "runtime.asyncPreempt", 6 } })
+      assert.is_nil(compiler.devirt_pick(s, "interface", "Get"))
+    end)
+
+    it("never picks a closure, a method or memhash_varlen for a function value", function()
+      assert.is_nil(compiler.devirt_pick(site("main.run", { { "main.run.func1", 9 }, { "main.f", 2 } }), "func_value"))
+      assert.is_nil(compiler.devirt_pick(site("main.run", { { "main.T.M", 9 } }), "func_value"))
+      local s = site("main.run", { { "main.f", 3 }, { "main.g", 9 } })
+      assert.equal("main.f", compiler.devirt_pick(s, "func_value", nil, { ["main.f"] = true }).callee)
+      assert.is_nil(compiler.devirt_pick(s, "func_value", nil, nil, { ["main.g"] = true }))
+    end)
+
+    it("gives a package's own functions IR, even the runtime's", function()
+      assert.is_true(compiler.has_ir("runtime.park_m", "runtime.selparkcommit"))
+      assert.is_false(compiler.has_ir("main.f", "runtime.selparkcommit"))
+      assert.is_false(compiler.has_ir("net/http.serverHandler.ServeHTTP", "main.handler"))
+      assert.is_false(compiler.has_ir("sort.partition_func", "main.run.func1"))
+      assert.is_true(compiler.has_ir("main.run", "example.com/shop/internal/cache.(*RedisCache).Get"))
+    end)
+  end)
+end)
