@@ -141,6 +141,18 @@ describe("pgo.bench reproduces benchstat", function()
       assert.are.equal(read(X .. "ex4/alpha-0.01.stdout"),
         (run({ X .. "ex4/a.txt", X .. "ex4/b.txt" }, { alpha = 0.01 })))
     end)
+
+    it("ex5: no benchmark on both sides: 'vs base' overruns its columns, the border moves", function()
+      local out, err = run({ X .. "ex5/old.txt", X .. "ex5/new.txt" })
+      assert.are.equal(read(X .. "ex5/expected.stdout"), out)
+      assert.are.equal(read(X .. "ex5/expected.stderr"), err)
+    end)
+
+    it("ex6: tables of two packages in string order of pkg, not first-seen order", function()
+      local out, err = run({ X .. "ex6/old.txt", X .. "ex6/new.txt" })
+      assert.are.equal(read(X .. "ex6/expected.stdout"), out)
+      assert.are.equal(read(X .. "ex6/expected.stderr"), err)
+    end)
   end)
 
   describe("the real A/B of the shop (fixtures/ab)", function()
