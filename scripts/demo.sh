@@ -9,7 +9,9 @@
 #   6. the whole runbook, with the A/B's result
 # Everything happens in a copy under build/demo/; everything started is stopped.
 # Go: the go on PATH, else $GO (the same rule as recipes/ab.lua). DEMO_SECONDS (capture),
-# DEMO_COUNT (A/B rounds per side) and DEMO_BENCHTIME tune the run.
+# DEMO_COUNT (A/B rounds per side) and DEMO_BENCHTIME tune the run. 4.5 to 11 minutes on
+# a shared 2-core machine (docs/ab.md): most of it is go build recompiling the standard
+# library with the new profile, then the A/B (two go test -c builds, 12 rounds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -18,7 +20,7 @@ GO=$(command -v go || echo "${GO:-}")
 export PATH="$(dirname "$GO"):$PATH"     # recipes/ab.lua takes the same go
 demo=$root/build/demo
 seconds=${DEMO_SECONDS:-10}
-count=${DEMO_COUNT:-10}
+count=${DEMO_COUNT:-12}
 benchtime=${DEMO_BENCHTIME:-300ms}
 pids=()
 cleanup() {
@@ -26,7 +28,7 @@ cleanup() {
   wait 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '\n\033[1m== %s\033[0m  (%ds)\n' "$*" "$SECONDS"; }   # seconds since start
 
 say "build: pgolua and the example service"
 rm -rf "$demo"; mkdir -p "$demo"
@@ -59,7 +61,9 @@ print('service.pgo built with -pgo=' .. tostring(b.settings['-pgo']))"
 echo "what the compiler did with the profile on the hot path (-d=pgodebug=1):"
 (cd "$demo/module" && "$GO" build -o /dev/null -pgo="$demo/module/cmd/service/default.pgo" \
   -gcflags='example.com/pgolua-demo/internal/work=-m=2 -d=pgodebug=1' ./internal/work 2>&1 |
-  grep -E 'PGO devirtualizing|hot-node enabled' | sed 's/^/  /') || echo "  (no devirtualization this time)"
+  grep -E 'PGO devirtualizing|hot-node enabled' | sed 's/^/  /') | tee "$demo/pgodebug.txt" || true
+grep -q 'PGO devirtualizing' "$demo/pgodebug.txt" ||
+  echo "  no devirtualization: the capture missed /lookup; the A/B below will show no gain"
 
 say "doctor"
 ./pgolua recipes/doctor.lua --binary "$demo/service.pgo" --root "$demo/module" || true
@@ -88,3 +92,4 @@ binaries:     $demo/service (no PGO), $demo/service.pgo (PGO)
 benchmarks:   $demo/ab/ (off.txt, on.txt, bin/, ab-run.json), $demo/ab.json
 runbook:      $demo/RUNBOOK-PGO.md
 EOT
+echo "demo: done in ${SECONDS}s"

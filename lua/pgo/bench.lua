@@ -851,13 +851,16 @@ function M.compare(a, b, opts)
       if not cfg_seen[k] then cfg_seen[k] = true; cfg_keys[#cfg_keys + 1] = k end
     end
   end
-  -- expand .config in the table projection
+  -- expand .config in the table projection. The reference records first-seen order only
+  -- for top-level fields, never for the keys inside .config, so with the default order
+  -- those compare as plain strings (pkg: a/x before b/y whichever came first).
   local function expand(fields)
     local out = {}
     for _, f in ipairs(fields) do
       if f.name == ".config" then
+        local key_order = f.order == "first" and "alpha" or f.order
         for _, k in ipairs(cfg_keys) do
-          if not used[k] and not ignored[k] then out[#out + 1] = { name = k, order = "first" } end
+          if not used[k] and not ignored[k] then out[#out + 1] = { name = k, order = key_order } end
         end
       else
         out[#out + 1] = f
@@ -1202,8 +1205,11 @@ local function layout(rows, ncols, shrink)
     local out, pos = {}, 0
     for _, cell in ipairs(row) do
       if not (cell.value == "" and not find(cell.margin, "%S")) then
+        -- The reference pads with Go's %*s: a cell that overran its columns (a span over
+        -- shrink columns only, such as "vs base" in a table with no pair) pushes the next
+        -- one right by the overrun too, as a negative width pads on the other side.
         local st = start[cell.col]
-        if st > pos then out[#out + 1] = rep(" ", st - pos); pos = st end
+        if st ~= pos then out[#out + 1] = rep(" ", math.abs(st - pos)); pos = st end
         local m = mw[cell.col]
         local margin = rep(" ", m - ulen(cell.margin)) .. cell.margin
         local total = 0
@@ -1213,8 +1219,9 @@ local function layout(rows, ncols, shrink)
         local v = cell.value
         if cell.align == "right" then
           if inner > l then v = rep(" ", inner - l) .. v end
-        elseif cell.align == "center" then
-          if inner > l then v = rep(" ", (inner - l) // 2) .. v end
+        elseif cell.align == "center" then   -- Go's division truncates toward zero
+          local pad = inner - l >= 0 and (inner - l) // 2 or -((l - inner) // 2)
+          v = rep(" ", math.abs(pad)) .. v
         end
         out[#out + 1] = margin .. v
         pos = pos + m + ulen(v)

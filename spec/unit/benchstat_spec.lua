@@ -141,6 +141,19 @@ describe("pgo.bench reproduces benchstat", function()
       assert.are.equal(read(X .. "ex4/alpha-0.01.stdout"),
         (run({ X .. "ex4/a.txt", X .. "ex4/b.txt" }, { alpha = 0.01 })))
     end)
+
+    -- two layout rules of the reference, each failing before pgolua followed it
+    for _, case in ipairs {
+      { "ex5", "no benchmark on both sides: 'vs base' overruns its columns, the border moves" },
+      { "ex6", "tables of two packages in string order of pkg, not first-seen order" },
+    } do
+      local ex = case[1]
+      it(ex .. ": " .. case[2], function()
+        local out, err = run({ X .. ex .. "/old.txt", X .. ex .. "/new.txt" })
+        assert.are.equal(read(X .. ex .. "/expected.stdout"), out)
+        assert.are.equal(read(X .. ex .. "/expected.stderr"), err)
+      end)
+    end
   end)
 
   describe("the real A/B of the shop (fixtures/ab)", function()
