@@ -86,6 +86,22 @@ describe("flat stacks", function()
     assert.same(tree_samples, samples)
   end)
 
+  it("encode writes a flat profile whose deepest stack is its last one", function()
+    -- the encoder sizes its stack buffer from the flat runs: the last run counts too
+    local fns = { { "main.a", 1 }, { "main.b", 1 }, { "main.c", 1 } }
+    local locs = { { lines = { { 1, 2 } } }, { lines = { { 2, 3 } } }, { lines = { { 3, 4 } } } }
+    local deep = {}
+    for i = 1, 40 do deep[i] = (i % 3) + 1 end
+    local bytes = pb.cpu_profile { functions = fns, locations = locs, samples = {
+      { locs = { 1 }, values = { 1, 10 } }, { locs = deep, values = { 2, 20 } } } }
+    local p = assert(pgo.decode(bytes))
+    assert.equal("flat", p:stack_form())
+    local q = assert(pgo.decode(p:encode()))
+    local depths = {}
+    for values, stack in q:samples() do depths[values[1]] = #stack end
+    assert.same({ [1] = 1, [2] = 40 }, depths)
+  end)
+
   it("identical stacks with identical labels combine; any difference keeps samples apart", function()
     local fns = { { "main.a", 1 }, { "main.b", 1 } }
     local locs = { { lines = { { 1, 2 } } }, { lines = { { 2, 3 } } } }

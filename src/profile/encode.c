@@ -120,7 +120,7 @@ bool pgo_profile_encode(const pgo_profile *p, int level, unsigned char **out, si
   strout o = {0};
   size_t maxdepth = 1, maxlines = 1, maxlabels = 1;
   if (p->flat) {
-    for (size_t k = 0; k + 1 < p->nflat; k++)
+    for (size_t k = 0; k < p->nflat; k++)          /* flat_start has nflat + 1 entries */
       if (p->flat_start[k + 1] - p->flat_start[k] > maxdepth)
         maxdepth = p->flat_start[k + 1] - p->flat_start[k];
   } else {
