@@ -16,7 +16,9 @@
  *   - an untrimmed top shows every node, in order, and its flat sum is the sum over the
  *     samples that have a stack;
  *   - decode_flat (pgo.load's path) fails as decode does, or gives the same samples with
- *     flat stacks that link inside their tables, and a valid prefix tree from them;
+ *     flat stacks that link inside their tables, and a valid prefix tree from them; half
+ *     the inputs (by their hash) run top and the filters on that flat profile, then the
+ *     rest on the prefix tree built from it, as the Lua bindings do;
  *   - encode -> decode keeps the totals, the top rows, the call edges and the label totals
  *     (not the bytes: decoding numbers functions in order of first use, so a second
  *     encoding may number them differently).
@@ -388,7 +390,6 @@ static void exercise_pgo(const pgo_profile *p, const pgo_call_edges *e, uint64_t
   pgo_profile_free(c);
 }
 
-static void exercise_edits(const pgo_profile *p, const char *pattern, uint64_t seed);
 
 /* ---- filters ------------------------------------------------------------------------- */
 
@@ -486,7 +487,6 @@ static void exercise_filters(const pgo_profile *p, uint64_t seed) {
     .tagshow = (seed >> 24) % 2 ? pattern : NULL,
   };
   pgo_profile_free(run_filter(p, &edit, "hide/show/prune/tag filter"));
-  exercise_edits(p, pattern, seed);
 }
 
 /* ---- merge, compact, scale ----------------------------------------------------------------- */
@@ -732,6 +732,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   if (p->nsamples > p->sample_messages)
     finding("%zu samples from %" PRIu64 " Sample messages", p->nsamples, p->sample_messages);
   uint64_t seed = fnv1a(data, size);
+  if ((seed >> 40) & 1) {
+    /* half the inputs run everything below on the flat stacks pgo.load keeps */
+    pgo_profile *f = pgo_profile_decode_flat(data, size, &limits, &err);
+    if (f) {
+      pgo_profile_free(p);
+      p = f;
+    }
+  }
   size_t col = pgo_profile_default_index(p);
 
   /* top as a user runs it (trimmed, random options), then untrimmed with its checks */
@@ -752,6 +760,16 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   }
 
   exercise_filters(p, seed);
+  /* the rest reads the prefix tree, which the Lua bindings of these operations build
+   * first on a flat profile (pgolua_check_profile) */
+  if (!pgo_profile_frames(p)) {
+    pgo_profile_free(p);
+    return 0;
+  }
+  check_model(p, "the prefix tree of the decoded profile");
+  char pattern[2 * MAX_PATTERN + 8];
+  pick_pattern(p, seed, pattern, sizeof pattern);
+  exercise_edits(p, pattern, seed);
   exercise_merge(p, seed);
 
   pgo_call_edges e;

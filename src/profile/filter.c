@@ -440,8 +440,9 @@ static bool map_stack(filter_state *s, pgo_flat_index *si, uint32_t f, bool name
   if (s->new_stack[f] != NONE) { *out = s->new_stack[f]; return true; }
   size_t n;
   const uint32_t *src = pgo_stack_locations(p, f, &s->locbuf, &s->locbuf_cap, &n);
+  bool in_buf = src == s->locbuf;            /* a tree stack: growing locbuf moves it along */
   if (!src || !PGO_RESERVE(s->locbuf, s->locbuf_cap, n + 1)) return false;
-  if (src != s->locbuf) memcpy(s->locbuf, src, n * sizeof *src);   /* edited in place */
+  if (!in_buf) memcpy(s->locbuf, src, n * sizeof *src);   /* edited in place */
   uint32_t *locs = s->locbuf;
   uint32_t result = DROP;
   if (names) {                               /* focusedAndNotIgnored, then hidden locations */
