@@ -4,7 +4,7 @@
 --   a baseline (pprof -base), --json gives the same table for machines.
 -- Run:   pgolua recipes/top.lua FILE... [--cum] [-n N] [--focus RE] [--ignore RE]
 --          [--tagfocus k=v] [--base FILE] [--json] [--granularity G]
---          [--sample-index NAME] [--noinlines] [--tagignore k=v]
+--          [--sample-index NAME] [--noinlines] [--tagignore k=v] [--pprof LAYOUT]
 -- Exit:  0 table printed, 1 error (unreadable profile, bad option or regexp, merge or
 --        diff not available in this build).
 -- Adapt: copy this file; change the values under "ADAPT" below (default row count, the
@@ -14,7 +14,10 @@ local argparse = require "argparse"
 
 -- ADAPT ---------------------------------------------------------------------------------
 local DEFAULT_ROWS = 0              -- 0 = every node above pprof's cutoff, like -top
-local PPROF_LAYOUT = "go1.23"       -- Go 1.23's `go tool pprof`; "head" = google/pprof HEAD
+-- Whose `go tool pprof` the table looks like: nil = the newest Go installed (or
+-- $PGOLUA_PPROF_LAYOUT; pgo.report.default_layout), else "go1.23", "go1.24" or "head"
+-- (Go 1.25 and later, google/pprof HEAD).
+local PPROF_LAYOUT = nil
 local function note(msg)            -- pprof's stderr notes ("Focus expression matched ...")
   io.stderr:write(msg, "\n")
 end
@@ -25,7 +28,7 @@ parser:argument("files", "Profile file(s); several are merged."):args("+")
 parser:flag("--cum", "Sort by cumulative value instead of flat.")
 parser:option("-n --nodecount", "Rows to show (0 = all).", tostring(DEFAULT_ROWS))
   :convert(math.tointeger)
-parser:option("--focus", "Only samples with a frame matching this regexp (POSIX ERE).")
+parser:option("--focus", "Only samples with a frame matching this regexp (Go's RE2 syntax).")
 parser:option("--ignore", "Drop samples with a frame matching this regexp.")
 parser:option("--tagfocus", "Only samples with these labels (key=regexp, or a range).")
 parser:option("--tagignore", "Drop samples with these labels.")
@@ -34,6 +37,8 @@ parser:option("--granularity", "functions, filefunctions, files, lines or addres
   "functions"):choices{ "functions", "filefunctions", "files", "lines", "addresses" }
 parser:option("--sample-index", "Value column by name (samples, cpu) or 0-based number.")
 parser:flag("--noinlines", "Attribute inlined functions to their callers.")
+parser:option("--pprof", "Print as this pprof prints (default: the newest Go installed).")
+  :choices{ "go1.23", "go1.24", "head" }
 parser:flag("--json", "Print JSON instead of the text table.")
 parser:epilog("Exit: 0 table printed, 1 error (unreadable profile, bad option or regexp).")
 
@@ -76,7 +81,7 @@ local function main(args)
   local opts = {
     n = o.nodecount, cum = o.cum, focus = o.focus, ignore = o.ignore, tagfocus = o.tagfocus,
     tagignore = o.tagignore, granularity = o.granularity, noinlines = o.noinlines,
-    sample_index = o.sample_index, pprof = PPROF_LAYOUT,
+    sample_index = o.sample_index, pprof = o.pprof or PPROF_LAYOUT,
   }
   local report = o.json and pgo.report.top_json or pgo.report.top
   local done, out, notes = pcall(report, p, opts)

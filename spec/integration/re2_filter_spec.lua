@@ -2,8 +2,7 @@
 -- real `go tool pprof -top -focus=P` (Go 1.23 at /usr/lib/go-1.23, and /usr/local/go when
 -- present) and `recipes/top.lua --focus P`: the outputs must be identical. Patterns Go's
 -- regexp rejects must be rejected by both. A missing Go tree is pending with a message.
--- (The Time: header line is compared against Go 1.23 only: later pprof prints it in
--- another format.)
+-- pgolua prints in each Go's pprof layout (--pprof), so the whole output is compared.
 local helpers = require "helpers"
 
 local q = helpers.shq
@@ -33,8 +32,10 @@ local function pprof(go, pattern)
     q(pattern) .. " " .. q(PROFILE))
 end
 
-local function top(pattern)
-  return helpers.pgolua_run("recipes/top.lua -n 12 --focus " .. q(pattern) .. " " .. q(PROFILE))
+-- pgolua prints in the layout of the Go it is compared with (pgo.report.layout_for_go)
+local function top(pattern, layout)
+  return helpers.pgolua_run("recipes/top.lua -n 12 --pprof " .. layout .. " --focus " .. q(pattern) ..
+    " " .. q(PROFILE))
 end
 
 local function exists(path)
@@ -45,6 +46,8 @@ end
 
 for _, goroot in ipairs { "/usr/lib/go-1.23", "/usr/local/go" } do
   local go = goroot .. "/bin/go"
+  local version = exists(goroot .. "/VERSION") and helpers.read_file(goroot .. "/VERSION") or ""
+  local layout = require("pgo.report").layout_for_go(version:match("^go[%d.]+")) or "go1.23"
   describe("RE2 filters against " .. go .. " tool pprof", function()
     if not exists(go) then
       it("needs " .. go, function() pending("no Go at " .. goroot) end)
@@ -55,13 +58,8 @@ for _, goroot in ipairs { "/usr/lib/go-1.23", "/usr/local/go" } do
       local differ = {}
       for _, pat in ipairs(PATTERNS) do
         local want, _, wcode = pprof(go, pat)
-        local got, err, code = top(pat)
+        local got, err, code = top(pat, layout)
         assert.equal(0, wcode, pat)
-        -- pprof after Go 1.23 prints Time: in another format (2026-11-21 09:32:37 UTC);
-        -- pgolua prints Go 1.23's
-        if goroot ~= "/usr/lib/go-1.23" then
-          want, got = want:gsub("\nTime: [^\n]*", ""), got:gsub("\nTime: [^\n]*", "")
-        end
         if want ~= got or code ~= 0 then differ[#differ + 1] = pat .. " (" .. err .. ")" end
       end
       assert.same({}, differ)
@@ -70,7 +68,7 @@ for _, goroot in ipairs { "/usr/lib/go-1.23", "/usr/local/go" } do
     it("rejects what Go's regexp rejects, saying why", function()
       for pat, why in pairs(REJECTED) do
         local _, _, wcode = pprof(go, pat)
-        local _, err, code = top(pat)
+        local _, err, code = top(pat, layout)
         assert.is_true(wcode ~= 0, "pprof accepted " .. pat)
         assert.equal(1, code, pat)
         assert.matches("parsing focus regexp '" .. pat .. "': " .. why, err, 1, true)

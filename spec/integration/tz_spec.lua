@@ -16,14 +16,14 @@ describe("Time: under TZ", function()
       local want, _, wcode = helpers.run("cd / && TZ=" .. q(tz) .. " HOME=/tmp " .. q(GO) ..
         " tool pprof -top -nodecount=5 " .. q(PROFILE))
       local got, err, code = helpers.run("TZ=" .. q(tz) .. " " .. q(helpers.pgolua) ..
-        " recipes/top.lua -n 5 " .. q(PROFILE))
+        " recipes/top.lua --pprof go1.23 -n 5 " .. q(PROFILE))
       assert.equal(0, wcode)
       assert.equal(0, code, err)
       assert.equal(want, got)
     end)
   end
   it("is the zone's local time (New York: 4:32am EST for 09:32 UTC)", function()
-    local got = helpers.run("TZ=America/New_York " .. q(helpers.pgolua) .. " recipes/top.lua -n 1 " .. q(PROFILE))
+    local got = helpers.run("TZ=America/New_York " .. q(helpers.pgolua) .. " recipes/top.lua --pprof go1.23 -n 1 " .. q(PROFILE))
     assert.matches("\nTime: Nov 21, 2026 at 4:32am (EST)\n", got, 1, true)
   end)
 end)

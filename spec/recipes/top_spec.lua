@@ -1,11 +1,12 @@
 -- Black-box specs for recipes/top.lua: run ./pgolua recipes/top.lua on the fixtures and
--- compare stdout with the oracles of Go 1.23.5's `go tool pprof`, stderr and exit status.
+-- compare stdout with the oracles of Go 1.23.5's `go tool pprof` (--pprof go1.23), stderr
+-- and exit status; the default layout follows the newest Go installed.
 local helpers = require "helpers"
 
 local F = helpers.fixture
 local q = helpers.shq
 
-local function top(args) return helpers.pgolua_run("recipes/top.lua " .. args) end
+local function top(args) return helpers.pgolua_run("recipes/top.lua --pprof go1.23 " .. args) end
 
 describe("recipes/top.lua", function()
   it("prints go tool pprof -top -nodecount=20 exactly", function()
@@ -117,5 +118,20 @@ describe("recipes/top.lua", function()
     local out, _, code = top("--help")
     assert.equal(0, code)
     assert.matches("^Usage: pgolua top ", out)
+  end)
+  it("prints the layout --pprof names, and by default the one PGOLUA_PPROF_LAYOUT names", function()
+    local prof = q(F("profiles/shop.steady.pgo"))
+    local old = top(prof .. " -n 3")
+    local head, err, code = helpers.pgolua_run("recipes/top.lua --pprof head -n 3 " .. prof)
+    assert.equal(0, code, err)
+    assert.are_not.equal(old, head)   -- Time: is printed another way after Go 1.23
+    assert.matches("\nTime: %d%d%d%d%-%d%d%-%d%d ", head)
+    local env = helpers.run("PGOLUA_PPROF_LAYOUT=head " .. q(helpers.pgolua) .. " recipes/top.lua -n 3 " .. prof)
+    assert.equal(head, env)
+    env = helpers.run("PGOLUA_PPROF_LAYOUT=go1.23 " .. q(helpers.pgolua) .. " recipes/top.lua -n 3 " .. prof)
+    assert.equal(old, env)
+    local _, berr, bcode = helpers.pgolua_run("recipes/top.lua --pprof go1.22 " .. prof)
+    assert.equal(1, bcode)
+    assert.matches("go1.23", berr, 1, true)
   end)
 end)
