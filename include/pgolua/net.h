@@ -12,8 +12,8 @@
  *      one curl multi handle with bounded concurrency, retries with backoff (connection
  *      failures and 5xx, never 4xx), a progress callback and Ctrl-C.
  *   3. pgo_http_request() (one request; body to memory or to a new temporary file) and
- *      pgo_fleet_capture() (src/net/fleet.c: many captures, each decoded and merged as it
- *      finishes, so memory stays bounded by the merged result).
+ *      pgo_fleet_capture() (src/net/fleet.c: many captures at once, each handed to the
+ *      caller as it arrives, so a caller that merges as they come holds one at a time).
  *
  * Error codes (pgo_error.code) of a failed transfer:
  *   bad_url      the URL is malformed, has no host, or its scheme is not allowed
@@ -37,7 +37,6 @@
 #include <stdint.h>
 #include <curl/curl.h>
 #include "pgolua/core.h"
-#include "pgolua/profile.h"
 
 #define PGO_HTTP_DEFAULT_MAX_BYTES (256ull << 20)   /* 256 MiB */
 #define PGO_HTTP_DEFAULT_CONNECT_MS 10000L
@@ -197,12 +196,16 @@ typedef struct pgo_fleet_opts {
   pgo_http_run_opts run;       /* start/done are the fleet's own; progress and ud are used */
   const char *dir;             /* temporary files for the bodies; NULL = "." */
   bool keep_temp;              /* keep each capture's file (path in the result) */
-  pgo_limits limits;           /* for decoding each capture */
+  /* Called as each capture arrives whole, its body in path (still in place): the caller
+   * decodes or merges it there, above this layer. False with err marks that capture
+   * failed. NULL: the files are only kept (keep_temp) or removed. */
+  bool (*arrived)(void *ud, const char *url, const char *path, pgo_error *err);
+  void *arrived_ud;
 } pgo_fleet_opts;
 
 typedef struct pgo_fleet_result {
   bool ok;
-  pgo_error err;               /* when !ok: transfer, decode or merge failure */
+  pgo_error err;               /* when !ok: the transfer's failure, or arrived()'s */
   long status;
   bool go_pprof;
   uint64_t bytes;
@@ -214,13 +217,13 @@ typedef struct pgo_fleet_result {
                                   else NULL; see pgo_fleet_results_free */
 } pgo_fleet_result;
 
-/* Capture every URL (bodies to temporary files in dir), decode each capture as it
- * finishes, merge it into the result and free it. results[n] receives one entry per URL.
- * Returns the merged profile, or NULL with err: "empty" when no capture succeeded (the
- * results say why), "interrupted" or "nomem" when the run stopped. Temporary files are
- * always removed unless keep_temp (and then only those of successful captures stay). */
-pgo_profile *pgo_fleet_capture(const char *const *urls, size_t n, const pgo_fleet_opts *o,
-                               pgo_fleet_result *results, pgo_error *err);
+/* Capture every URL (bodies to temporary files in dir) and hand each capture that
+ * arrives whole to o->arrived. results[n] receives one entry per URL. True when the run
+ * went through (the results say which captures succeeded); false with err
+ * "interrupted" or "nomem" when it stopped. Temporary files are always removed unless
+ * keep_temp (and then only those of successful captures stay). */
+bool pgo_fleet_capture(const char *const *urls, size_t n, const pgo_fleet_opts *o,
+                       pgo_fleet_result *results, pgo_error *err);
 /* Free the temp_path strings of results (the files themselves are left alone). */
 void pgo_fleet_results_free(pgo_fleet_result *results, size_t n);
 

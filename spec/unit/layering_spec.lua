@@ -31,6 +31,17 @@ describe("layers", function()
       end
     end
   end)
+
+  it("the network layer moves bytes: it knows nothing of profiles or merging", function()
+    for path, text in pairs(sources("src/net/*.c include/pgolua/net.h include/pgolua/http1.h "
+        .. "include/pgolua/loaddriver.h")) do
+      for inc in text:gmatch('#include%s*["<]([^">]+)[">]') do
+        assert.is_nil(inc:match("profile%.h$") or inc:match("merge%.h$"), path .. " includes " .. inc)
+      end
+      assert.is_nil(text:find("pgo_merger", 1, true), path)
+      assert.is_nil(text:find("pgo_profile_decode", 1, true), path)
+    end
+  end)
 end)
 
 describe("libcurl initialisation", function()

@@ -32,6 +32,8 @@
 #include "lua_bind.h"
 #include "lua_profile.h"
 #include "pgolua/net.h"
+#include "pgolua/fileio.h"
+#include "pgolua/merge.h"
 
 #define NET_XFER_META "pgo.net.xfer"
 #define NET_RESULTS_META "pgo.net.fleet_results"
@@ -580,6 +582,58 @@ static void push_fleet_results(lua_State *L, const pgo_fleet_result *r, size_t n
   }
 }
 
+/* Merging a fleet's captures as they arrive: above the network layer, which only moves
+ * bytes. Memory holds the merged result plus one decoded capture. */
+typedef struct fleet_merge {
+  pgo_merger *merger;
+  pgo_limits limits;           /* for decoding each capture */
+  uint64_t max_bytes;          /* what one capture's file may weigh */
+  bool broken;                 /* out of memory inside the merger: it is unusable */
+  pgo_error broken_err;
+} fleet_merge;
+
+/* pgo_fleet_opts.arrived: decode the capture in path and merge it; false with err. */
+static bool fleet_merge_arrived(void *ud, const char *url, const char *path, pgo_error *err) {
+  fleet_merge *m = ud;
+  if (m->broken) {
+    *err = m->broken_err;
+    return false;
+  }
+  unsigned char *data = NULL;
+  size_t len = 0;
+  if (!pgo_read_file(path, m->max_bytes, "max_bytes", &data, &len, err)) return false;
+  pgo_profile *p = pgo_profile_decode_flat(data, len, &m->limits, err);
+  free(data);
+  if (!p) return false;
+  pgo_merge_opts mo;
+  memset(&mo, 0, sizeof mo);
+  mo.name = url;
+  bool ok = pgo_merger_add(m->merger, p, &mo, err);
+  pgo_profile_free(p);
+  if (!ok && strcmp(err->code, "nomem") == 0) {
+    m->broken = true;
+    m->broken_err = *err;
+  }
+  return ok;
+}
+
+/* The merged profile of a fleet run that went through, or NULL with err: "empty" when no
+ * capture succeeded (the results say why), "nomem" when the merger broke. */
+static pgo_profile *fleet_merge_finish(fleet_merge *m, const pgo_fleet_result *r, size_t n,
+                                       pgo_error *err) {
+  if (m->broken) {
+    *err = m->broken_err;
+    return NULL;
+  }
+  size_t ok = 0;
+  for (size_t i = 0; i < n; i++) ok += r[i].ok;
+  if (ok == 0) {
+    pgo_fail(err, "empty", "none of the %zu captures succeeded", n);
+    return NULL;
+  }
+  return pgo_merger_finish(m->merger, err);
+}
+
 /* fleet(urls [, opts]) -> profile | false, results | nil, message, code, results */
 static int net_fleet(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -604,15 +658,25 @@ static int net_fleet(lua_State *L) {
   check_run_opts(L, 2, &fo.run, &prog);   /* 5: progress, 6: error slot */
   fo.dir = opt_str(L, 2, "dir", NULL);
   fo.keep_temp = opt_bool(L, 2, "keep_temp", false);
-  pgolua_check_limits(L, 2, &fo.limits);
+  fleet_merge fm;
+  memset(&fm, 0, sizeof fm);
+  pgolua_check_limits(L, 2, &fm.limits);
+  fm.max_bytes = fo.http.max_bytes ? fo.http.max_bytes : PGO_HTTP_DEFAULT_MAX_BYTES;
   fleet_box *box = lua_newuserdatauv(L, sizeof *box + (size_t)n * sizeof box->r[0], 0); /* 7 */
   box->n = 0;                          /* nothing to free until the metatable is set */
   memset(box->r, 0, (size_t)n * sizeof box->r[0]);
   luaL_setmetatable(L, NET_RESULTS_META);
   box->n = (size_t)n;
   pgo_fleet_result *results = box->r;
+  fm.merger = pgo_merger_new();
+  if (!fm.merger) return luaL_error(L, "out of memory starting %d captures", (int)n);
+  fo.arrived = fleet_merge_arrived;
+  fo.arrived_ud = &fm;
   pgo_error err;
-  pgo_profile *merged = pgo_fleet_capture(urls, (size_t)n, &fo, results, &err);
+  pgo_profile *merged = NULL;
+  if (pgo_fleet_capture(urls, (size_t)n, &fo, results, &err))
+    merged = fleet_merge_finish(&fm, results, (size_t)n, &err);
+  pgo_merger_free(fm.merger);
   if (prog.raised) {
     pgo_profile_free(merged);
     for (lua_Integer i = 0; i < n; i++)

@@ -1,23 +1,20 @@
-/* fleet.c: capture from many instances at once and merge as captures finish.
+/* fleet.c: capture from many instances at once, handing each capture on as it arrives.
  *
  * Every URL is one transfer of the driver in transport.c (bounded concurrency, retries,
  * Ctrl-C). A transfer's body streams to its own temporary file; when it completes, the
- * file is read, decoded, merged into the running result and the decoded profile freed,
- * so memory holds the merged result plus one capture, never all of them. */
+ * caller's arrived() gets the file (pgo.fetch.fleet's binding decodes and merges it
+ * there, so memory holds the merged result plus one capture). This layer moves bytes
+ * only: it knows nothing of profiles. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "pgolua/fileio.h"
-#include "pgolua/merge.h"
 #include "pgolua/net.h"
 
 typedef struct fleet_state {
   const pgo_fleet_opts *o;
-  pgo_merger *merger;
-  bool merger_broken;          /* out of memory inside the merger: it is unusable */
-  pgo_error merger_err;
 } fleet_state;
 
 /* The caller's progress callback, with the caller's ud. */
@@ -44,33 +41,7 @@ static bool fleet_start(void *ud, pgo_http_xfer *x, pgo_error *err) {
   return true;
 }
 
-/* Decode the capture in r->temp_path and merge it; false with err. */
-static bool fleet_merge_one(fleet_state *s, pgo_fleet_result *r, const pgo_http_xfer *x,
-                            pgo_error *err) {
-  if (s->merger_broken) {
-    *err = s->merger_err;
-    return false;
-  }
-  uint64_t max = s->o->http.max_bytes ? s->o->http.max_bytes : PGO_HTTP_DEFAULT_MAX_BYTES;
-  unsigned char *data = NULL;
-  size_t len = 0;
-  if (!pgo_read_file(r->temp_path, max, "max_bytes", &data, &len, err)) return false;
-  pgo_profile *p = pgo_profile_decode(data, len, &s->o->limits, err);
-  free(data);
-  if (!p) return false;
-  pgo_merge_opts mo;
-  memset(&mo, 0, sizeof mo);
-  mo.name = x->url;
-  bool ok = pgo_merger_add(s->merger, p, &mo, err);
-  pgo_profile_free(p);
-  if (!ok && strcmp(err->code, "nomem") == 0) {
-    s->merger_broken = true;
-    s->merger_err = *err;
-  }
-  return ok;
-}
-
-/* After a transfer ended for good: merge a success, drop its file, record the result. */
+/* After a transfer ended for good: hand a success on, drop its file, record the result. */
 static void fleet_done(void *ud, pgo_http_xfer *x) {
   fleet_state *s = ud;
   pgo_fleet_result *r = x->user;
@@ -79,9 +50,9 @@ static void fleet_done(void *ud, pgo_http_xfer *x) {
       x->ok = pgo_fail(&x->err, "io", "cannot close the temporary file: %s", strerror(errno));
     x->fd = -1;
   }
-  if (x->ok) {
+  if (x->ok && s->o->arrived) {
     pgo_error e;
-    if (!fleet_merge_one(s, r, x, &e)) {
+    if (!s->o->arrived(s->o->arrived_ud, x->url, r->temp_path, &e)) {
       x->ok = false;
       x->err = e;
     }
@@ -107,23 +78,12 @@ static void fleet_done(void *ud, pgo_http_xfer *x) {
   pgo_http_xfer_free(x);               /* header buffer; the easy handle is gone already */
 }
 
-pgo_profile *pgo_fleet_capture(const char *const *urls, size_t n, const pgo_fleet_opts *o,
-                               pgo_fleet_result *results, pgo_error *err) {
-  if (n == 0) {
-    pgo_fail(err, "empty", "no URLs to capture from");
-    return NULL;
-  }
+bool pgo_fleet_capture(const char *const *urls, size_t n, const pgo_fleet_opts *o,
+                       pgo_fleet_result *results, pgo_error *err) {
+  if (n == 0) return pgo_fail(err, "empty", "no URLs to capture from");
   pgo_http_xfer *xs = calloc(n, sizeof *xs);
-  fleet_state s;
-  memset(&s, 0, sizeof s);
-  s.o = o;
-  s.merger = pgo_merger_new();
-  if (!xs || !s.merger) {
-    free(xs);
-    pgo_merger_free(s.merger);
-    pgo_fail(err, "nomem", "out of memory starting %zu captures", n);
-    return NULL;
-  }
+  if (!xs) return pgo_fail(err, "nomem", "out of memory starting %zu captures", n);
+  fleet_state s = { .o = o };
   for (size_t i = 0; i < n; i++) {
     memset(&results[i], 0, sizeof results[i]);
     pgo_http_xfer_init(&xs[i], urls[i]);
@@ -142,25 +102,10 @@ pgo_profile *pgo_fleet_capture(const char *const *urls, size_t n, const pgo_flee
     for (size_t i = 0; i < n; i++)
       if (results[i].temp_path) unlink(results[i].temp_path);
     pgo_fleet_results_free(results, n);
-    pgo_merger_free(s.merger);
     if (err) *err = e;
-    return NULL;
+    return false;
   }
-  if (s.merger_broken) {
-    pgo_merger_free(s.merger);
-    if (err) *err = s.merger_err;
-    return NULL;
-  }
-  size_t ok = 0;
-  for (size_t i = 0; i < n; i++) ok += results[i].ok;
-  if (ok == 0) {
-    pgo_merger_free(s.merger);
-    pgo_fail(err, "empty", "none of the %zu captures succeeded", n);
-    return NULL;
-  }
-  pgo_profile *merged = pgo_merger_finish(s.merger, err);
-  pgo_merger_free(s.merger);
-  return merged;
+  return true;
 }
 
 void pgo_fleet_results_free(pgo_fleet_result *results, size_t n) {
