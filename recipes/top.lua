@@ -11,6 +11,7 @@
 --   pprof layout, where notes go). Everything else is library code (pgo.report).
 local pgo = require "pgo"
 local argparse = require "argparse"
+local recipe = require "pgo.recipe"
 
 -- ADAPT ---------------------------------------------------------------------------------
 local DEFAULT_ROWS = 0              -- 0 = every node above pprof's cutoff, like -top
@@ -43,7 +44,7 @@ parser:flag("--json", "Print JSON instead of the text table.")
 parser:epilog("Exit: 0 table printed, 1 error (unreadable profile, bad option or regexp).")
 
 local function fail(msg)
-  msg = tostring(msg):gsub("^bad argument #%d+ to '[%w_]+' %((.*)%)$", "%1")
+  msg = recipe.clean_error(msg)        -- a raised option error without Lua's wrapping
   io.stderr:write("top: ", msg, "\n")
   return 1
 end
