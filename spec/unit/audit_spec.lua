@@ -256,6 +256,16 @@ describe("pgo.audit", function()
       assert.equal(176, c.min_samples.figure)
     end)
 
+    it("judges min_duration at the 0.1 s it shows (a 10 s capture may record 9.99 s)", function()
+      local steady = load("profiles/shop.steady.pgo")     -- 20.178 s
+      local c = checks_by_name(audit.health(steady, { min_duration = 20.2 }))
+      assert.is_true(c.min_duration.ok)
+      assert.equal("20.2 s captured", c.min_duration.message)
+      c = checks_by_name(audit.health(steady, { min_duration = 20.25 }))
+      assert.is_false(c.min_duration.ok)
+      assert.matches("only 20.2 s %(at least 20.25 s%)", c.min_duration.message)
+    end)
+
     it("calls shop.idle.pgo idle", function()
       local h = audit.health(load("profiles/shop.idle.pgo"))
       assert.same({ "min_samples", "min_utilization", "max_idle" }, failed(h))
