@@ -18,9 +18,10 @@
 --   compiler.hot_callsites(x, {cdf=}) -> hot
 --   compiler.callsites(x, {min_callees=}) -> sites
 --   compiler.func_kind(name)          -> "function" | "method" | "closure"
---   compiler.devirt_candidates(p, {binary=}) -> rows (the compiler's PGO devirtualizations)
---   compiler.devirt_pick(site, kind, method, through) -> callee row | nil
---   compiler.has_ir(caller, callee)   -> boolean
+--   compiler.devirt_candidates(p, {binary=, imports=}) -> rows (the compiler's PGO devirtualizations)
+--   compiler.devirt_pick(site, kind, method, through, no_body, imports) -> callee row | nil
+--   compiler.has_ir(caller, callee [, imports]) -> boolean
+--   compiler.parse_imports(go_list_text) -> imports (each package's import closure)
 --   compiler.go_float(v)              -> string, as Go's fmt %v prints a float64
 local profile = require "pgo.profile"
 
@@ -372,13 +373,44 @@ end
 -- yields): a function of the caller's own package has it; otherwise not a closure of
 -- another package (export data has no enclosed functions), not a no_ir_callee, not in
 -- package main, and not outside std when the caller is in std (std imports no module).
-function M.has_ir(caller, callee)
+-- imports (M.parse_imports): a package sees only what it imports, directly or not, so a
+-- callee outside the caller's import closure has no IR (bufio cannot see net/http).
+function M.has_ir(caller, callee, imports)
   local cp, ep = package_of(caller), package_of(callee)
   if cp == ep then return true end
-  if M.no_ir_callee(callee) or M.func_kind(callee) == "closure" or ep == "main" then
-    return false
+  if M.func_kind(callee) == "closure" or ep == "main" then return false end
+  local seen = imports and imports[cp]
+  if seen then   -- the import closure decides, std's internal packages included
+    local helper = callee:find("^runtime%.[a-z(]") or not callee:find(".", 1, true)
+    return seen[ep] == true and not helper
   end
+  if M.no_ir_callee(callee) then return false end
   return not (is_std(cp) and not is_std(ep))
+end
+
+--- The import closure of each package, from the output of
+-- `go list -deps -f '{{.ImportPath}} {{.Name}}:{{range .Deps}} {{.}}{{end}}' ./...`
+-- run in the module: {[package path] = {[imported path] = true}}, package main also
+-- under "main" (the name its symbols carry). The option imports of devirt_candidates.
+function M.parse_imports(text)
+  if type(text) ~= "string" then
+    error(("bad argument #1 to 'parse_imports' (string expected, got %s)"):format(type(text)), 2)
+  end
+  local out = {}
+  for line in text:gmatch("[^\n]+") do
+    local pkg, name, deps = line:match("^(%S+) (%S+):(.*)$")
+    if pkg then
+      local set = {}
+      for d in deps:gmatch("%S+") do set[d] = true end
+      out[pkg] = set
+      if name == "main" then
+        local m = out.main or {}
+        for d in pairs(set) do m[d] = true end
+        out.main = m
+      end
+    end
+  end
+  return out
 end
 
 -- findHotConcreteCallee's order: heavier first; on a tie the callee with IR, then the
@@ -403,11 +435,11 @@ end
 -- never sampled (weight 0 edges the compiler's IR graph has). no_body: a set of names
 -- declared in Go but written in assembly (the compiler cannot inline them, so it keeps
 -- the indirect call when one is the pick).
-function M.devirt_pick(site, kind, method, through, no_body)
+function M.devirt_pick(site, kind, method, through, no_body, imports)
   local best, best_ir
   local suffix = method and "." .. method
   for _, c in ipairs(site.callees) do
-    local ir = M.has_ir(site.caller, c.callee)
+    local ir = M.has_ir(site.caller, c.callee, imports)
     local ok = not ir
     if kind == "interface" then
       ok = ok or (c.kind == "method" and c.callee:sub(-#suffix) == suffix)
@@ -468,7 +500,12 @@ end
 -- @treturn[2] nil, message, code (from reading the profile's edges or the binary)
 function M.devirt_candidates(x, opts)
   check_source(x, "devirt_candidates")
-  opts = check_opts(opts, "devirt_candidates", { binary = true })
+  opts = check_opts(opts, "devirt_candidates", { binary = true, imports = true })
+  if opts.imports ~= nil and type(opts.imports) ~= "table" then
+    error("bad argument #2 to 'devirt_candidates' (option 'imports' must be a table from " ..
+      "pgo.compiler.parse_imports)", 2)
+  end
+  local imports = opts.imports
   if opts.binary ~= nil and (type(opts.binary) ~= "string" or not is_profile(x)) then
     error("bad argument #2 to 'devirt_candidates' (option 'binary' must be a path, with a " ..
       "pgo.profile as argument #1)", 2)
@@ -495,17 +532,18 @@ function M.devirt_candidates(x, opts)
         for m in pairs(c.interface) do methods[#methods + 1] = m end
         table.sort(methods)
         for _, m in ipairs(methods) do
-          add(s, "interface", m, M.devirt_pick(s, "interface", m, nil, calls.assembly))
+          add(s, "interface", m, M.devirt_pick(s, "interface", m, nil, calls.assembly, imports))
         end
         if next(c.func_value) then
-          add(s, "func_value", nil, M.devirt_pick(s, "func_value", nil, c.func_value, calls.assembly))
+          add(s, "func_value", nil, M.devirt_pick(s, "func_value", nil, c.func_value, calls.assembly,
+            imports))
         end
       end
     else
       for _, t in ipairs(s.interface_targets) do
-        add(s, "unknown", t.method, M.devirt_pick(s, "interface", t.method))
+        add(s, "unknown", t.method, M.devirt_pick(s, "interface", t.method, nil, nil, imports))
       end
-      local f = M.devirt_pick(s, "func_value")
+      local f = M.devirt_pick(s, "func_value", nil, nil, nil, imports)
       if f then add(s, "unknown", nil, f) end
     end
   end

@@ -169,5 +169,30 @@ describe("devirtualization candidates", function()
       assert.is_false(compiler.has_ir("sort.partition_func", "main.run.func1"))
       assert.is_true(compiler.has_ir("main.run", "example.com/shop/internal/cache.(*RedisCache).Get"))
     end)
+
+    it("with go list's import closures, sees only what a package imports", function()
+      local imports = compiler.parse_imports(table.concat({
+        "internal/reflectlite reflectlite: internal/abi unsafe",
+        "context context: errors internal/reflectlite sync time",
+        "bufio bufio: bytes errors io",
+        "example.com/m/cmd/api main: bufio context net/http",
+        "go: noise that is not a package line",
+      }, "\n"))
+      assert.is_true(imports.context["internal/reflectlite"])
+      assert.is_true(imports.main["net/http"])
+      assert.is_true(imports["example.com/m/cmd/api"].bufio)
+      -- std's internal packages have IR for the std packages that import them
+      assert.is_true(compiler.has_ir("context.WithValue", "internal/reflectlite.rtype.Comparable", imports))
+      assert.is_false(compiler.has_ir("context.WithValue", "internal/reflectlite.rtype.Comparable"))
+      -- bufio cannot see net/http; main can
+      assert.is_false(compiler.has_ir("bufio.(*Writer).Flush", "net/http.checkConnErrorWriter.Write", imports))
+      assert.is_true(compiler.has_ir("bufio.(*Writer).Flush", "net/http.checkConnErrorWriter.Write"))
+      assert.is_true(compiler.has_ir("main.main", "net/http.(*Server).Serve", imports))
+      -- the runtime's helpers stay without IR
+      assert.is_false(compiler.has_ir("main.main", "runtime.asyncPreempt", imports))
+      local s = site("bufio.(*Writer).Flush", { { "net/http.checkConnErrorWriter.Write", 9 }, { "bufio.(*Writer).Write", 2 } })
+      assert.is_nil(compiler.devirt_pick(s, "interface", "Write", nil, nil, imports))
+      assert.has_error(function() compiler.parse_imports(nil) end)
+    end)
   end)
 end)
