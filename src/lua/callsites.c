@@ -44,14 +44,7 @@ static int box_gc(lua_State *L) {
 }
 
 static box *push_box(lua_State *L) {
-  box *b = lua_newuserdatauv(L, sizeof *b, 0);
-  memset(b, 0, sizeof *b);
-  if (luaL_newmetatable(L, BOX_META)) {
-    lua_pushcfunction(L, box_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return b;
+  return pgolua_push_scratch(L, sizeof(box), BOX_META, box_gc);
 }
 
 static int profile_call_addresses(lua_State *L) {

@@ -10,6 +10,7 @@
 #include <lauxlib.h>
 #include "pgolua/gosource.h"
 #include "lua_profile.h"
+#include "lua_bind.h"
 
 #define GOSOURCE_TMP_META "pgo.gosource.tmp"
 
@@ -30,14 +31,7 @@ static int gosource_tmp_gc(lua_State *L) {
 
 /* Push a userdata that will release p on collection (or on gosource_tmp_done). */
 static gosource_tmp *push_tmp(lua_State *L, void (*release)(void *), void *p) {
-  gosource_tmp *t = lua_newuserdatauv(L, sizeof *t, 0);
-  t->release = NULL;
-  t->p = NULL;
-  if (luaL_newmetatable(L, GOSOURCE_TMP_META)) {
-    lua_pushcfunction(L, gosource_tmp_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
+  gosource_tmp *t = pgolua_push_scratch(L, sizeof *t, GOSOURCE_TMP_META, gosource_tmp_gc);
   t->release = release;
   t->p = p;
   return t;

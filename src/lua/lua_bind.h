@@ -15,6 +15,10 @@ int luaopen_pgo_docs(lua_State *L);      /* src/lua/docs.c: docs/api.md, for pgo
 void pgolua_curl_init(lua_State *L);
 
 #include <lauxlib.h>
+/* Push a zeroed userdata of size bytes whose metatable meta (made on first use) has gc as
+ * __gc: scratch memory a binding frees even when it raises (src/lua/modules.c). */
+void *pgolua_push_scratch(lua_State *L, size_t size, const char *meta, lua_CFunction gc);
+
 /* Extra pgo.profile methods, defined in other binding files and merged by profile.c. */
 extern const luaL_Reg pgolua_profile_analysis_methods[];   /* src/lua/analysis.c */
 extern const luaL_Reg pgolua_profile_transform_methods[];  /* src/lua/transform.c */

@@ -13,6 +13,17 @@
 #include "lua_modules.h"
 #include "lua_bind.h"
 
+void *pgolua_push_scratch(lua_State *L, size_t size, const char *meta, lua_CFunction gc) {
+  void *u = lua_newuserdatauv(L, size, 0);
+  memset(u, 0, size);
+  if (luaL_newmetatable(L, meta)) {
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return u;
+}
+
 static const luaL_Reg c_modules[] = {
   {"pgo.core.profile", luaopen_pgo_profile},   /* completed by lua/pgo/profile.lua */
   {"pgo.fsys", luaopen_pgo_fsys},

@@ -30,14 +30,7 @@ static int scratch_gc(lua_State *L) {
 
 /* Push a scratch userdata (freed by __gc, or by scratch_gc at once). */
 static scratch *push_scratch(lua_State *L) {
-  scratch *s = lua_newuserdatauv(L, sizeof *s, 0);
-  memset(s, 0, sizeof *s);
-  if (luaL_newmetatable(L, SCRATCH_META)) {
-    lua_pushcfunction(L, scratch_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return s;
+  return pgolua_push_scratch(L, sizeof(scratch), SCRATCH_META, scratch_gc);
 }
 
 /* Raise on a key of the options table at index t that is not in `known`. */
