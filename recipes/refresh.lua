@@ -40,13 +40,17 @@ local MAX_DECOMPRESSED = 1024 * 1024 * 1024   -- past either it fails (exit 1)
 local STALE_TEMP_SECONDS = 600      -- a killed run's temporary file is swept past this age
 local SOURCE_OPTS = { lenient = false }   -- pgo.symbols.go_source options (--lenient sets it)
 local DRIFT_OPTS = nil              -- pgo.audit.drift options ({cdf = 99} by default)
--- What to do, by the code of a failure, in this command's terms.
+-- What to do in this command's terms, by res.code and by each of res.hints (a note of its own).
 local ADVICE = {
   timeout = "with refresh.lua: --timeout SECONDS (now %s)",
   too_large = "refresh.lua's limits are MAX_BYTES and MAX_DECOMPRESSED, in the ADAPT section of your copy",
   no_space = "free space in %s (captures are received there too) or raise the file size limit (ulimit -f), or choose another --out",
   permission = "fix the directory's permissions, run as its owner, or choose another --out",
   read_only = "choose an --out on a writable file system", go_syntax = "--lenient reads such files as far as they go",
+  inconclusive = "--max-stale off skips the stale check", no_module = "--src DIR names the Go module to check against",
+  module_unreadable = "--src DIR names another module, --max-stale off skips the stale check",
+  blend_current = "without --merge-existing the current profile is replaced", symlink = "--follow-symlink writes through the link",
+  pr_body = "--pr-body PATH puts it elsewhere, off skips it", credential = "put it in an environment variable: --auth-env VAR",
 }
 
 -- A check of your own on the new capture (p) before anything is written. facts: {samples,
@@ -65,8 +69,7 @@ parser:option("--selector", "Pyroscope/Parca label selector, e.g. '{service_name
 parser:option("--tenant", "Pyroscope tenant (X-Scope-OrgID)."):argname("TENANT")
 parser:option("--parca", "Parca base URL (/api/profiles/query, merge mode)."):argname("URL")
 parser:option("--query", "Parca query: profile type and matchers."):argname("QUERY")
-parser:option("--from", "Start of the Pyroscope/Parca window (now-24h, RFC 3339, Unix seconds).",
-  WINDOW_FROM):argname("TIME")
+parser:option("--from", "Start of the Pyroscope/Parca window (now-24h, RFC 3339, Unix seconds).", WINDOW_FROM):argname("TIME")
 parser:option("--to", "End of the Pyroscope/Parca window.", "now"):argname("TIME")
 parser:option("--file", "A profile file (repeat to merge several)."):count("*"):argname("FILE")
 parser:option("--auth-env", "Environment variable holding the credential for HTTP sources."):argname("VAR")
@@ -76,9 +79,8 @@ parser:option("--auth-type", "How the credential is sent: bearer (a token) or ba
 parser:option("--ca-file", "CA certificate(s) that sign the servers' TLS certificates."):argname("FILE")
 parser:option("--source-name", "Name recorded as the source in the provenance, the PR body and the "
   .. "output, instead of the URLs (keeps a URL with a secret out of files and logs)."):argname("NAME")
-parser:option("--concurrency", "Fleet (several --url): captures in flight at once (default: "
-  .. "every instance at once, so a fleet takes one window).", CONCURRENCY and tostring(CONCURRENCY))
-  :convert(math.tointeger):argname("N")
+parser:option("--concurrency", "Fleet (several --url): captures in flight at once (default: every instance at once, "
+  .. "so a fleet takes one window).", CONCURRENCY and tostring(CONCURRENCY)):convert(math.tointeger):argname("N")
 parser:option("--seconds", "Capture window per instance (--url).", tostring(SECONDS)):convert(tonumber):argname("N")
 parser:option("--retries", "Extra attempts per capture on connection errors and 5xx.",
   tostring(RETRIES)):convert(math.tointeger):argname("N")
@@ -154,9 +156,8 @@ local function spec_of(o)
       HEALTH_OPTS[name] = false
     end
   end
-  local w = o.merge_existing and tonumber(o.merge_existing)
-  check(not o.merge_existing or (w and w > 0 and w <= 1),
-    "--merge-existing must be a weight W with 0 < W <= 1 (the new profile's share)")
+  local w = o.merge_existing and (tonumber(o.merge_existing) or 0)    -- 0: not a number, refused
+  check(not w or (w > 0 and w <= 1), "--merge-existing must be a weight W with 0 < W <= 1 (the new profile's share)")
   local compact = o.compact and (o.compact[1] and math.tointeger(tonumber(o.compact[1])) or COMPACT_FRAMES)
   check(not o.compact or (compact and compact >= 2), "--compact FRAMES must be an integer of at least 2")
   SOURCE_OPTS.lenient = o.lenient or SOURCE_OPTS.lenient
@@ -171,9 +172,8 @@ local function spec_of(o)
     max_stale = threshold(o, "max_stale", function(n) return n >= 0 and n <= 1 end,
       "a fraction between 0 and 1 (0.10 = 10%)", false),
     health = o.health == "on" and not o.no_health, health_opts = HEALTH_OPTS, merge_existing = w,
-    compact = compact, pr_body = o.pr_body,
-    pr_body_name = PR_BODY_NAME, follow_symlink = o.follow_symlink, source_opts = SOURCE_OPTS,
-    drift_opts = DRIFT_OPTS, accept = accept, stale_seconds = STALE_TEMP_SECONDS }
+    compact = compact, pr_body = o.pr_body, pr_body_name = PR_BODY_NAME, follow_symlink = o.follow_symlink,
+    source_opts = SOURCE_OPTS, drift_opts = DRIFT_OPTS, accept = accept, stale_seconds = STALE_TEMP_SECONDS }
 end
 
 local function main(args)
@@ -184,13 +184,13 @@ local function main(args)
     if o.json then io.write(recipe.json { status = "error", error = spec, exit = recipe.EXIT.error }, "\n") end
     return out:fail(spec)
   end
-  for _, t in ipairs(pgo.capture.typed_credentials(spec.sources)) do
-    out:note("note: " .. t.message .. ": put the token in an environment variable and pass --auth-env VAR")
-  end
+  for _, t in ipairs(pgo.capture.typed_credentials(spec.sources)) do out:note("note: " .. t.message .. ": " .. ADVICE.credential) end
   local res, exit = pgo.refresh.run(spec)
   local now = res.code == "timeout" and (o.timeout and ("%g s"):format(o.timeout) or "the default")
-  if res.error and ADVICE[res.code] then res.error = res.error .. "; " .. ADVICE[res.code]:format(now or pgo.fs.dirname(res.out)) end
+  local function advice(code) return ADVICE[code] and ADVICE[code]:format(now or pgo.fs.dirname(res.out or ".")) end
+  if res.error and advice(res.code) then res.error = res.error .. "; " .. advice(res.code) end
   for _, n in ipairs(res.notes) do out:note("note: " .. n) end
+  for _, h in ipairs(res.hints) do if advice(h) then out:note("note: " .. advice(h)) end end
   if res.error then out:note(res.error) end
   io.write(o.json and (recipe.json(res) .. "\n") or pgo.refresh.text(res))
   if res.pr_body == "-" and not o.json then io.write("\n", res.pr_body_markdown) end

@@ -8,10 +8,19 @@
 --
 -- res: status (replaced | unchanged | dry_run | rejected | inconclusive | error), exit (0,
 -- 1 error, 2 rejected or inconclusive), error, code (of an error: pgo.capture's and
--- pgo.replace's codes, so a caller adds its own advice), out, src, dry_run, sources,
--- previous, capture, checks, rejected_by, blend, compact, stale, drift, written,
--- provenance, provenance_line, pr_body, pr_body_markdown, notes, symlink. On every exit
--- but "replaced" the target is byte-identical and no temporary file is left behind.
+-- pgo.replace's codes, "inconclusive", so a caller adds its own advice), out, src, dry_run,
+-- sources, previous, capture, checks, rejected_by, blend, compact, stale, drift, written,
+-- provenance, provenance_line, pr_body, pr_body_markdown, notes, hints, symlink. On every
+-- exit but "replaced" the target is byte-identical and no temporary file is left behind.
+--
+-- Messages name this module's options (src, max_stale, ...), never a command's flags; each
+-- situation where one of the caller's options is the way out adds a code to res.hints:
+--   no_module          no src and no go.mod above out: the stale check is skipped
+--   module_unreadable  the module found above out cannot be read (res.code says why)
+--   blend_current      merge_existing, but the current profile cannot be blended with
+--   symlink            out is a symbolic link that is replaced by a regular file
+--   pr_body            the PR body cannot go where it was to go
+-- so a recipe says which of its flags does it (its ADVICE, by res.code and res.hints).
 local options = require "pgo.options"
 local capture = require "pgo.capture"
 local replace = require "pgo.replace"
@@ -29,7 +38,9 @@ local refresh = {}
 local EXIT = { ok = 0, error = 1, failed = 2 }
 
 local SPEC = { sources = "table", capture = "table", out = "string", src = "string",
-  min_bytes = "number|false", min_samples = "number|false", max_stale = "number|false",
+  min_bytes = "number|false", min_samples = "number|false", max_stale = function(v)
+    return v == false or (math.type(v) ~= nil and v >= 0 and v <= 1), "false or a number from 0 to 1"
+  end,
   health = "boolean", health_opts = "table", merge_existing = "number", compact = "integer",
   skip_unchanged = "boolean", dry_run = "boolean", pr_body = "string|false", pr_body_name = "string",
   follow_symlink = "boolean", source_opts = "table", drift_opts = "table", accept = "function",
@@ -89,14 +100,12 @@ end
 local function check_stale(s, p)
   if s.max_stale == false then return check("max_stale", nil, nil, false, "off") end
   if not s.syms then
-    return check("max_stale", nil, nil, s.max_stale, "skipped: no Go module (--src) to check against")
+    return check("max_stale", nil, nil, s.max_stale, "skipped: no Go module to check against", "no_module")
   end
-  local r = audit.stale(p, s.syms, { main_package = s.main_package })
-  if r.verdict == "inconclusive" then           -- source files it could not read
-    local files = r.inconclusive or {}
-    local c = check("max_stale", false, r.cum_fraction, s.max_stale, ("cannot tell: %s under %s could "
-      .. "not be read (%s)"):format(units.plural(#files, "source file"), s.src, table.concat(files, ", ")),
-      "inconclusive")
+  local r = audit.stale(p, s.syms, { main_package = s.main_package, max_stale = s.max_stale })
+  if r.verdict == "inconclusive" then   -- files the scan could not see, or not this program's source
+    local c = check("max_stale", false, r.cum_fraction, s.max_stale, ("cannot tell against %s: %s")
+      :format(s.src, r.why), "inconclusive")
     c.inconclusive = true
     return c, r
   end
@@ -134,7 +143,7 @@ end
 
 -- Where the profile goes and what it is checked against: s.out, s.src, s.syms,
 -- s.main_package; nil, message, code.
-local function locate(s, notes)
+local function locate(s, notes, hints)
   if s.src and s.max_stale ~= false then
     local syms, err, code = symbols.go_source(s.src, s.source_opts)
     if not syms then return nil, err, code end
@@ -149,10 +158,16 @@ local function locate(s, notes)
     s.src = repo.module_root(fs.dirname(s.out))
     if s.src then
       local syms, err, code = symbols.go_source(s.src, s.source_opts)
-      if not syms then return nil, err .. " (the module above --out; --max-stale off skips the check)", code end
+      if not syms then
+        hints[#hints + 1] = "module_unreadable"
+        return nil, ("%s (the Go module above %s, which the stale check reads; src names another, "
+          .. "max_stale = false skips the check)"):format(err, s.out), code
+      end
       s.syms = syms
     else
-      notes[#notes + 1] = ("no --src and no go.mod above %s: the stale check is skipped"):format(fs.dirname(s.out))
+      hints[#hints + 1] = "no_module"
+      notes[#notes + 1] = ("no src given and no go.mod above %s: the stale check is skipped (src names "
+        .. "the Go module)"):format(fs.dirname(s.out))
     end
   end
   if s.syms then s.main_package = repo.main_package(s.syms, s.src, fs.dirname(s.out)) end
@@ -165,7 +180,7 @@ local function current(s, res, notes)
   if not fs.exists(s.out) then
     res.previous = { exists = false }
     if s.merge_existing then
-      notes[#notes + 1] = s.out .. " does not exist yet: --merge-existing has nothing to blend with"
+      notes[#notes + 1] = s.out .. " does not exist yet: no blend (merge_existing), the new profile is written alone"
     end
     return nil
   end
@@ -173,7 +188,8 @@ local function current(s, res, notes)
   if p and s.merge_existing and p:info().kind ~= "cpu" then
     local kind = p:info().kind
     p:close()
-    return false, ("%s is a %s profile, not a CPU profile: --merge-existing cannot blend with it")
+    res.hints[#res.hints + 1] = "blend_current"
+    return false, ("%s is a %s profile, not a CPU profile: it cannot be blended with (merge_existing)")
       :format(s.out, kind), "not_cpu"
   elseif p then
     local f = facts_of(p)
@@ -181,7 +197,10 @@ local function current(s, res, notes)
     return p
   end
   res.previous = { exists = true, error = err }
-  if s.merge_existing then return false, err .. " (--merge-existing needs the current profile)", code end
+  if s.merge_existing then
+    res.hints[#res.hints + 1] = "blend_current"
+    return false, err .. " (merge_existing blends with the current profile)", code
+  end
   notes[#notes + 1] = "the current profile does not load; it will be replaced: " .. err
   return nil
 end
@@ -236,7 +255,7 @@ local function run(s, res, notes, tx_of)
     res.error = ("%s; %s not replaced"):format(tostring(msg), s.out or "the target")
     return EXIT.error
   end
-  local ok, err, code = locate(s, notes)
+  local ok, err, code = locate(s, notes, res.hints)
   if not ok then return fail(err, code) end
   res.out, res.src = s.out, s.src or false
   local tx
@@ -247,14 +266,16 @@ local function run(s, res, notes, tx_of)
     res.symlink = { link = s.out, points_to = tx.link, followed = s.follow_symlink or false }
     notes[#notes + 1] = s.follow_symlink and ("%s is a symbolic link: the new profile is written "
       .. "through it, into %s"):format(s.out, tx.link) or ("%s is a symbolic link to %s: it will be "
-      .. "replaced by a regular file (%s itself is left as it is; --follow-symlink writes through "
+      .. "replaced by a regular file (%s itself is left as it is; follow_symlink writes through "
       .. "the link)"):format(s.out, tx.link, tx.link)
+    if not s.follow_symlink then res.hints[#res.hints + 1] = "symlink" end
   end
   if s.pr_body and s.pr_body ~= "-" and not s.dry_run then
     local dir = fs.dirname(s.pr_body)
     local st = fs.stat(dir)
     if not st or st.type ~= "directory" then
-      return fail(("--pr-body %s: the directory %s does not exist"):format(s.pr_body, dir), "not_found")
+      res.hints[#res.hints + 1] = "pr_body"
+      return fail(("the PR body's directory %s does not exist (pr_body %s)"):format(dir, s.pr_body), "not_found")
     end
     ok, err, code = replace.preflight(dir, s.pr_body, { stale_seconds = s.stale_seconds })
     if not ok then return fail(err, code) end
@@ -313,8 +334,8 @@ local function run(s, res, notes, tx_of)
     if not c.ok then failed[#failed + 1] = c end
   end
   if #failed == 1 and failed[1].inconclusive then   -- neither fresh nor stale: keep the target
-    res.status = "inconclusive"
-    res.error = ("%s; %s kept (fix the files, or --max-stale off)"):format(failed[1].message, s.out)
+    res.status, res.code = "inconclusive", "inconclusive"
+    res.error = ("%s; %s kept (max_stale = false skips the check)"):format(failed[1].message, s.out)
     return EXIT.failed
   end
   if #failed > 0 then
@@ -341,8 +362,8 @@ local function run(s, res, notes, tx_of)
       return EXIT.ok
     elseif not res.drift then
       notes[#notes + 1] = res.previous.exists
-        and "--skip-unchanged: the current profile cannot be compared with; replacing it"
-        or "--skip-unchanged: no current profile; writing the first one"
+        and "the current profile cannot be compared with (skip_unchanged): replacing it"
+        or "no current profile to compare with (skip_unchanged): writing the first one"
     end
   end
 
@@ -365,7 +386,10 @@ local function run(s, res, notes, tx_of)
   if not staged then return fail(serr, scode) end
   if s.pr_body == nil and not s.dry_run then
     local dir, derr, dcode = fs.mkdtemp(os.getenv("TMPDIR") or "/tmp", "pgolua-refresh")
-    if not dir then return fail("cannot make a directory for the PR body: " .. tostring(derr) .. "; pass --pr-body PATH", dcode) end
+    if not dir then
+      res.hints[#res.hints + 1] = "pr_body"
+      return fail("cannot make a directory for the PR body: " .. tostring(derr) .. " (pr_body names a file)", dcode)
+    end
     s.pr_body = dir .. "/" .. (s.pr_body_name or "pr.md")
   end
   local body_staged
@@ -411,7 +435,7 @@ function refresh.run(spec)
   local s = {}
   for k, v in pairs(spec) do s[k] = v end
   local notes = {}
-  local res = { out = s.out, src = s.src or false, dry_run = s.dry_run or false }
+  local res = { out = s.out, src = s.src or false, dry_run = s.dry_run or false, hints = json.array() }
   local tx
   local done, exit = xpcall(run, debug.traceback, s, res, notes, function(t) tx = t end)
   if tx then tx:close() end                      -- every path: nothing staged is left

@@ -19,14 +19,14 @@ end
 -- Every top-level field refresh's JSON may carry.
 local FIELDS = { "status", "exit", "error", "code", "out", "src", "dry_run", "sources", "previous",
   "capture", "checks", "rejected_by", "blend", "compact", "stale", "drift", "written", "provenance",
-  "provenance_line", "pr_body", "pr_body_markdown", "notes", "symlink" }
+  "provenance_line", "pr_body", "pr_body_markdown", "notes", "hints", "symlink" }
 -- The fields each status must carry.
 local REQUIRED = {
   replaced = { "status", "exit", "out", "src", "dry_run", "sources", "previous", "capture", "checks",
-    "written", "provenance", "provenance_line", "pr_body", "pr_body_markdown", "notes" },
+    "written", "provenance", "provenance_line", "pr_body", "pr_body_markdown", "notes", "hints" },
   rejected = { "status", "exit", "error", "out", "src", "dry_run", "sources", "previous", "capture",
-    "checks", "rejected_by", "notes" },
-  error = { "status", "exit", "error", "notes" },
+    "checks", "rejected_by", "notes", "hints" },
+  error = { "status", "exit", "error", "notes", "hints" },
 }
 local CHECK_FIELDS = { name = true, ok = true, verdict = true, figure = true, threshold = true,
   message = true, advice = true, skipped = true, unit = true, code = true, inconclusive = true }
@@ -123,7 +123,8 @@ describe("recipes/refresh.lua --json contract", function()
       assert.equal(0, code, err)
       assert.matches(link .. " is a symbolic link to " .. pgo.fs.realpath(real) .. ": it will be replaced by "
         .. "a regular file", err, 1, true)
-      assert.matches("--follow-symlink", err, 1, true)
+      assert.matches("note: --follow-symlink writes through the link", err, 1, true)
+      assert.same({ "no_module", "symlink" }, cjson.decode(out).hints)
       local doc = cjson.decode(out)
       assert.same({ link = link, points_to = pgo.fs.realpath(real), followed = false }, doc.symlink)
       assert.equal(before, helpers.read_file(real))

@@ -73,7 +73,8 @@ describe("recipes/refresh.lua", function()
       assert.equal(0, code, err)
       assert.matches("\nreplaced " .. w.target:gsub("%p", "%%%0") .. ": 6453 samples, %d+ bytes, top "
         .. "example%.com/shop/internal/cache%.mix; PR body " .. w.pr_body():gsub("%p", "%%%0") .. "\n$", out)
-      assert.matches("note: no --src and no go.mod above", err, 1, true)
+      assert.matches("note: no src given and no go.mod above " .. w.dir .. ": the stale check is skipped", err, 1, true)
+      assert.matches("note: --src DIR names the Go module to check against", err, 1, true)
       assert.same({ "default.pgo" }, listing(w.dir))
       assert.equal(tonumber("640", 8), pgo.fs.stat(w.target).mode & tonumber("777", 8))
 
@@ -138,7 +139,10 @@ describe("recipes/refresh.lua", function()
         doc.previous)
       -- steady and p1 run the same paths in another mix: the same decisions within noise
       assert.is_false(doc.drift.changes_compiler_decisions)
-      assert.same({ "no --src and no go.mod above " .. w.dir .. ": the stale check is skipped" }, doc.notes)
+      assert.same({ "no src given and no go.mod above " .. w.dir .. ": the stale check is skipped (src names "
+        .. "the Go module)" }, doc.notes)
+      assert.same({ "no_module" }, doc.hints)
+      assert.equal("no_module", doc.checks[16].code)
     end)
 
     it("escapes the top function in the PR body: a name cannot inject markup", function()
@@ -429,7 +433,7 @@ describe("recipes/refresh.lua", function()
       local _, err, code = refresh("--file " .. q(w.input("profiles/shop.p1.pgo")) .. " --out "
         .. q(w.target) .. " --merge-existing 0.7")
       assert.equal(0, code, err)
-      assert.matches("does not exist yet: --merge-existing has nothing to blend with", err, 1, true)
+      assert.matches("does not exist yet: no blend (merge_existing), the new profile is written alone", err, 1, true)
       assert.equal(2136, (total(w.target)))
     end)
 
@@ -438,7 +442,8 @@ describe("recipes/refresh.lua", function()
       local _, err, code = refresh("--file " .. q(w.input("profiles/shop.p1.pgo")) .. " --out "
         .. q(w.target) .. " --merge-existing 0.5")
       assert.equal(1, code)
-      assert.matches("(--merge-existing needs the current profile)", err, 1, true)
+      assert.matches("(merge_existing blends with the current profile)", err, 1, true)
+      assert.matches("note: without --merge-existing the current profile is replaced", err, 1, true)
       assert.equal(w.before, helpers.read_file(w.target))
       assert.same({ "default.pgo" }, listing(w.dir))
     end)
