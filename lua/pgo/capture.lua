@@ -21,14 +21,10 @@ local profile = require "pgo.profile"
 
 local capture = {}
 
---- Defaults; a script may change them for all later calls.
-capture.defaults = {
-  seconds = 30,                          -- capture window per instance (--url)
-  retries = 2,                           -- extra attempts on connection errors and 5xx
-  min_success = 0.8,                     -- a fleet fails when fewer instances answer
-  max_bytes = 256 * 1024 * 1024,         -- a response body as received
-  max_decompressed = 1024 * 1024 * 1024, -- a profile gunzipped (a gzip bomb stops here)
-}
+--- Defaults: the transport's own table, pgo.fetch.defaults (seconds, retries, min_success,
+-- max_bytes, ...), not a copy: an option left out is the layer's default, so a script that
+-- changes one changes it for every capture. max_decompressed left out is pgo.load's (1 GiB).
+capture.defaults = fetch.defaults
 
 local list = function(v)
   if type(v) ~= "table" then return false, "a list of strings" end
@@ -78,12 +74,11 @@ end
 
 -- The transport options of pgo.fetch and pgo.backends from ours.
 local function transport(opts, extra)
-  local d = capture.defaults
   local auth = opts.auth_env or opts.auth_file
-  local t = { seconds = opts.seconds or d.seconds, dir = opts.dir, retries = opts.retries or d.retries,
+  local t = { seconds = opts.seconds, dir = opts.dir, retries = opts.retries,
     auth_env = opts.auth_env, auth_file = opts.auth_file, auth_type = auth and opts.auth_type or nil,
     ca_file = opts.ca_file, quiet = opts.quiet, timeout = opts.timeout,
-    max_bytes = opts.max_bytes or d.max_bytes, max_decompressed = opts.max_decompressed or d.max_decompressed }
+    max_bytes = opts.max_bytes, max_decompressed = opts.max_decompressed }
   for k, v in pairs(extra or {}) do t[k] = v end
   if t.seconds == false then t.seconds = nil end   -- the continuous profilers have no window
   return t
@@ -118,8 +113,7 @@ local function window_of(first, last) return first < last and { first, last } or
 local function from_files(paths, opts)
   local acc, first, last, urls = nil, math.huge, 0, {}
   for _, path in ipairs(paths) do
-    local p, err, code = backends.file { path = path,
-      max_decompressed = opts.max_decompressed or capture.defaults.max_decompressed }
+    local p, err, code = backends.file { path = path, max_decompressed = opts.max_decompressed }
     if not p then
       if acc then acc:close() end
       return nil, err, code
@@ -156,7 +150,7 @@ local function parts_of(sources, opts, notes)
     parts[#parts + 1] = { p = p, fields = fields, label = meta.url }
   elseif #urls > 1 then
     local p, results, code, r2 = fetch.fleet(urls, transport(opts, {
-      min_success = opts.min_success or capture.defaults.min_success, concurrency = opts.concurrency }))
+      min_success = opts.min_success, concurrency = opts.concurrency }))
     if not p then return nil, results, code, r2 end
     for _, r in ipairs(results) do
       if not r.ok then notes[#notes + 1] = "instance left out of the fleet capture: " .. tostring(r.error) end
@@ -224,7 +218,7 @@ function capture.profile(sources, opts)
     acc = m
   end
   local fields = { source = table.concat(names, " + "), window = window_of(first, last),
-    instances = instances, seconds = #(sources.urls or {}) > 0 and (opts.seconds or capture.defaults.seconds) or nil,
+    instances = instances, seconds = #(sources.urls or {}) > 0 and (opts.seconds or fetch.defaults.seconds) or nil,
     aggregated_via = ("pgo.merge of %d sources (%s)"):format(#parts, table.concat(vias, "; ")) }
   return acc, { fields = fields, labels = labels, notes = notes, instances = instances }
 end

@@ -51,6 +51,25 @@ describe("pgo.capture", function()
     assert.equal("string", type(code))
   end)
 
+  it("takes its transport defaults from pgo.fetch.defaults, the one table", function()
+    assert.equal(pgo.fetch.defaults, pgo.capture.defaults)
+    local d = pgo.fetch.defaults
+    local retries, backoff = d.retries, d.backoff
+    local function attempts()
+      local p, _, _, meta = pgo.capture.profile({ urls = { "http://127.0.0.1:1/" } }, { seconds = 1, quiet = true })
+      assert.is_nil(p)
+      return meta.attempts
+    end
+    local ok, err = pcall(function()
+      d.retries, d.backoff = 0, 0.01
+      assert.equal(1, attempts())
+      d.retries = 1
+      assert.equal(2, attempts())
+    end)
+    d.retries, d.backoff = retries, backoff
+    assert(ok, err)
+  end)
+
   it("checks credentials before capturing", function()
     local ok, msg, code = pgo.capture.check_credentials { auth_env = "PGOLUA_SPEC_UNSET_VAR" }
     assert.is_nil(ok)
