@@ -234,7 +234,7 @@ end
 -- The extra section of the PR body: the checks and the compiler drift (numbers and check
 -- names only; every cell is a code span or a number).
 local function pr_extra(res)
-  local lines = { "", "#### Checks (`pgolua recipes/refresh.lua`)", "", checks.render(res.checks, "markdown") }
+  local lines = { "", "#### Checks (`pgo.refresh`)", "", checks.render(res.checks, "markdown") }
   if res.blend then
     lines[#lines + 1] = ("Blended with the previous profile: %s new, %s previous (of %d samples)")
       :format(pct(res.blend.weight, 0), pct(1 - res.blend.weight, 0), res.blend.new_total)

@@ -131,5 +131,8 @@ describe("pgo.refresh.run: advice by code, in the library's terms", function()
     local res, exit = run { skip_unchanged = true, dry_run = true }
     assert.equal(0, exit, res.error)
     assert.equal("no current profile to compare with (skip_unchanged): writing the first one", res.notes[2])
+    -- the PR body names the library, not a recipe's path (a team's copy lives elsewhere)
+    assert.matches("\n#### Checks (`pgo.refresh`)\n", res.pr_body_markdown, 1, true)
+    assert.is_nil(res.pr_body_markdown:find("recipes/", 1, true))
   end)
 end)
