@@ -23,7 +23,7 @@ mirror() {
 }
 
 if [ ! -f "$base/.pgolua-complete" ]; then
-  echo "clean-root: building the base root $base (once)"
+  echo "clean-root: building the base root $base (once)" >&2   # progress, not output: callers read stdout
   rm -rf "$base.tmp"
   mkdir -p "$cache"
   debootstrap --variant=minbase "$suite" "$base.tmp" "$(mirror)" >"$cache/debootstrap.log" 2>&1 \
