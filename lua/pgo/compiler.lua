@@ -460,30 +460,71 @@ local function method_name(callee)
   return callee:gsub("%b[]", ""):match("%.([^.]*)$")
 end
 
+-- Whether two inlined copies of one call site reached callees the other did not: a
+-- static call reaches the same function in every copy, so the call was indirect in the
+-- source (a function value or interface parameter that inlining resolved per copy).
+-- copies: {[context] = {callee = true}}.
+local function copies_differ(copies)
+  local sets = {}
+  for _, set in pairs(copies) do sets[#sets + 1] = set end
+  local function has_other(a, b)
+    for callee in pairs(a) do if not b[callee] then return true end end
+    return false
+  end
+  for i = 1, #sets do
+    for j = i + 1, #sets do
+      if has_other(sets[i], sets[j]) and has_other(sets[j], sets[i]) then return true end
+    end
+  end
+  return false
+end
+
 -- Per call site ("caller\noffset"), the indirect calls the binary shows: {interface =
 -- {method = {callee = true}}, func_value = {callee = true}}; an indirect call of unknown
--- kind counts as both.
+-- kind counts as both. A site whose calls are direct or inlined in the binary counts
+-- too when its inlined copies differ (copies_differ): the compiler's PGO pass sees the
+-- function before inlining, where the call is still indirect (internal/poll's
+-- ignoringEINTRIO(syscall.Read, ...) and ignoringEINTRIO(syscall.Write, ...)).
 local function indirect_calls(p, binary)
   local rows, msg, code = p:call_addresses()
   if not rows then return nil, msg, code end
   local addrs = {}
-  for i, r in ipairs(rows) do addrs[i] = r.address end
+  for _, r in ipairs(rows) do
+    if not r.inlined then addrs[#addrs + 1] = r.address end
+  end
   local kinds
   kinds, msg, code = require("pgo.core.symbols").call_instructions(binary, addrs)
   if not kinds then return nil, msg, code end
-  local out = { assembly = kinds.assembly }
+  local out, copies = { assembly = kinds.assembly }, {}
+  local function add(key, callee, k)
+    local site = out[key] or { interface = {}, func_value = {} }
+    out[key] = site
+    local m = M.func_kind(callee) == "method" and method_name(callee)
+    if m and k ~= "func_value" then
+      site.interface[m] = site.interface[m] or {}
+      site.interface[m][callee] = true
+    end
+    if k == "indirect" or k == "func_value" or (k == "resolved" and not m) then
+      site.func_value[callee] = true
+    end
+  end
   for _, r in ipairs(rows) do
-    local k = kinds[r.address]
+    local key = r.caller .. "\n" .. r.offset
+    local k = r.inlined and "inlined" or kinds[r.address]
     if k == "interface" or k == "func_value" or k == "indirect" then
-      local key = r.caller .. "\n" .. r.offset
-      local site = out[key] or { interface = {}, func_value = {} }
-      out[key] = site
-      local m = M.func_kind(r.callee) == "method" and method_name(r.callee)
-      if m and k ~= "func_value" then
-        site.interface[m] = site.interface[m] or {}
-        site.interface[m][r.callee] = true
+      add(key, r.callee, k)
+    elseif k == "direct" or k == "inlined" then
+      local context = r.outer and (r.outer .. "\n" .. r.outer_offset) or ""
+      copies[key] = copies[key] or {}
+      copies[key][context] = copies[key][context] or {}
+      copies[key][context][r.callee] = true
+    end
+  end
+  for key, by_context in pairs(copies) do
+    if copies_differ(by_context) then
+      for _, set in pairs(by_context) do
+        for callee in pairs(set) do add(key, callee, "resolved") end
       end
-      if k ~= "interface" then site.func_value[r.callee] = true end
     end
   end
   return out

@@ -9,12 +9,34 @@ local helpers = require "helpers"
 local pgo = require "pgo"
 local compiler = require "pgo.compiler"
 local symbols = require "pgo.core.symbols"
+local pb = require "pbwriter"
 
 local F = helpers.fixture
 
 describe("devirtualization candidates", function()
   local steady = assert(pgo.load(F("profiles/shop.steady.pgo")))
   local shop = F("bin/shop")
+
+  -- internal/poll's shape (Go 1.23): ignoringEINTRIO(fn, ...) calls fn(fd, p) on its line
+  -- 2; (*FD).Read passes syscall.Read, (*FD).Write syscall.Write, and both inline it, so
+  -- the binary has no indirect call left. helper (inlined into both) calls syscall.Getpid
+  -- statically; once (inlined into Read only) calls syscall.Getuid.
+  local inlined_copies = assert(pgo.decode(pb.cpu_profile {
+    functions = { { "syscall.Read", 10 }, { "syscall.Write", 20 },
+      { "internal/poll.ignoringEINTRIO", 740 }, { "internal/poll.(*FD).Read", 141 },
+      { "internal/poll.(*FD).Write", 367 }, { "internal/poll.helper", 800 },
+      { "syscall.Getpid", 50 }, { "internal/poll.once", 900 }, { "syscall.Getuid", 60 } },
+    locations = {
+      { addr = 0x10, lines = { { 1, 12 }, { 3, 742 }, { 4, 161 } } },
+      { addr = 0x20, lines = { { 2, 22 }, { 3, 742 }, { 5, 381 } } },
+      { addr = 0x30, lines = { { 7, 51 }, { 6, 801 }, { 4, 162 } } },
+      { addr = 0x40, lines = { { 7, 51 }, { 6, 801 }, { 5, 382 } } },
+      { addr = 0x50, lines = { { 9, 61 }, { 8, 901 }, { 4, 163 } } },
+    },
+    samples = { { locs = { 1 }, values = { 3, 30 } }, { locs = { 2 }, values = { 2, 20 } },
+      { locs = { 3 }, values = { 4, 40 } }, { locs = { 4 }, values = { 4, 40 } },
+      { locs = { 5 }, values = { 5, 50 } } },
+  }))
 
   describe("p:call_addresses()", function()
     it("names every call instruction's edge as the compiler names it", function()
@@ -27,6 +49,27 @@ describe("devirtualization candidates", function()
         assert.is_truthy(w, r.caller .. " -> " .. r.callee)
         assert.is_true(r.weight <= w and r.address > 0)
       end
+    end)
+
+    it("lists inlined calls without an instruction, with the function they were inlined into", function()
+      local got = {}
+      for _, r in ipairs(assert(inlined_copies:call_addresses())) do
+        got[#got + 1] = ("%s:%d>%s %s %s:%s"):format(r.caller, r.offset, r.callee,
+          tostring(r.inlined), tostring(r.outer), tostring(r.outer_offset))
+      end
+      table.sort(got)
+      assert.same({
+        "internal/poll.(*FD).Read:20>internal/poll.ignoringEINTRIO true nil:nil",
+        "internal/poll.(*FD).Read:21>internal/poll.helper true nil:nil",
+        "internal/poll.(*FD).Read:22>internal/poll.once true nil:nil",
+        "internal/poll.(*FD).Write:14>internal/poll.ignoringEINTRIO true nil:nil",
+        "internal/poll.(*FD).Write:15>internal/poll.helper true nil:nil",
+        "internal/poll.helper:1>syscall.Getpid true internal/poll.(*FD).Read:21",
+        "internal/poll.helper:1>syscall.Getpid true internal/poll.(*FD).Write:15",
+        "internal/poll.ignoringEINTRIO:2>syscall.Read true internal/poll.(*FD).Read:20",
+        "internal/poll.ignoringEINTRIO:2>syscall.Write true internal/poll.(*FD).Write:14",
+        "internal/poll.once:1>syscall.Getuid true internal/poll.(*FD).Read:22",
+      }, got)
     end)
 
     it("fails on a profile the compiler cannot read", function()
@@ -113,6 +156,14 @@ describe("devirtualization candidates", function()
       -- lookupBatch's c.Get; h.Write in checksumOrders.func1 is direct in the binary (the
       -- compiler devirtualized it statically after inlining sha256.New)
       assert.equal(1, shop_rows)
+    end)
+
+    it("lists a call its inlined copies resolved to different functions, as the compiler sees it before inlining", function()
+      local rows = assert(compiler.devirt_candidates(inlined_copies, { binary = shop }))
+      -- not helper's static call (one callee in every copy) nor once's (one copy only)
+      assert.equal(1, #rows)
+      assert.same({ caller = "internal/poll.ignoringEINTRIO", offset = 2, kind = "func_value",
+        callee = "syscall.Read", weight = 3, site_weight = 5 }, rows[1])
     end)
 
     it("without it, gives an upper bound holding every pick", function()
