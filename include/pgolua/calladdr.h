@@ -20,6 +20,8 @@
 typedef struct pgo_call_address {
   uint32_t caller, callee;     /* string ids of the function names */
   int64_t offset;              /* caller's line - its start line, as the compiler names it */
+  uint32_t file;               /* string id of the caller's source file */
+  int64_t line;                /* the caller's line in it */
   uint64_t address;            /* the caller location's address (return address - 1) */
   int64_t weight;              /* sum of the samples' compiler column (pgo_pgo_value_index) */
   uint32_t outer;              /* string id of the function the caller's frame was inlined

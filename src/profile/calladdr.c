@@ -38,7 +38,8 @@ static bool add_edge(collector *c, const pgo_location *loc, uint32_t at, const p
   if (caller->function >= p->nfunctions || callee->function >= p->nfunctions) return true;
   const pgo_function *fc = &p->functions[caller->function];
   pgo_call_address r = {.caller = fc->name, .callee = p->functions[callee->function].name,
-                        .offset = caller->line - fc->start_line, .address = loc->address,
+                        .offset = caller->line - fc->start_line, .file = fc->filename,
+                        .line = caller->line, .address = loc->address,
                         .weight = weight, .inlined = inlined};
   if (k + 1 < loc->line_count) {
     const pgo_line *out = &p->lines[loc->line_start + k + 1];
