@@ -7,8 +7,10 @@
 -- -gcflags='-m -d=pgodebug=2', whose "call CALLER:OFFSET: hottest callee X (weight W)"
 -- and "PGO devirtualizing" lines say which sites the compiler devirtualized, to what.
 -- pgo.compiler.devirt_candidates(p, {binary = the profiled executable}) must list exactly
--- those sites and targets; without the binary its list must contain them (an upper
--- bound); pgo.audit.devirt_shift must report exactly the sites whose pick flips.
+-- those sites and targets (for the service, with its import closures and the -m=2 log as
+-- options imports and build_log, across every package, std included); without the binary
+-- its list must contain them (an upper bound); pgo.audit.devirt_shift must report exactly
+-- the sites whose pick flips.
 --
 -- One class of decision is out of a profile's reach and is checked to be the only
 -- difference: a site the compiler devirtualizes to a callee of weight 0, a static call
@@ -75,7 +77,7 @@ describe("devirtualization against the compiler #integration", function()
     end
   end)
 
-  it("lists exactly the compiler's devirtualizations of examples/service", function()
+  it("lists exactly the compiler's devirtualizations of examples/service, std included", function()
     if not go then pending("no Go 1.21+") return end
     local bin = servers.build_service(go)
     local svc
@@ -86,25 +88,20 @@ describe("devirtualization against the compiler #integration", function()
     assert(p:write(file))
     local src = tmp .. "/service"
     assert(os.execute("cp -R " .. shq(helpers.root .. "/examples/service") .. " " .. shq(src)))
+    -- -m=2: the log is also the build_log option (static devirtualizations, and the
+    -- functions without an inline body, which the compiler does not devirtualize to)
     local text = sh(src, shq(go) .. " build -o /dev/null -pgo=" .. shq(file) ..
-      " -gcflags=" .. shq("all=-m -d=pgodebug=2") .. " ./cmd/service")
+      " -gcflags=" .. shq("all=-m=2 -d=pgodebug=2") .. " ./cmd/service")
     local got = decisions(text)
     -- which packages each package sees: a callee outside its import closure has no IR
     local imports = compiler.parse_imports(sh(src, shq(go) .. " list -deps -f " ..
       shq("{{.ImportPath}} {{.Name}}:{{range .Deps}} {{.}}{{end}}") .. " ./cmd/service"))
-    -- Equal on the module's own packages. Across std the lists still differ now and then
-    -- (issue 21, docs/api.md): a call site inlined into its caller may be a direct call in
-    -- the binary while the compiler devirtualizes the standalone body (a miss), and
-    -- net/http's readLoop -> (*cancelCtx).Done is listed though the compiler keeps it.
-    local module_only = function(caller)
-      return caller:match("^example%.com/pgolua%-demo/") ~= nil or caller:match("^main%.") ~= nil
+    local in_module = 0
+    for k in pairs(got) do
+      if k:match("^example%.com/pgolua%-demo/") or k:match("^main%.") then in_module = in_module + 1 end
     end
-    local mine = {}
-    for k, w in pairs(got) do
-      if module_only(k:match("^[^\n]*")) then mine[k] = w end
-    end
-    assert.is_truthy(next(mine), "the compiler devirtualized nothing in the module")
-    check("examples/service (module packages)", mine, p, bin, module_only, imports)
+    assert.is_true(in_module > 0, "the compiler devirtualized nothing in the module")
+    check("examples/service", got, p, bin, nil, { imports = imports, build_log = text })
   end)
 
   it("reports exactly the sites whose pick flips between the two mixes", function()
@@ -127,10 +124,15 @@ describe("devirtualization against the compiler #integration", function()
       rows[#rows + 1] = r.caller .. "\n" .. r.offset .. "\n" .. r.callee .. "\n" .. tostring(r.new_dominant)
     end
     table.sort(flips); table.sort(rows)
-    assert.same({
-      "main.applyAll\n3\nmain.double\nmain.square",
-      "main.sumAreas\n3\nmain.Square.Area\nmain.Circle.Area",
-    }, flips)
+    -- the compiler's own flips decide: on a loaded machine a 2 s run holds few samples and
+    -- a site's pick may stay (a tie, runtime.asyncPreempt hottest), but at least one of
+    -- the two sites flips
+    local expected = {
+      ["main.applyAll\n3\nmain.double\nmain.square"] = true,
+      ["main.sumAreas\n3\nmain.Square.Area\nmain.Circle.Area"] = true,
+    }
+    assert.is_true(#flips >= 1, "the compiler flipped no pick")
+    for _, f in ipairs(flips) do assert.is_true(expected[f], f) end
     assert.same(flips, rows)
   end)
 end)

@@ -18,8 +18,24 @@ type Shape interface{ Area() float64 }
 type Square struct{ side float64 }
 type Circle struct{ r float64 }
 
-func (s Square) Area() float64 { return spin(s.side, 40) }
-func (c Circle) Area() float64 { return spin(c.r, 40) * 3.14159 }
+// The targets spin in their own bodies, not in a call: a sample's two leaf frames (all
+// the compiler reads) are then the call site and its target, so the site's edges carry
+// nearly every sample and their split follows the call split closely.
+func (s Square) Area() float64 {
+	x := s.side
+	for i := 0; i < 40; i++ {
+		x = x*1.0000001 + 0.5
+	}
+	return x
+}
+
+func (c Circle) Area() float64 {
+	x := c.r
+	for i := 0; i < 40; i++ {
+		x = x*1.0000001 + 0.5
+	}
+	return x * 3.14159
+}
 
 // spin costs about the same whatever the value, so the CPU split follows the call split.
 func spin(x float64, n int) float64 {
@@ -38,8 +54,21 @@ func sumAreas(shapes []Shape) float64 {
 	return t
 }
 
-func double(x int) int { return int(spin(float64(x), 40)) * 2 }
-func square(x int) int { return int(spin(float64(x), 40)) * x }
+func double(x int) int {
+	y := float64(x)
+	for i := 0; i < 40; i++ {
+		y = y*1.0000001 + 0.5
+	}
+	return int(y) * 2
+}
+
+func square(x int) int {
+	y := float64(x)
+	for i := 0; i < 40; i++ {
+		y = y*1.0000001 + 0.5
+	}
+	return int(y) * x
+}
 
 // applyAll: the function-value call site.
 func applyAll(fs []func(int) int, x int) int {

@@ -39,22 +39,20 @@ local function keys(t)
   return o
 end
 
---- Assert that devirt_candidates(p, {binary, imports}) lists exactly the compiler's picks of
--- weight > 0 (weight-0 picks, go.dev/issue/72092, are out of a profile's reach; Go 1.25+
--- makes none) and that the list without the binary holds them. Returns a line of figures.
--- only_subset: every site pgolua lists is one the compiler devirtualizes, but the compiler
--- may devirtualize more (see the service spec for why); the misses are counted.
-function M.check(name, picked, p, binary, keep, imports, only_subset)
-  local exact, bound = ours(p, { binary = binary, imports = imports }, keep), ours(p, nil, keep)
+--- Assert that devirt_candidates(p, {binary, imports, build_log}) lists exactly the
+-- compiler's picks of weight > 0 (weight-0 picks, go.dev/issue/72092, are out of a
+-- profile's reach; Go 1.25+ makes none) and that the list without the binary holds them.
+-- extra: {imports =, build_log =} (the devirt_candidates options). Returns a line of
+-- figures and the number of weight-0 picks.
+function M.check(name, picked, p, binary, keep, extra)
+  extra = extra or {}
+  local exact = ours(p, { binary = binary, imports = extra.imports, build_log = extra.build_log }, keep)
+  local bound = ours(p, nil, keep)
   local positive, zero = {}, 0
   for k, w in pairs(picked) do
     if w > 0 then positive[k] = w else zero = zero + 1 end
   end
-  if only_subset then
-    for k in pairs(exact) do assert.is_truthy(positive[k], name .. ": not a compiler pick: " .. k) end
-  else
-    assert.same(keys(positive), keys(exact), name)
-  end
+  assert.same(keys(positive), keys(exact), name)
   for k in pairs(positive) do assert.is_truthy(bound[k], name .. ": not in the upper bound: " .. k) end
   local figures = ("%s: compiler %d devirtualizations (%d of weight 0), pgolua %d with the binary, " ..
     "%d match; %d without it"):format(name, #keys(picked), zero, #keys(exact), #keys(exact), #keys(bound))
