@@ -645,7 +645,8 @@ function M.devirt_candidates(x, opts)
   end
   for _, s in ipairs(sites) do
     if calls then
-      local c = calls[s.caller .. "\n" .. s.offset]
+      -- a function written in assembly (runtime.mcall calling its fn) is not compiled
+      local c = not calls.assembly[s.caller] and calls[s.caller .. "\n" .. s.offset]
       if c then
         local methods = {}
         for m in pairs(c.interface) do methods[#methods + 1] = m end

@@ -187,6 +187,10 @@ describe("devirtualization candidates", function()
       assert.equal(1, #rows)
       assert.same({ caller = "internal/poll.ignoringEINTRIO", offset = 2, kind = "func_value",
         callee = "syscall.Read", weight = 3, site_weight = 5 }, rows[1])
+      -- the same site in a function the binary says is written in assembly: not compiled
+      -- (runtime.mcall's fn(gp) reaches runtime.park_m)
+      local asm = assert(compiler.devirt_candidates(copies_profile("runtime.mcall"), { binary = shop }))
+      assert.equal(0, #asm)
     end)
 
     it("with the build log, drops a pick the compiler cannot inline", function()
