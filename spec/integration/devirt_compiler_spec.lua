@@ -131,6 +131,9 @@ describe("devirtualization against the compiler #integration", function()
       ["main.applyAll\n3\nmain.double\nmain.square"] = true,
       ["main.sumAreas\n3\nmain.Square.Area\nmain.Circle.Area"] = true,
     }
+    if os.getenv("PGOLUA_SPEC_FIGURES") then
+      io.stderr:write(("devirt_shift: the compiler flipped %d sites, the report names %d\n"):format(#flips, #rows))
+    end
     assert.is_true(#flips >= 1, "the compiler flipped no pick")
     for _, f in ipairs(flips) do assert.is_true(expected[f], f) end
     assert.same(flips, rows)
