@@ -62,13 +62,14 @@ end
 
 --- Assert that devirt_candidates(p, {binary, imports, build_log}) lists exactly the
 -- compiler's picks of weight > 0 (weight-0 picks, go.dev/issue/72092, are out of a
--- profile's reach; Go 1.25+ makes none) and that the list without the binary holds them.
+-- profile's reach; Go 1.25+ makes none) and that the list without the binary (with the
+-- same imports) holds them.
 -- extra: {imports =, build_log =} (the devirt_candidates options). Returns a line of
 -- figures and the number of weight-0 picks.
 function M.check(name, picked, p, binary, keep, extra)
   extra = extra or {}
   local exact = ours(p, { binary = binary, imports = extra.imports, build_log = extra.build_log }, keep)
-  local bound = ours(p, nil, keep)
+  local bound = ours(p, { imports = extra.imports }, keep)
   local positive, zero = {}, 0
   for k, w in pairs(picked) do
     if w > 0 then positive[k] = w else zero = zero + 1 end
