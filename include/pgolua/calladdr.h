@@ -33,8 +33,9 @@ typedef struct pgo_call_address {
 /* One entry per distinct (caller, callee, offset, address, outer, outer_offset, inlined)
  * among the edges the compiler reads (consecutive frames of each sample's two leaf
  * locations), ordered by those fields. A call between the two locations needs the upper
- * location's address (else it adds nothing); locations without lines add nothing. Fails with "not_cpu" (no samples/count or
- * cpu/nanoseconds column) or "nomem"; *out is malloc'd (free it). */
+ * location's address (else it adds nothing); locations without lines add nothing. Fails
+ * with "not_cpu" (no samples/count or cpu/nanoseconds column) or "nomem"; *out is
+ * malloc'd (free it). */
 bool pgo_call_addresses(const pgo_profile *p, pgo_call_address **out, size_t *n,
                         pgo_error *err);
 

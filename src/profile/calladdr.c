@@ -7,6 +7,12 @@
 static int cmp_u64(uint64_t a, uint64_t b) { return a < b ? -1 : a > b; }
 static int cmp_i64(int64_t a, int64_t b) { return a < b ? -1 : a > b; }
 
+/* line - start line, wrapping as the compiler's int arithmetic would on hostile input
+ * (no signed overflow) */
+static int64_t line_offset(int64_t line, int64_t start) {
+  return (int64_t)((uint64_t)line - (uint64_t)start);
+}
+
 static int rec_cmp(const void *x, const void *y) {
   const pgo_call_address *a = x, *b = y;
   int c;
@@ -38,14 +44,14 @@ static bool add_edge(collector *c, const pgo_location *loc, uint32_t at, const p
   if (caller->function >= p->nfunctions || callee->function >= p->nfunctions) return true;
   const pgo_function *fc = &p->functions[caller->function];
   pgo_call_address r = {.caller = fc->name, .callee = p->functions[callee->function].name,
-                        .offset = caller->line - fc->start_line, .file = fc->filename,
+                        .offset = line_offset(caller->line, fc->start_line), .file = fc->filename,
                         .line = caller->line, .address = loc->address,
                         .weight = weight, .inlined = inlined};
   if (k + 1 < loc->line_count) {
     const pgo_line *out = &p->lines[loc->line_start + k + 1];
     if (out->function < p->nfunctions) {
       r.outer = p->functions[out->function].name;
-      r.outer_offset = out->line - p->functions[out->function].start_line;
+      r.outer_offset = line_offset(out->line, p->functions[out->function].start_line);
     }
   }
   if (!PGO_RESERVE(c->recs, c->cap, c->n + 1)) return false;
