@@ -78,6 +78,17 @@ describe("devirtualization candidates", function()
       }, got)
     end)
 
+    it("wraps the offsets of hostile line numbers (clean under UBSan)", function()
+      local p = assert(pgo.decode(pb.cpu_profile {
+        functions = { { "main.f", math.mininteger }, { "main.g", 1 } },
+        locations = { { lines = { { 2, 5 }, { 1, math.maxinteger } } } },
+        samples = { { locs = { 1 }, values = { 1, 10 } } },
+      }))
+      local rows = assert(p:call_addresses())
+      assert.equal(1, #rows)
+      assert.equal(math.maxinteger - math.mininteger, rows[1].offset)   -- wraps to -1
+    end)
+
     it("fails on a profile the compiler cannot read", function()
       local heap = assert(pgo.load(F("bad/heap.pb.gz")))
       local rows, msg, code = heap:call_addresses()
