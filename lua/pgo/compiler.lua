@@ -18,7 +18,8 @@
 --   compiler.hot_callsites(x, {cdf=}) -> hot
 --   compiler.callsites(x, {min_callees=}) -> sites
 --   compiler.func_kind(name)          -> "function" | "method" | "closure"
---   compiler.devirt_candidates(p, {binary=, imports=}) -> rows (the compiler's PGO devirtualizations)
+--   compiler.devirt_candidates(p, {binary=, imports=, build_log=}) -> rows (the compiler's PGO
+--                                       devirtualizations)
 --   compiler.devirt_pick(site, kind, method, through, no_body, imports) -> callee row | nil
 --   compiler.has_ir(caller, callee [, imports]) -> boolean
 --   compiler.parse_imports(go_list_text) -> imports (each package's import closure)
@@ -460,30 +461,133 @@ local function method_name(callee)
   return callee:gsub("%b[]", ""):match("%.([^.]*)$")
 end
 
+-- Whether two inlined copies of one call site reached callees the other did not: a
+-- static call reaches the same function in every copy, so the call was indirect in the
+-- source (a function value or interface parameter that inlining resolved per copy).
+-- copies: {[context] = {callee = true}}.
+local function copies_differ(copies)
+  local sets = {}
+  for _, set in pairs(copies) do sets[#sets + 1] = set end
+  local function has_other(a, b)
+    for callee in pairs(a) do if not b[callee] then return true end end
+    return false
+  end
+  for i = 1, #sets do
+    for j = i + 1, #sets do
+      if has_other(sets[i], sets[j]) and has_other(sets[j], sets[i]) then return true end
+    end
+  end
+  return false
+end
+
+-- The interface calls a parsed `go build -gcflags=-m=2` log (pgo.inline.parse) shows the
+-- compiler devirtualized statically (": devirtualizing h.Write to *sha256.digest"):
+-- {[line] = {{file, method}...}}.
+local function static_devirtualizations(log)
+  local out = {}
+  for _, d in ipairs(log.decisions) do
+    local method = d.kind == "devirtualize" and d.iface_call and d.iface_call:match("([%w_]+)$")
+    if method and d.lineno then
+      out[d.lineno] = out[d.lineno] or {}
+      table.insert(out[d.lineno], { file = d.file:gsub("^%./", ""), method = method })
+    end
+  end
+  return out
+end
+
+-- Whether one path names the other's file: equal, or one ends with "/" .. the other (a
+-- -trimpath log names std files from GOROOT/src, a profile may hold absolute paths).
+local function same_file(a, b)
+  if #a < #b then a, b = b, a end
+  return a == b or a:sub(-#b - 1) == "/" .. b
+end
+
+local function statically_devirtualized(static, r)
+  for _, d in ipairs(static[r.line] or {}) do
+    if method_name(r.callee) == d.method and M.func_kind(r.callee) == "method" and
+        same_file(r.file, d.file) then
+      return true
+    end
+  end
+  return false
+end
+
+-- The functions a parsed -m=2 log says have no body the PGO pass can inline
+-- (cmd/compile/internal/devirtualize shouldPGODevirt, inline.InlineImpossible): "always"
+-- for a pragma ("marked go:noinline"), "other_package" when only its own package has the
+-- body: export data carries a body only for inlinable functions, and a function too
+-- complex for its budget (80; 2000 for the profile's hot callees) or using what the
+-- inliner cannot handle ("unhandled op DEFER") is not. {[linker name] = reason}.
+local function not_inlinable(log, x)
+  local hot = {}
+  for _, c in ipairs(M.hot_callsites(x).callees) do hot[c] = true end
+  local out = {}
+  for _, f in ipairs(log.functions) do
+    if f.can == false and f.package then
+      local name = f.package .. "." .. f.name
+      local cost = f.reason:match("^function too complex: cost (%d+)")
+      if f.reason:match("^marked ") then
+        out[name] = "always"
+      elseif not cost or tonumber(cost) > (hot[name] and 2000 or 80) then
+        out[name] = "other_package"
+      end
+    end
+  end
+  return out
+end
+
 -- Per call site ("caller\noffset"), the indirect calls the binary shows: {interface =
 -- {method = {callee = true}}, func_value = {callee = true}}; an indirect call of unknown
--- kind counts as both.
-local function indirect_calls(p, binary)
+-- kind counts as both. A site whose calls are direct or inlined in the binary counts
+-- too when its inlined copies differ (copies_differ): the compiler's PGO pass sees the
+-- function before inlining, where the call is still indirect (internal/poll's
+-- ignoringEINTRIO(syscall.Read, ...) and ignoringEINTRIO(syscall.Write, ...)). So does
+-- an interface call that log (a parsed `go build -gcflags=-m=2` log) says the compiler
+-- devirtualized statically, after inlining a constructor (h := sha256.New(); h.Sum(b)):
+-- the PGO pass runs first and sees an interface call there.
+local function indirect_calls(p, binary, log)
+  local static = log and static_devirtualizations(log) or {}
   local rows, msg, code = p:call_addresses()
   if not rows then return nil, msg, code end
   local addrs = {}
-  for i, r in ipairs(rows) do addrs[i] = r.address end
+  for _, r in ipairs(rows) do
+    if not r.inlined then addrs[#addrs + 1] = r.address end
+  end
   local kinds
   kinds, msg, code = require("pgo.core.symbols").call_instructions(binary, addrs)
   if not kinds then return nil, msg, code end
-  local out = { assembly = kinds.assembly }
+  local out, copies = { assembly = kinds.assembly }, {}
+  local function add(key, callee, k)
+    local site = out[key] or { interface = {}, func_value = {} }
+    out[key] = site
+    local m = M.func_kind(callee) == "method" and method_name(callee)
+    if m and k ~= "func_value" then
+      site.interface[m] = site.interface[m] or {}
+      site.interface[m][callee] = true
+    end
+    if k == "indirect" or k == "func_value" or (k == "resolved" and not m) then
+      site.func_value[callee] = true
+    end
+  end
   for _, r in ipairs(rows) do
-    local k = kinds[r.address]
+    local key = r.caller .. "\n" .. r.offset
+    local k = r.inlined and "inlined" or kinds[r.address]
     if k == "interface" or k == "func_value" or k == "indirect" then
-      local key = r.caller .. "\n" .. r.offset
-      local site = out[key] or { interface = {}, func_value = {} }
-      out[key] = site
-      local m = M.func_kind(r.callee) == "method" and method_name(r.callee)
-      if m and k ~= "func_value" then
-        site.interface[m] = site.interface[m] or {}
-        site.interface[m][r.callee] = true
+      add(key, r.callee, k)
+    elseif statically_devirtualized(static, r) then
+      add(key, r.callee, "interface")
+    elseif k == "direct" or k == "inlined" then
+      local context = r.outer and (r.outer .. "\n" .. r.outer_offset) or ""
+      copies[key] = copies[key] or {}
+      copies[key][context] = copies[key][context] or {}
+      copies[key][context][r.callee] = true
+    end
+  end
+  for key, by_context in pairs(copies) do
+    if copies_differ(by_context) then
+      for _, set in pairs(by_context) do
+        for callee in pairs(set) do add(key, callee, "resolved") end
       end
-      if k ~= "interface" then site.func_value[r.callee] = true end
     end
   end
   return out
@@ -494,13 +598,22 @@ end
 -- from) only the indirect calls its instructions show, each of its kind: the compiler's
 -- list (field exact = true) for every site the profile sampled. Without it every call
 -- site, as either kind (exact = false): an upper bound, since a profile cannot tell an
--- indirect call from static calls on one line. Rows {caller, offset, kind ("interface",
+-- indirect call from static calls on one line. opts.build_log (with binary: the output of
+-- `go build -gcflags=all=-m=2` of the same program, -pgo=off or with the profile) adds the
+-- interface calls the compiler resolved statically after inlining, which the binary shows
+-- as direct calls, and drops picks the compiler cannot inline (not_inlinable), where it
+-- declines to devirtualize. opts.imports: see
+-- M.parse_imports. Rows {caller, offset, kind ("interface",
 -- "func_value", or "unknown" without a binary), method (interface calls), callee, weight
 -- (the pick's), site_weight}, heaviest site first.
 -- @treturn[2] nil, message, code (from reading the profile's edges or the binary)
 function M.devirt_candidates(x, opts)
   check_source(x, "devirt_candidates")
-  opts = check_opts(opts, "devirt_candidates", { binary = true, imports = true })
+  opts = check_opts(opts, "devirt_candidates", { binary = true, imports = true, build_log = true })
+  if opts.build_log ~= nil and (type(opts.build_log) ~= "string" or opts.binary == nil) then
+    error("bad argument #2 to 'devirt_candidates' (option 'build_log' must be the text of " ..
+      "`go build -gcflags=all=-m=2`, with option 'binary')", 2)
+  end
   if opts.imports ~= nil and type(opts.imports) ~= "table" then
     error("bad argument #2 to 'devirt_candidates' (option 'imports' must be a table from " ..
       "pgo.compiler.parse_imports)", 2)
@@ -512,13 +625,19 @@ function M.devirt_candidates(x, opts)
   end
   local sites, msg, code = M.callsites(x, { min_callees = 1 })
   if not sites then return nil, msg, code end
-  local calls
+  local calls, log, blocked
   if opts.binary then
-    calls, msg, code = indirect_calls(x, opts.binary)
+    log = opts.build_log and require("pgo.inline").parse(opts.build_log)
+    blocked = log and not_inlinable(log, x) or {}
+    calls, msg, code = indirect_calls(x, opts.binary, log)
     if not calls then return nil, msg, code end
   end
   local out = { exact = opts.binary ~= nil }
   local function add(s, kind, method, pick)
+    local why = pick and blocked and blocked[pick.callee]
+    if why == "always" or (why == "other_package" and package_of(pick.callee) ~= package_of(s.caller)) then
+      pick = nil
+    end
     if pick then
       out[#out + 1] = { caller = s.caller, offset = s.offset, kind = kind, method = method,
         callee = pick.callee, weight = pick.weight, site_weight = s.weight }
@@ -526,7 +645,8 @@ function M.devirt_candidates(x, opts)
   end
   for _, s in ipairs(sites) do
     if calls then
-      local c = calls[s.caller .. "\n" .. s.offset]
+      -- a function written in assembly (runtime.mcall calling its fn) is not compiled
+      local c = not calls.assembly[s.caller] and calls[s.caller .. "\n" .. s.offset]
       if c then
         local methods = {}
         for m in pairs(c.interface) do methods[#methods + 1] = m end

@@ -7,8 +7,10 @@
 -- -gcflags='-m -d=pgodebug=2', whose "call CALLER:OFFSET: hottest callee X (weight W)"
 -- and "PGO devirtualizing" lines say which sites the compiler devirtualized, to what.
 -- pgo.compiler.devirt_candidates(p, {binary = the profiled executable}) must list exactly
--- those sites and targets; without the binary its list must contain them (an upper
--- bound); pgo.audit.devirt_shift must report exactly the sites whose pick flips.
+-- those sites and targets (for the service, with its import closures and the -m=2 log as
+-- options imports and build_log: its own packages exactly; in std it may miss only calls
+-- the binary inlined in one sampled copy); without the binary its list must contain them
+-- (an upper bound); pgo.audit.devirt_shift must report exactly the sites whose pick flips.
 --
 -- One class of decision is out of a profile's reach and is checked to be the only
 -- difference: a site the compiler devirtualizes to a callee of weight 0, a static call
@@ -29,6 +31,12 @@ local oracle = require "support.devirt.oracle"
 local shq = helpers.shq
 
 local decisions, check = oracle.decisions, oracle.check
+
+local function count(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
 
 describe("devirtualization against the compiler #integration", function()
   local go = helpers.go()
@@ -75,7 +83,7 @@ describe("devirtualization against the compiler #integration", function()
     end
   end)
 
-  it("lists exactly the compiler's devirtualizations of examples/service", function()
+  it("lists the compiler's devirtualizations of examples/service: its packages exactly, std's but for one known kind", function()
     if not go then pending("no Go 1.21+") return end
     local bin = servers.build_service(go)
     local svc
@@ -86,25 +94,61 @@ describe("devirtualization against the compiler #integration", function()
     assert(p:write(file))
     local src = tmp .. "/service"
     assert(os.execute("cp -R " .. shq(helpers.root .. "/examples/service") .. " " .. shq(src)))
+    -- -m=2: the log is also the build_log option (static devirtualizations, and the
+    -- functions without an inline body, which the compiler does not devirtualize to)
     local text = sh(src, shq(go) .. " build -o /dev/null -pgo=" .. shq(file) ..
-      " -gcflags=" .. shq("all=-m -d=pgodebug=2") .. " ./cmd/service")
+      " -gcflags=" .. shq("all=-m=2 -d=pgodebug=2") .. " ./cmd/service")
     local got = decisions(text)
     -- which packages each package sees: a callee outside its import closure has no IR
     local imports = compiler.parse_imports(sh(src, shq(go) .. " list -deps -f " ..
       shq("{{.ImportPath}} {{.Name}}:{{range .Deps}} {{.}}{{end}}") .. " ./cmd/service"))
-    -- Equal on the module's own packages. Across std the lists still differ now and then
-    -- (issue 21, docs/api.md): a call site inlined into its caller may be a direct call in
-    -- the binary while the compiler devirtualizes the standalone body (a miss), and
-    -- net/http's readLoop -> (*cancelCtx).Done is listed though the compiler keeps it.
-    local module_only = function(caller)
+    local opts = { imports = imports, build_log = text }
+    -- the module's packages: exactly
+    local function in_module(caller)
       return caller:match("^example%.com/pgolua%-demo/") ~= nil or caller:match("^main%.") ~= nil
     end
-    local mine = {}
+    local mine, std = {}, {}
     for k, w in pairs(got) do
-      if module_only(k:match("^[^\n]*")) then mine[k] = w end
+      if in_module(k:match("^[^\n]*")) then mine[k] = w elseif w > 0 then std[k] = w end
     end
     assert.is_truthy(next(mine), "the compiler devirtualized nothing in the module")
-    check("examples/service (module packages)", mine, p, bin, module_only, imports)
+    check("examples/service (module packages)", mine, p, bin, in_module, opts)
+    -- std: every pgolua miss is the one known kind, a call the binary inlined whose
+    -- caller's copies the profile saw only one of (ignoringEINTRIO(syscall.Read, ...)
+    -- sampled in (*FD).Read alone: nothing tells fn(fd, p) from a static call); what
+    -- pgolua lists beyond the compiler is printed with the compiler's lines about it
+    -- (seen once in about ten runs: runtime/pprof.SetGoroutineLabels's ctx.Value to
+    -- (*cancelCtx).Value, not yet explained; docs/api.md)
+    local ours, copies = {}, {}
+    opts.binary = bin
+    for _, r in ipairs(assert(compiler.devirt_candidates(p, opts))) do
+      if not in_module(r.caller) then ours[r.caller .. "\n" .. r.offset .. "\n" .. r.callee] = r.weight end
+    end
+    for _, r in ipairs(assert(p:call_addresses())) do
+      local site = r.caller .. "\n" .. r.offset
+      copies[site] = copies[site] or {}
+      copies[site][r.inlined and (r.outer or "") .. ":" .. tostring(r.outer_offset) or "instruction"] = true
+    end
+    local matched, missed = 0, 0
+    for k in pairs(std) do
+      if ours[k] then
+        matched = matched + 1
+      else
+        missed = missed + 1
+        local seen = copies[k:match("^(.-\n%d+)\n")] or {}
+        local n = 0
+        for c in pairs(seen) do n = n + 1; assert.are_not.equal("instruction", c, k) end
+        assert.is_true(n <= 1, "missed with " .. n .. " inlined copies: " .. k)
+      end
+    end
+    local extra = {}
+    for k, w in pairs(ours) do if not std[k] then extra[k] = w end end
+    local figures = ("examples/service (std): compiler %d picks of weight > 0, pgolua %d, %d match, " ..
+      "%d missed (one inlined copy sampled)"):format(matched + missed, matched + count(extra),
+      matched, missed)
+    if os.getenv("PGOLUA_SPEC_FIGURES") or next(extra) then
+      io.stderr:write(figures, oracle.explain({}, extra, text), "\n")
+    end
   end)
 
   it("reports exactly the sites whose pick flips between the two mixes", function()
@@ -127,10 +171,18 @@ describe("devirtualization against the compiler #integration", function()
       rows[#rows + 1] = r.caller .. "\n" .. r.offset .. "\n" .. r.callee .. "\n" .. tostring(r.new_dominant)
     end
     table.sort(flips); table.sort(rows)
-    assert.same({
-      "main.applyAll\n3\nmain.double\nmain.square",
-      "main.sumAreas\n3\nmain.Square.Area\nmain.Circle.Area",
-    }, flips)
+    -- the compiler's own flips decide: on a loaded machine a 2 s run holds few samples and
+    -- a site's pick may stay (a tie, runtime.asyncPreempt hottest), but at least one of
+    -- the two sites flips
+    local expected = {
+      ["main.applyAll\n3\nmain.double\nmain.square"] = true,
+      ["main.sumAreas\n3\nmain.Square.Area\nmain.Circle.Area"] = true,
+    }
+    if os.getenv("PGOLUA_SPEC_FIGURES") then
+      io.stderr:write(("devirt_shift: the compiler flipped %d sites, the report names %d\n"):format(#flips, #rows))
+    end
+    assert.is_true(#flips >= 1, "the compiler flipped no pick")
+    for _, f in ipairs(flips) do assert.is_true(expected[f], f) end
     assert.same(flips, rows)
   end)
 end)

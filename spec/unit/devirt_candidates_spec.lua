@@ -9,12 +9,37 @@ local helpers = require "helpers"
 local pgo = require "pgo"
 local compiler = require "pgo.compiler"
 local symbols = require "pgo.core.symbols"
+local pb = require "pbwriter"
 
 local F = helpers.fixture
 
 describe("devirtualization candidates", function()
   local steady = assert(pgo.load(F("profiles/shop.steady.pgo")))
   local shop = F("bin/shop")
+
+  -- internal/poll's shape (Go 1.23): ignoringEINTRIO(fn, ...) calls fn(fd, p) on its line
+  -- 2; (*FD).Read passes syscall.Read, (*FD).Write syscall.Write, and both inline it, so
+  -- the binary has no indirect call left. helper (inlined into both) calls syscall.Getpid
+  -- statically; once (inlined into Read only) calls syscall.Getuid.
+  local function copies_profile(caller)
+    return assert(pgo.decode(pb.cpu_profile {
+      functions = { { "syscall.Read", 10 }, { "syscall.Write", 20 },
+        { caller, 740 }, { "internal/poll.(*FD).Read", 141 },
+        { "internal/poll.(*FD).Write", 367 }, { "internal/poll.helper", 800 },
+        { "syscall.Getpid", 50 }, { "internal/poll.once", 900 }, { "syscall.Getuid", 60 } },
+      locations = {
+        { addr = 0x10, lines = { { 1, 12 }, { 3, 742 }, { 4, 161 } } },
+        { addr = 0x20, lines = { { 2, 22 }, { 3, 742 }, { 5, 381 } } },
+        { addr = 0x30, lines = { { 7, 51 }, { 6, 801 }, { 4, 162 } } },
+        { addr = 0x40, lines = { { 7, 51 }, { 6, 801 }, { 5, 382 } } },
+        { addr = 0x50, lines = { { 9, 61 }, { 8, 901 }, { 4, 163 } } },
+      },
+      samples = { { locs = { 1 }, values = { 3, 30 } }, { locs = { 2 }, values = { 2, 20 } },
+        { locs = { 3 }, values = { 4, 40 } }, { locs = { 4 }, values = { 4, 40 } },
+        { locs = { 5 }, values = { 5, 50 } } },
+    }))
+  end
+  local inlined_copies = copies_profile("internal/poll.ignoringEINTRIO")
 
   describe("p:call_addresses()", function()
     it("names every call instruction's edge as the compiler names it", function()
@@ -27,6 +52,41 @@ describe("devirtualization candidates", function()
         assert.is_truthy(w, r.caller .. " -> " .. r.callee)
         assert.is_true(r.weight <= w and r.address > 0)
       end
+    end)
+
+    it("lists inlined calls without an instruction, with the function they were inlined into", function()
+      local got = {}
+      for _, r in ipairs(assert(inlined_copies:call_addresses())) do
+        -- the caller's source line, where a -m log names the call
+        assert.equal("x.go", r.file)
+        if r.caller == "internal/poll.ignoringEINTRIO" then assert.equal(742, r.line) end
+        got[#got + 1] = ("%s:%d>%s %s %s:%s"):format(r.caller, r.offset, r.callee,
+          tostring(r.inlined), tostring(r.outer), tostring(r.outer_offset))
+      end
+      table.sort(got)
+      assert.same({
+        "internal/poll.(*FD).Read:20>internal/poll.ignoringEINTRIO true nil:nil",
+        "internal/poll.(*FD).Read:21>internal/poll.helper true nil:nil",
+        "internal/poll.(*FD).Read:22>internal/poll.once true nil:nil",
+        "internal/poll.(*FD).Write:14>internal/poll.ignoringEINTRIO true nil:nil",
+        "internal/poll.(*FD).Write:15>internal/poll.helper true nil:nil",
+        "internal/poll.helper:1>syscall.Getpid true internal/poll.(*FD).Read:21",
+        "internal/poll.helper:1>syscall.Getpid true internal/poll.(*FD).Write:15",
+        "internal/poll.ignoringEINTRIO:2>syscall.Read true internal/poll.(*FD).Read:20",
+        "internal/poll.ignoringEINTRIO:2>syscall.Write true internal/poll.(*FD).Write:14",
+        "internal/poll.once:1>syscall.Getuid true internal/poll.(*FD).Read:22",
+      }, got)
+    end)
+
+    it("wraps the offsets of hostile line numbers (clean under UBSan)", function()
+      local p = assert(pgo.decode(pb.cpu_profile {
+        functions = { { "main.f", math.mininteger }, { "main.g", 1 } },
+        locations = { { lines = { { 2, 5 }, { 1, math.maxinteger } } } },
+        samples = { { locs = { 1 }, values = { 1, 10 } } },
+      }))
+      local rows = assert(p:call_addresses())
+      assert.equal(1, #rows)
+      assert.equal(math.maxinteger - math.mininteger, rows[1].offset)   -- wraps to -1
     end)
 
     it("fails on a profile the compiler cannot read", function()
@@ -111,8 +171,59 @@ describe("devirtualization candidates", function()
       -- mapaccess2_fast64's t.Hasher goes to runtime.memhash64 (assembly): not listed
       for _, r in ipairs(rows) do assert.are_not.equal("runtime.memhash64", r.callee) end
       -- lookupBatch's c.Get; h.Write in checksumOrders.func1 is direct in the binary (the
-      -- compiler devirtualized it statically after inlining sha256.New)
+      -- compiler devirtualized it statically after inlining sha256.New): the build log
+      -- tells (below)
       assert.equal(1, shop_rows)
+    end)
+
+    it("with the build log, adds the interface calls resolved statically after inlining: the compiler's list", function()
+      -- -pgo=off -m=2 of the shop: "devirtualizing h.Write to *sha256.digest" at
+      -- handlers.go:94, inside checksumOrders.func1 (h := sha256.New() was inlined)
+      local log = helpers.read_file(F("expected/inline/off.txt"))
+      local rows = assert(compiler.devirt_candidates(steady, { binary = shop, build_log = log }))
+      local shop_rows = {}
+      for _, r in ipairs(rows) do
+        if r.caller:match("^main%.") or r.caller:match("^example%.com/shop/") then
+          shop_rows[r.caller .. "\n" .. r.offset .. "\n" .. r.callee] = true
+        end
+      end
+      assert.same(oracle, shop_rows)
+      assert.has_error(function() compiler.devirt_candidates(steady, { build_log = log }) end)
+      assert.has_error(function() compiler.devirt_candidates(steady, { binary = shop, build_log = {} }) end)
+    end)
+
+    it("lists a call its inlined copies resolved to different functions, as the compiler sees it before inlining", function()
+      local rows = assert(compiler.devirt_candidates(inlined_copies, { binary = shop }))
+      -- not helper's static call (one callee in every copy) nor once's (one copy only)
+      assert.equal(1, #rows)
+      assert.same({ caller = "internal/poll.ignoringEINTRIO", offset = 2, kind = "func_value",
+        callee = "syscall.Read", weight = 3, site_weight = 5 }, rows[1])
+      -- the same site in a function the binary says is written in assembly: not compiled
+      -- (runtime.mcall's fn(gp) reaches runtime.park_m)
+      local asm = assert(compiler.devirt_candidates(copies_profile("runtime.mcall"), { binary = shop }))
+      assert.equal(0, #asm)
+    end)
+
+    it("with the build log, drops a pick the compiler cannot inline", function()
+      local function rows_with(log)
+        return assert(compiler.devirt_candidates(inlined_copies, { binary = shop, build_log = log }))
+      end
+      -- another package's function without an inline body (export data has none)
+      assert.equal(0, #rows_with("# syscall\nsyscall/syscall_unix.go:10:6: cannot inline Read: " ..
+        "unhandled op DEFER\n"))
+      assert.equal(0, #rows_with("# syscall\nsyscall/syscall_unix.go:10:6: cannot inline Read: " ..
+        "function too complex: cost 2001 exceeds budget 80\n"))
+      -- syscall.Read is a hot callee: its budget is 2000, so a -pgo=off log's 81 inlines
+      assert.equal(1, #rows_with("# syscall\nsyscall/syscall_unix.go:10:6: cannot inline Read: " ..
+        "function too complex: cost 81 exceeds budget 80\n"))
+      -- a pragma forbids it in any package; its own package has the body otherwise
+      assert.equal(0, #rows_with("# syscall\nsyscall/syscall_unix.go:10:6: cannot inline Read: " ..
+        "marked go:noinline\n"))
+      assert.equal(1, #assert(compiler.devirt_candidates(copies_profile("syscall.ignoringEINTRIO"),
+        { binary = shop, build_log = "# syscall\nsyscall/syscall_unix.go:10:6: cannot inline Read: " ..
+          "unhandled op DEFER\n" })))
+      assert.equal(1, #rows_with("# syscall\nsyscall/syscall_unix.go:10:6: can inline Read with cost 9 as: ...\n"))
+      assert.equal(1, #rows_with("# other\nother/x.go:10:6: cannot inline Read: unhandled op DEFER\n"))
     end)
 
     it("without it, gives an upper bound holding every pick", function()

@@ -1,7 +1,8 @@
 /* callsites.c: the call instructions behind a profile's edges, for pgo.compiler's exact
  * devirtualization candidates (lua/pgo/compiler.lua):
  *
- *   p:call_addresses() -> {{caller, callee, offset, address, weight}...} | nil, message, code
+ *   p:call_addresses() -> {{caller, callee, offset, file, line, address, weight, inlined,
+ *     outer, outer_offset}...} | nil, message, code
  *     (a pgo.profile method; src/profile/calladdr.c)
  *   pgo.core.symbols.call_instructions(path, addresses [, {max_size=}])
  *     -> {[address] = "direct" | "interface" | "func_value" | "indirect" | "unknown"}, with
@@ -56,14 +57,24 @@ static int profile_call_addresses(lua_State *L) {
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     const pgo_call_address *r = &b->recs[i];
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 10);
     pgolua_push_str(L, p, r->caller);
     lua_setfield(L, -2, "caller");
     pgolua_push_str(L, p, r->callee);
     lua_setfield(L, -2, "callee");
     pgolua_set_int(L, "offset", r->offset);
+    pgolua_push_str(L, p, r->file);
+    lua_setfield(L, -2, "file");
+    pgolua_set_int(L, "line", r->line);
     pgolua_set_int(L, "address", (lua_Integer)r->address);
     pgolua_set_int(L, "weight", r->weight);
+    lua_pushboolean(L, r->inlined);
+    lua_setfield(L, -2, "inlined");
+    if (r->outer) {
+      pgolua_push_str(L, p, r->outer);
+      lua_setfield(L, -2, "outer");
+      pgolua_set_int(L, "outer_offset", r->outer_offset);
+    }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;

@@ -271,10 +271,8 @@ static bool no_ir_callee(const char *name) {
   return strncmp(name, "internal/", 9) == 0 || !strchr(name, '.');   /* or an assembly symbol */
 }
 
-/* Push the call sites of the scratch's edges as a table (see p:callsites); only the sites
- * the compiler would speculate on when `speculating_only`. */
-static void push_callsites(lua_State *L, const pgo_profile *p, const scratch *s,
-                           bool speculating_only) {
+/* Push the call sites of the scratch's edges as a table (see p:callsites). */
+static void push_callsites(lua_State *L, const pgo_profile *p, const scratch *s) {
   const pgo_call_edges *e = &s->edges;
   const pgo_callsites *c = &s->sites;
   lua_createtable(L, (int)c->n, 1);
@@ -291,7 +289,6 @@ static void push_callsites(lua_State *L, const pgo_profile *p, const scratch *s,
     const char *top_name = pgo_str(&p->strings, top->callee);
     bool speculate = top_kind != PGO_FN_CLOSURE && !no_ir_callee(top_name) &&
                      strcmp(top_name, "runtime.memhash_varlen") != 0;
-    if (speculating_only && !speculate) continue;
     lua_createtable(L, 0, 10);
     set_str(L, p, "caller", site->caller);
     pgolua_set_int(L, "offset", site->offset);
@@ -323,21 +320,6 @@ static void push_callsites(lua_State *L, const pgo_profile *p, const scratch *s,
   pgolua_set_int(L, "total_weight", e->total);
 }
 
-/* Shared body of p:callsites and p:devirt_candidates. */
-static int callsites_common(lua_State *L, bool speculating_only) {
-  pgo_profile *p = pgolua_check_profile_flat(L, 1);
-  int t = opt_table(L, callsite_options);
-  lua_Integer min = opt_int(L, t, "min_callees", 2, 1);
-  scratch *s = push_scratch(L);
-  int r = build_edges(L, p, s);
-  if (r) return r;
-  pgo_error err;
-  if (!pgo_callsites_build(p, &s->edges, (size_t)min, &s->sites, &err))
-    return luaL_error(L, "%s", err.message);
-  push_callsites(L, p, s, speculating_only);
-  return 1;
-}
-
 /* p:callsites([{min_callees = 2}]) -> sites | nil, message, code
  * Call sites (caller, offset) with at least min_callees callees, heaviest first:
  * {caller, offset, weight (sum over callees), callees = {{callee, weight, share, kind}...}
@@ -349,13 +331,23 @@ static int callsites_common(lua_State *L, bool speculating_only) {
  * (Go 1.22+ skips closures for function values; interface calls only reach methods) and
  * not runtime.memhash_varlen, nor a function the compiler has no IR for (the runtime's
  * unexported functions, runtime.asyncPreempt, std internal packages: it gives up).
+ * The compiler's own list needs the binary: pgo.compiler.devirt_candidates.
  * interface_targets = {{method, callee, weight}...}: per method
  * name among the callees the hottest method of that name (what an interface call of that
  * method on this line is devirtualized to). */
-static int pgograph_callsites(lua_State *L) { return callsites_common(L, false); }
-
-/* p:devirt_candidates([{min_callees = 2}]) -> the sites of p:callsites with speculate. */
-static int pgograph_devirt_candidates(lua_State *L) { return callsites_common(L, true); }
+static int pgograph_callsites(lua_State *L) {
+  pgo_profile *p = pgolua_check_profile_flat(L, 1);
+  int t = opt_table(L, callsite_options);
+  lua_Integer min = opt_int(L, t, "min_callees", 2, 1);
+  scratch *s = push_scratch(L);
+  int r = build_edges(L, p, s);
+  if (r) return r;
+  pgo_error err;
+  if (!pgo_callsites_build(p, &s->edges, (size_t)min, &s->sites, &err))
+    return luaL_error(L, "%s", err.message);
+  push_callsites(L, p, s);
+  return 1;
+}
 
 static const char *const compact_options[] = {"frames", NULL};
 
@@ -397,7 +389,6 @@ const luaL_Reg pgolua_profile_pgo_methods[] = {
   {"preprofile", pgograph_preprofile},
   {"hot_callsites", pgograph_hot_callsites},
   {"callsites", pgograph_callsites},
-  {"devirt_candidates", pgograph_devirt_candidates},
   {"compact_for_pgo", pgograph_compact_for_pgo},
   {NULL, NULL}
 };

@@ -32,6 +32,27 @@ local function ours(p, opts, keep)
   return out
 end
 
+--- The compiler's own lines about each site one list has and the other lacks (from its
+-- -m=2 -d=pgodebug=2 log), so a failure says why.
+function M.explain(want, got, log)
+  if not log then return "" end
+  local out = {}
+  local function about(k)
+    local caller, offset, callee = k:match("^(.-)\n(%d+)\n(.*)$")
+    local short = callee:gsub("^.*/", ""):match("^[^.]*%.(.*)$") or callee
+    local needles = { caller .. ":" .. offset .. ":", caller .. ":" .. offset .. " ",
+      "inline " .. short .. ":", "inline " .. short .. " with", "devirtualize " .. short .. ":" }
+    for line in log:gmatch("[^\n]+") do
+      for _, n in ipairs(needles) do
+        if line:find(n, 1, true) then out[#out + 1] = "  " .. line break end
+      end
+    end
+  end
+  for k in pairs(want) do if not got[k] then out[#out + 1] = "only the compiler: " .. k:gsub("\n", " "); about(k) end end
+  for k in pairs(got) do if not want[k] then out[#out + 1] = "only pgolua: " .. k:gsub("\n", " "); about(k) end end
+  return #out > 0 and ("\n" .. table.concat(out, "\n")) or ""
+end
+
 local function keys(t)
   local o = {}
   for k in pairs(t) do o[#o + 1] = k end
@@ -39,22 +60,21 @@ local function keys(t)
   return o
 end
 
---- Assert that devirt_candidates(p, {binary, imports}) lists exactly the compiler's picks of
--- weight > 0 (weight-0 picks, go.dev/issue/72092, are out of a profile's reach; Go 1.25+
--- makes none) and that the list without the binary holds them. Returns a line of figures.
--- only_subset: every site pgolua lists is one the compiler devirtualizes, but the compiler
--- may devirtualize more (see the service spec for why); the misses are counted.
-function M.check(name, picked, p, binary, keep, imports, only_subset)
-  local exact, bound = ours(p, { binary = binary, imports = imports }, keep), ours(p, nil, keep)
+--- Assert that devirt_candidates(p, {binary, imports, build_log}) lists exactly the
+-- compiler's picks of weight > 0 (weight-0 picks, go.dev/issue/72092, are out of a
+-- profile's reach; Go 1.25+ makes none) and that the list without the binary (with the
+-- same imports) holds them.
+-- extra: {imports =, build_log =} (the devirt_candidates options). Returns a line of
+-- figures and the number of weight-0 picks.
+function M.check(name, picked, p, binary, keep, extra)
+  extra = extra or {}
+  local exact = ours(p, { binary = binary, imports = extra.imports, build_log = extra.build_log }, keep)
+  local bound = ours(p, { imports = extra.imports }, keep)
   local positive, zero = {}, 0
   for k, w in pairs(picked) do
     if w > 0 then positive[k] = w else zero = zero + 1 end
   end
-  if only_subset then
-    for k in pairs(exact) do assert.is_truthy(positive[k], name .. ": not a compiler pick: " .. k) end
-  else
-    assert.same(keys(positive), keys(exact), name)
-  end
+  assert.same(keys(positive), keys(exact), name .. M.explain(positive, exact, extra.build_log))
   for k in pairs(positive) do assert.is_truthy(bound[k], name .. ": not in the upper bound: " .. k) end
   local figures = ("%s: compiler %d devirtualizations (%d of weight 0), pgolua %d with the binary, " ..
     "%d match; %d without it"):format(name, #keys(picked), zero, #keys(exact), #keys(exact), #keys(bound))
