@@ -33,7 +33,8 @@ typedef struct {
   size_t cap_loc_direct;
   struct stack_memo { uint32_t tag, node; } *memo;   /* whole stacks: hash bits, node */
   size_t nmemo, memo_count;
-  pgo_flat_index flats;                    /* the flat stacks (flat decode) */
+  pgo_flat_index flats;                    /* the flat stacks (flat decode), keyed by
+                                              the file's ids */
   uint8_t *loc_defined, *fn_defined;
   size_t cap_loc_defined, cap_fn_defined;
   uint64_t *loc_mapping_id;                /* raw mapping id per location */
@@ -244,6 +245,19 @@ static bool memo_reserve(decoder *d) {
   return true;
 }
 
+/* The key of a stack by its file ids. Two ids per multiply: only the low 32 bits of each
+ * are mixed in (larger ids are rare, and a collision only costs a compare). */
+static uint64_t ids_key(const uint64_t *ids, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ULL ^ n;
+  size_t i = 0;
+  for (; i + 1 < n; i += 2) {
+    h = (h ^ ((uint32_t)ids[i] | ids[i + 1] << 32)) * 0x100000001b3ULL;
+    h ^= h >> 29;
+  }
+  if (i < n) h = (h ^ (uint32_t)ids[i]) * 0x100000001b3ULL;
+  return pgo_hash_mix(h, 0);
+}
+
 /* Location indices of a stack given as file ids, into out[n]. */
 static bool stack_indices(decoder *d, const uint64_t *ids, size_t n, uint64_t sample_no,
                           uint32_t *out) {
@@ -264,8 +278,12 @@ static bool flat_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sampl
   if (n == 0) return true;
   uint32_t *locs = pgo_profile_flat_reserve(d->p, n);
   if (!locs) return NOMEM();
+  /* keyed by the file's ids: within one file an id names one location, so equal id lists
+   * are equal stacks */
+  uint64_t key = ids_key(ids, n);
+  if (d->flats.nslots) __builtin_prefetch(pgo_flat_index_first(&d->flats, key));
   return stack_indices(d, ids, n, sample_no, locs) &&
-         (pgo_profile_flat_stack(d->p, &d->flats, n, stack) || NOMEM());
+         (pgo_profile_flat_stack_keyed(d->p, &d->flats, n, key, stack) || NOMEM());
 }
 
 /* The frame node of a stack given as file location ids (leaf first). Identical stacks
