@@ -188,6 +188,9 @@ typedef struct pgo_flat_index {
 } pgo_flat_index;
 void pgo_flat_index_init(pgo_flat_index *x);
 void pgo_flat_index_free(pgo_flat_index *x);
+/* Room for one more entry (the table doubles at half full); also the decoder's memo of
+ * whole stacks in the tree form, whose slots name frame nodes. */
+bool pgo_flat_index_reserve(pgo_flat_index *x);
 bool pgo_profile_make_flat(pgo_profile *p);
 uint32_t *pgo_profile_flat_reserve(pgo_profile *p, size_t n);
 bool pgo_profile_flat_stack(pgo_profile *p, pgo_flat_index *x, size_t n, uint32_t *stack);

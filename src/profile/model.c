@@ -250,7 +250,7 @@ uint32_t *pgo_profile_flat_reserve(pgo_profile *p, size_t n) {
 }
 
 /* Room for one more entry (load at most 1/2). */
-static bool flat_index_reserve(pgo_flat_index *x) {
+bool pgo_flat_index_reserve(pgo_flat_index *x) {
   if ((x->count + 1) * 2 <= x->nslots) return true;
   size_t nn = x->nslots ? x->nslots * 2 : 4096;
   pgo_flat_slot *s = pgo_zeroed(nn, sizeof *s);
@@ -277,7 +277,7 @@ bool pgo_profile_flat_stack_keyed(pgo_profile *p, pgo_flat_index *x, size_t n, u
                                   uint32_t *stack) {
   *stack = 0;
   if (n == 0) return true;
-  if (!flat_index_reserve(x)) return false;
+  if (!pgo_flat_index_reserve(x)) return false;
   const uint32_t *locs = p->flat_locs + p->nflat_locs;
   /* slot and tag come from the same bits: rehashing needs nothing but the stored tag */
   uint32_t tag = PGO_FLAT_TAG(key);
