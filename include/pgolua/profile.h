@@ -188,9 +188,21 @@ typedef struct pgo_flat_index {
 } pgo_flat_index;
 void pgo_flat_index_init(pgo_flat_index *x);
 void pgo_flat_index_free(pgo_flat_index *x);
+/* Room for one more entry (the table doubles at half full); also the decoder's memo of
+ * whole stacks in the tree form, whose slots name frame nodes. */
+bool pgo_flat_index_reserve(pgo_flat_index *x);
 bool pgo_profile_make_flat(pgo_profile *p);
 uint32_t *pgo_profile_flat_reserve(pgo_profile *p, size_t n);
 bool pgo_profile_flat_stack(pgo_profile *p, pgo_flat_index *x, size_t n, uint32_t *stack);
+/* The same with the caller's 64-bit key for the stack: any key works if equal stacks get
+ * equal keys in this index (the decoder hashes the file's location ids, before they are
+ * mapped). The probe starts at pgo_flat_index_first, which a caller may prefetch. */
+bool pgo_profile_flat_stack_keyed(pgo_profile *p, pgo_flat_index *x, size_t n, uint64_t key,
+                                  uint32_t *stack);
+#define PGO_FLAT_TAG(key) ((uint32_t)((key) >> 32))
+static inline const pgo_flat_slot *pgo_flat_index_first(const pgo_flat_index *x, uint64_t key) {
+  return x->nslots ? &x->slots[PGO_FLAT_TAG(key) & (x->nslots - 1)] : NULL;
+}
 
 /* Sample combiner: adds a sample, or adds its values into an existing one with the same
  * stack and label set. */

@@ -121,4 +121,30 @@ describe("flat stacks", function()
     assert.same({ "main.a,main.b,main.a|=16", "main.a,main.b|=3", "main.a,main.b|x=96",
       "main.a|=8", "main.b,main.a|=4", "|=128" }, seen)
   end)
+  it("stacks whose location ids differ only above bit 32 stay apart", function()
+    -- the decoder keys stacks by the file's ids and mixes in only their low 32 bits, so
+    -- these stacks share a key: only the compare of their locations tells them apart
+    local big = 1 << 32
+    local strings = { "", "samples", "count", "main.a", "main.b", "main.c", "main.d", "a.go" }
+    local f = { { 1, "msg", { { 1, "varint", 1 }, { 2, "varint", 2 } } } }
+    local function sample(ids, v)
+      local m = {}
+      for _, id in ipairs(ids) do m[#m + 1] = { 1, "varint", id } end
+      m[#m + 1] = { 2, "varint", v }
+      f[#f + 1] = { 2, "msg", m }
+    end
+    sample({ 1, 2 }, 1); sample({ 1 + big, 2 + big }, 2); sample({ 1, 2 + big }, 4)
+    sample({ 1 + big, 2 + big }, 8); sample({ 1, 2 }, 16)
+    for fn, id in ipairs { 1, 2, 1 + big, 2 + big } do   -- location id -> main.a .. main.d
+      f[#f + 1] = { 4, "msg", { { 1, "varint", id }, { 4, "msg", { { 1, "varint", fn }, { 2, "varint", 1 } } } } }
+      f[#f + 1] = { 5, "msg", { { 1, "varint", fn }, { 2, "varint", fn + 2 }, { 4, "varint", 7 } } }
+    end
+    for _, str in ipairs(strings) do f[#f + 1] = { 6, "bytes", str } end
+    local p = assert(pgo.decode(pb.encode(f)))
+    assert.equal("flat", p:stack_form())
+    local seen = {}
+    for values, stack in p:samples() do seen[#seen + 1] = table.concat(stack, ",") .. "=" .. values[1] end
+    table.sort(seen)
+    assert.same({ "main.a,main.b=17", "main.a,main.d=4", "main.c,main.d=10" }, seen)
+  end)
 end)

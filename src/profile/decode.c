@@ -31,9 +31,9 @@ typedef struct {
   pgo_u64map loc_ids, fn_ids, map_ids;     /* file id -> index */
   uint32_t *loc_direct;                    /* small ids (the usual, dense case): index + 1 */
   size_t cap_loc_direct;
-  struct stack_memo { uint32_t tag, node; } *memo;   /* whole stacks: hash bits, node */
-  size_t nmemo, memo_count;
-  pgo_flat_index flats;                    /* the flat stacks (flat decode) */
+  pgo_flat_index memo;                     /* whole stacks (tree decode): hash bits, node */
+  pgo_flat_index flats;                    /* the flat stacks (flat decode), keyed by
+                                              the file's ids */
   uint8_t *loc_defined, *fn_defined;
   size_t cap_loc_defined, cap_fn_defined;
   uint64_t *loc_mapping_id;                /* raw mapping id per location */
@@ -120,7 +120,7 @@ static uint64_t decoder_memory(const decoder *d) {
        p->cap_values * sizeof *p->values + p->cap_flat_locs * sizeof *p->flat_locs +
        p->cap_flat_start * sizeof *p->flat_start;
   m += d->cap_strmap * sizeof *d->strmap + d->cap_loc_direct * sizeof *d->loc_direct +
-       d->nmemo * sizeof *d->memo + d->cap_loc_defined + d->cap_fn_defined +
+       d->memo.nslots * sizeof *d->memo.slots + d->cap_loc_defined + d->cap_fn_defined +
        d->cap_loc_mapping_id * sizeof *d->loc_mapping_id +
        d->stacks.nslots * sizeof *d->stacks.slots + d->flats.nslots * sizeof *d->flats.slots +
        d->sample_index.nslots * sizeof *d->sample_index.slots +
@@ -226,22 +226,17 @@ static bool on_value_type(decoder *d, const uint8_t *data, size_t len, pgo_value
          raw_string(d, vt->unit, what, 0, &out->unit);
 }
 
-/* Room for one more whole-stack memo entry (load at most 1/2). */
-static bool memo_reserve(decoder *d) {
-  if ((d->memo_count + 1) * 2 <= d->nmemo) return true;
-  size_t nn = d->nmemo ? d->nmemo * 2 : 4096;
-  struct stack_memo *m = pgo_zeroed(nn, sizeof *m);
-  if (!m) return NOMEM();
-  for (size_t i = 0; i < d->nmemo; i++) {
-    if (!d->memo[i].node) continue;
-    size_t j = d->memo[i].tag & (nn - 1);
-    while (m[j].node) j = (j + 1) & (nn - 1);
-    m[j] = d->memo[i];
+/* The key of a stack by its file ids. Two ids per multiply: only the low 32 bits of each
+ * are mixed in (larger ids are rare, and a collision only costs a compare). */
+static uint64_t ids_key(const uint64_t *ids, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ULL ^ n;
+  size_t i = 0;
+  for (; i + 1 < n; i += 2) {
+    h = (h ^ ((uint32_t)ids[i] | ids[i + 1] << 32)) * 0x100000001b3ULL;
+    h ^= h >> 29;
   }
-  free(d->memo);
-  d->memo = m;
-  d->nmemo = nn;
-  return true;
+  if (i < n) h = (h ^ (uint32_t)ids[i]) * 0x100000001b3ULL;
+  return pgo_hash_mix(h, 0);
 }
 
 /* Location indices of a stack given as file ids, into out[n]. */
@@ -264,8 +259,12 @@ static bool flat_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sampl
   if (n == 0) return true;
   uint32_t *locs = pgo_profile_flat_reserve(d->p, n);
   if (!locs) return NOMEM();
+  /* keyed by the file's ids: within one file an id names one location, so equal id lists
+   * are equal stacks */
+  uint64_t key = ids_key(ids, n);
+  if (d->flats.nslots) __builtin_prefetch(pgo_flat_index_first(&d->flats, key));
   return stack_indices(d, ids, n, sample_no, locs) &&
-         (pgo_profile_flat_stack(d->p, &d->flats, n, stack) || NOMEM());
+         (pgo_profile_flat_stack_keyed(d->p, &d->flats, n, key, stack) || NOMEM());
 }
 
 /* The frame node of a stack given as file location ids (leaf first). Identical stacks
@@ -276,19 +275,19 @@ static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sam
   if (d->flat) return flat_stack(d, ids, n, sample_no, stack);
   pgo_profile *p = d->p;
   uint64_t h = pgo_hash_bytes(ids, n * sizeof *ids);
-  if (!memo_reserve(d)) return false;
-  uint32_t tag = (uint32_t)(h >> 32);   /* slot and tag come from the same bits: rehashing */
-  size_t slot = tag & (d->nmemo - 1);  /* needs nothing but the stored tag */
-  for (; d->memo[slot].node; slot = (slot + 1) & (d->nmemo - 1)) {
-    const struct stack_memo *e = &d->memo[slot];
-    if (e->tag != tag || p->frames[e->node].depth != n) continue;
-    uint32_t f = e->node;
+  if (!pgo_flat_index_reserve(&d->memo)) return NOMEM();
+  uint32_t tag = PGO_FLAT_TAG(h);       /* slot and tag come from the same bits: rehashing */
+  size_t slot = tag & (d->memo.nslots - 1);  /* needs nothing but the stored tag */
+  for (; d->memo.slots[slot].stack; slot = (slot + 1) & (d->memo.nslots - 1)) {
+    const pgo_flat_slot *e = &d->memo.slots[slot];
+    if (e->tag != tag || p->frames[e->stack].depth != n) continue;
+    uint32_t f = e->stack;
     size_t i = 0;
     while (i < n && f && p->locations[p->frames[f].location].id == ids[i]) {
       f = p->frames[f].parent;
       i++;
     }
-    if (i == n && f == 0) { *stack = e->node; return true; }
+    if (i == n && f == 0) { *stack = e->stack; return true; }
   }
   if (!PGO_RESERVE(d->stack_buf, d->cap_stack_buf, n + 1)) return NOMEM();
   if (!stack_indices(d, ids, n, sample_no, d->stack_buf)) return false;
@@ -307,8 +306,8 @@ static bool sample_stack(decoder *d, const uint64_t *ids, size_t n, uint64_t sam
   }
   *stack = cur;
   if (*stack) {                          /* the empty stack (node 0) needs no memo */
-    d->memo[slot] = (struct stack_memo){tag, *stack};
-    d->memo_count++;
+    d->memo.slots[slot] = (pgo_flat_slot){tag, *stack};
+    d->memo.count++;
   }
   return true;
 }
@@ -721,6 +720,7 @@ static pgo_profile *decode(const void *data, size_t len, const pgo_limits *limit
   pgo_u64map_init(&d->map_ids);
   pgo_stack_index_init(&d->stacks);
   pgo_flat_index_init(&d->flats);
+  pgo_flat_index_init(&d->memo);
   pgo_sample_index_init(&d->sample_index);
   pgo_labelset_index_init(&d->labelsets);
 
@@ -757,7 +757,7 @@ out:
   free(d->fn_defined);
   free(d->loc_mapping_id);
   free(d->loc_direct);
-  free(d->memo);
+  pgo_flat_index_free(&d->memo);
   free(d->stack_buf);
   free(d->last_node);
   free(d->label_buf);

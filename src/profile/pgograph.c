@@ -253,8 +253,7 @@ static bool graph_sample(graph *g, size_t s, int64_t w, uint32_t stamp) {
 }
 
 typedef struct {
-  const char *caller, *callee;
-  size_t caller_len, callee_len;
+  uint32_t caller_rank, callee_rank;    /* the names' places in byte order */
   pgo_call_edge e;
 } edge_rec;
 
@@ -262,11 +261,43 @@ typedef struct {
 static int edge_rec_cmp(const void *pa, const void *pb) {
   const edge_rec *a = pa, *b = pb;
   if (a->e.weight != b->e.weight) return a->e.weight > b->e.weight ? -1 : 1;
-  int c = bytes_cmp(a->caller, a->caller_len, b->caller, b->caller_len);
-  if (c) return c;
-  c = bytes_cmp(a->callee, a->callee_len, b->callee, b->callee_len);
-  if (c) return c;
+  if (a->caller_rank != b->caller_rank) return a->caller_rank < b->caller_rank ? -1 : 1;
+  if (a->callee_rank != b->callee_rank) return a->callee_rank < b->callee_rank ? -1 : 1;
   return a->e.offset < b->e.offset ? -1 : a->e.offset > b->e.offset;
+}
+
+typedef struct { const char *s; size_t len; uint32_t id; } name_rec;
+static int name_rec_cmp(const void *pa, const void *pb) {
+  const name_rec *a = pa, *b = pb;
+  return bytes_cmp(a->s, a->len, b->s, b->len);
+}
+
+/* Rank the caller and callee names of recs[n] in byte order, so that sorting a million
+ * edges compares integers, not strings (interned: distinct ids are distinct strings). */
+static bool rank_names(const pgo_profile *p, edge_rec *recs, size_t n) {
+  size_t ns = p->strings.count, used = 0;
+  uint32_t *rank = pgo_zeroed(ns ? ns : 1, sizeof *rank);      /* rank + 1; 0 = unused */
+  name_rec *names = NULL;
+  if (!rank) return false;
+  for (size_t i = 0; i < n; i++) {
+    if (!rank[recs[i].e.caller]) { rank[recs[i].e.caller] = 1; used++; }
+    if (!rank[recs[i].e.callee]) { rank[recs[i].e.callee] = 1; used++; }
+  }
+  names = malloc((used ? used : 1) * sizeof *names);
+  if (!names) { free(rank); return false; }
+  used = 0;
+  for (size_t id = 0; id < ns; id++)
+    if (rank[id]) names[used++] = (name_rec){pgo_str(&p->strings, (uint32_t)id),
+                                             pgo_strlen(&p->strings, (uint32_t)id), (uint32_t)id};
+  qsort(names, used, sizeof *names, name_rec_cmp);
+  for (size_t i = 0; i < used; i++) rank[names[i].id] = (uint32_t)i;
+  for (size_t i = 0; i < n; i++) {
+    recs[i].caller_rank = rank[recs[i].e.caller];
+    recs[i].callee_rank = rank[recs[i].e.callee];
+  }
+  free(names);
+  free(rank);
+  return true;
 }
 
 static bool nomem(pgo_error *err) {
@@ -353,13 +384,9 @@ bool pgo_call_edges_build(const pgo_profile *p, pgo_call_edges *out, pgo_error *
   for (size_t i = 0; i < n; i++) {
     size_t kn;
     const uint64_t *k = ktab_key(&named, (uint32_t)i, &kn);
-    edge_rec *r = &recs[i];
-    r->e = (pgo_call_edge){(uint32_t)k[0], (uint32_t)k[1], (int64_t)k[2], nw[i]};
-    r->caller = pgo_str(&p->strings, r->e.caller);
-    r->caller_len = pgo_strlen(&p->strings, r->e.caller);
-    r->callee = pgo_str(&p->strings, r->e.callee);
-    r->callee_len = pgo_strlen(&p->strings, r->e.callee);
+    recs[i].e = (pgo_call_edge){(uint32_t)k[0], (uint32_t)k[1], (int64_t)k[2], nw[i]};
   }
+  if (!rank_names(p, recs, n)) goto fail_nomem;
   qsort(recs, n, sizeof *recs, edge_rec_cmp);
   for (size_t i = 0; i < n; i++) out->edges[i] = recs[i].e;
   out->n = n;
