@@ -62,14 +62,20 @@ func Lookup(stores []Store, keys int) uint64 {
 	return sum
 }
 
-// Digest hashes n rounds of a growing buffer.
+// Digest hashes n rounds of a growing buffer with one hash.Hash, reset each round (not
+// sha256.Sum256: with some profiles PGO inlines Sum256 whole into this loop but not the
+// sha256.New inside it, and every round then allocates the digest, the buffer and the
+// sum on the heap: 2.5 times slower, docs/ab.md).
 func Digest(n int) [32]byte {
+	h := sha256.New()
 	buf := make([]byte, 0, 64)
 	var sum [32]byte
 	for i := 0; i < n; i++ {
 		buf = strconv.AppendInt(buf[:0], int64(i), 10)
 		buf = append(buf, sum[:8]...)
-		sum = sha256.Sum256(buf)
+		h.Reset()
+		h.Write(buf)
+		h.Sum(sum[:0])
 	}
 	return sum
 }
