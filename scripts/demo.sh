@@ -9,8 +9,8 @@
 #   6. the whole runbook, with the A/B's result
 # Everything happens in a copy under build/demo/; everything started is stopped.
 # Go: the go on PATH, else $GO (the same rule as recipes/ab.lua). DEMO_SECONDS (capture),
-# DEMO_COUNT (A/B rounds per side) and DEMO_BENCHTIME tune the run. 4.5 to 11 minutes on
-# a shared 2-core machine (docs/ab.md): most of it is go build recompiling the standard
+# DEMO_COUNT (A/B rounds per side) and DEMO_BENCHTIME tune the run. 2 minutes on a quiet
+# 2-core machine, up to 11 when it is shared (docs/ab.md): most of it is go build recompiling the standard
 # library with the new profile, then the A/B (two go test -c builds, 12 rounds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
