@@ -89,6 +89,19 @@ describe("devirtualization candidates", function()
       assert.equal(math.maxinteger - math.mininteger, rows[1].offset)   -- wraps to -1
     end)
 
+    it("adds hostile weights of one edge as pprof's int64 would, wrapping (clean under UBSan)", function()
+      local p = assert(pgo.decode(pb.cpu_profile {
+        functions = { { "main.f", 1 }, { "main.g", 1 } },
+        locations = { { lines = { { 2, 5 }, { 1, 3 } } } },
+        -- two labels keep the samples apart, so the two weights meet in call_addresses
+        samples = { { locs = { 1 }, values = { math.maxinteger, math.maxinteger }, label = "a" },
+                    { locs = { 1 }, values = { math.maxinteger, math.maxinteger }, label = "b" } },
+      }))
+      local rows = assert(p:call_addresses())
+      assert.equal(1, #rows)
+      assert.equal(-2, rows[1].weight)   -- 2 * (2^63 - 1) wrapped
+    end)
+
     it("fails on a profile the compiler cannot read", function()
       local heap = assert(pgo.load(F("bad/heap.pb.gz")))
       local rows, msg, code = heap:call_addresses()

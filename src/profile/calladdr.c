@@ -92,7 +92,8 @@ bool pgo_call_addresses(const pgo_profile *p, pgo_call_address **out, size_t *n,
   if (c.n) qsort(c.recs, c.n, sizeof *c.recs, rec_cmp);
   size_t m = 0;
   for (size_t i = 0; i < c.n; i++) {
-    if (m && rec_cmp(&c.recs[m - 1], &c.recs[i]) == 0) c.recs[m - 1].weight += c.recs[i].weight;
+    if (m && rec_cmp(&c.recs[m - 1], &c.recs[i]) == 0)   /* wraps, as pprof's int64 sums do */
+      c.recs[m - 1].weight = (int64_t)((uint64_t)c.recs[m - 1].weight + (uint64_t)c.recs[i].weight);
     else c.recs[m++] = c.recs[i];
   }
   *out = c.recs;
